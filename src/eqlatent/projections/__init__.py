@@ -1,0 +1,5 @@
+"""Invariant projections: one concept per module, all following :class:`InvariantProjection`."""
+
+from eqlatent.projections.base import InvariantProjection, Meta
+
+__all__ = ["InvariantProjection", "Meta"]
