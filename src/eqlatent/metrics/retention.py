@@ -12,7 +12,6 @@ import numpy as np
 import torch
 from scipy import stats
 
-ArrayLike = "np.ndarray | torch.Tensor"
 
 
 def _np(x: "np.ndarray | torch.Tensor") -> np.ndarray:
