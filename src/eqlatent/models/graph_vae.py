@@ -1,0 +1,182 @@
+"""Permutation-equivariant graph VAE on dense molecular graphs (a LightningModule).
+
+Why this model: its latent is one vector per node slot, and both encoder and decoder
+commute with any permutation of the slots.  So a molecule's latent is only defined up
+to a node permutation -- exactly the ambiguity the paper's claim 1 is about.  The
+design follows the first author's PEGVAE: Maron-style equivariant linear layers
+(:mod:`eqlatent.models.permutation_layers`), ``latent_dim`` numbers per node (1 by
+default), reconstruction loss plus a KL term whose weight is phased in.
+
+Every one of the ``max_nodes`` slots is a node for the group: empty (padding) slots are
+an extra node class ("empty"), so the encoder gives them a latent too and the decoder
+decides from the latent which slots hold atoms.  The group is therefore ``S_max_nodes``
+acting on all slots, and no mask is needed downstream.
+
+Inputs per batch: ``node_type [B, n]`` (index into the atom types, -1 = empty) and
+``bond_type [B, n, n]`` (0 = no bond, k = bond type k).  The encoder sees a pair tensor
+with one-hot bonds off the diagonal and one-hot node classes on the diagonal.
+"""
+
+from __future__ import annotations
+
+import math
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from eqlatent.models.permutation_layers import Equivariant1to1, Equivariant1to2, Equivariant2to1, Equivariant2to2
+
+
+def pair_input(node_type: Tensor, bond_type: Tensor, n_atom_types: int, n_bond_types: int) -> Tensor:
+    """One-hot pair tensor ``[B, n, n, n_bond_types + n_atom_types + 1]`` (bonds off-diagonal, node class on it)."""
+    b, n = node_type.shape
+    bonds = F.one_hot(bond_type.long().clamp(min=0), n_bond_types + 1)[..., 1:].to(torch.get_default_dtype())
+    nodes = F.one_hot(node_type.long() + 1, n_atom_types + 1).to(bonds.dtype)          # class 0 = empty
+    eye = torch.eye(n, dtype=bonds.dtype, device=bonds.device).view(1, n, n, 1)
+    return torch.cat([bonds, eye * nodes.unsqueeze(2)], dim=-1)
+
+
+class GraphEncoder(nn.Module):
+    """Pair tensor -> per-node posterior ``(mu, logvar)``, each ``[B, n, latent_dim]``; S_n-equivariant."""
+
+    def __init__(self, in_channels: int, hidden: int, n_layers: int, latent_dim: int) -> None:
+        super().__init__()
+        pair = [Equivariant2to2(in_channels, hidden)] + [Equivariant2to2(hidden, hidden) for _ in range(n_layers - 1)]
+        self.pair_layers = nn.ModuleList(pair)
+        self.to_nodes = Equivariant2to1(hidden, hidden)
+        self.node_layer = Equivariant1to1(hidden, hidden)
+        self.head = Equivariant1to1(hidden, 2 * latent_dim)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        for layer in self.pair_layers:
+            x = F.relu(layer(x))
+        h = F.relu(self.node_layer(F.relu(self.to_nodes(x))))
+        mu, logvar = self.head(h).chunk(2, dim=-1)
+        return mu, logvar.clamp(-10.0, 6.0)
+
+
+class GraphDecoder(nn.Module):
+    """Per-node latents ``[B, n, d]`` -> node-class logits ``[B, n, A+1]`` and bond logits ``[B, n, n, K+1]``."""
+
+    def __init__(self, latent_dim: int, hidden: int, n_layers: int, n_node_classes: int, n_bond_classes: int) -> None:
+        super().__init__()
+        self.node_in = Equivariant1to1(latent_dim, hidden)
+        self.node_mid = Equivariant1to1(hidden, hidden)
+        self.node_head = Equivariant1to1(hidden, n_node_classes)
+        self.to_pairs = Equivariant1to2(hidden, hidden)
+        self.pair_layers = nn.ModuleList([Equivariant2to2(hidden, hidden) for _ in range(n_layers - 1)])
+        self.bond_head = Equivariant2to2(hidden, n_bond_classes)
+
+    def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        h = F.relu(self.node_mid(F.relu(self.node_in(z))))
+        node_logits = self.node_head(h)
+        p = F.relu(self.to_pairs(h))
+        for layer in self.pair_layers:
+            p = F.relu(layer(p))
+        bond_logits = self.bond_head(p)
+        return node_logits, 0.5 * (bond_logits + bond_logits.transpose(1, 2))   # undirected bonds
+
+
+class GraphVAE(L.LightningModule):
+    """Permutation-equivariant VAE for dense molecular graphs.
+
+    Parameters
+    ----------
+    n_atom_types, n_bond_types:
+        Sizes of the atom and bond vocabularies (padding and "no bond" are added inside).
+    max_nodes:
+        Number of node slots (recorded for checkpoints; the layers work for any n).
+    latent_dim:
+        Numbers per node in the latent (1 in the author's code; claim 1 needs 1).
+    hidden, n_layers:
+        Channel width and number of pair (2->2) layers in encoder and decoder.
+    lr:
+        Adam learning rate.
+    kl_weight, kl_warmup_epochs:
+        Final KL weight, reached linearly over the first ``kl_warmup_epochs`` epochs
+        (warm-up keeps the decoder from ignoring the latent early on).
+    bond_weight:
+        Extra weight of the present-bond classes in the bond loss (most pairs are "no bond").
+    """
+
+    def __init__(self, n_atom_types: int, max_nodes: int, latent_dim: int = 1, hidden: int = 32, n_layers: int = 3,
+                 lr: float = 1e-3, kl_weight: float = 0.5, kl_warmup_epochs: int = 10, n_bond_types: int = 4,
+                 bond_weight: float = 1.0) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.n_atom_types, self.n_bond_types, self.latent_dim = n_atom_types, n_bond_types, latent_dim
+        self.encoder = GraphEncoder(n_bond_types + n_atom_types + 1, hidden, n_layers, latent_dim)
+        self.decoder = GraphDecoder(latent_dim, hidden, n_layers, n_atom_types + 1, n_bond_types + 1)
+        weights = torch.ones(n_bond_types + 1)
+        weights[1:] = bond_weight
+        self.register_buffer("bond_class_weight", weights, persistent=False)
+
+    # ------------------------------------------------------------------ model
+    def encode(self, node_type: Tensor, bond_type: Tensor) -> tuple[Tensor, Tensor]:
+        """Posterior mean and log-variance ``[B, n, latent_dim]`` of a batch of dense graphs."""
+        x = pair_input(node_type, bond_type, self.n_atom_types, self.n_bond_types).to(self.dtype_of_params())
+        return self.encoder(x)
+
+    def decode(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """Node-class logits ``[B, n, A+1]`` (class 0 = empty) and bond logits ``[B, n, n, K+1]``."""
+        return self.decoder(z.to(self.dtype_of_params()))
+
+    def decode_graph(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """Most likely graph: ``node_type [B, n]`` (-1 = empty) and ``bond_type [B, n, n]`` (0 on empty rows)."""
+        node_logits, bond_logits = self.decode(z)
+        node_type = node_logits.argmax(-1) - 1
+        bond_type = bond_logits.argmax(-1)
+        real = node_type >= 0
+        n = bond_type.shape[1]
+        keep = real.unsqueeze(2) & real.unsqueeze(1) & ~torch.eye(n, dtype=torch.bool, device=z.device)
+        return node_type, bond_type * keep
+
+    def dtype_of_params(self) -> torch.dtype:
+        return next(self.parameters()).dtype
+
+    # ------------------------------------------------------------------ training
+    def kl_beta(self) -> float:
+        """KL weight for the current epoch (linear warm-up to ``kl_weight``)."""
+        warm = max(int(self.hparams.kl_warmup_epochs), 1)
+        return float(self.hparams.kl_weight) * min(1.0, (self.current_epoch + 1) / warm)
+
+    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+        node_type, bond_type = batch
+        mu, logvar = self.encode(node_type, bond_type)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
+        node_logits, bond_logits = self.decode(z)
+        b, n = node_type.shape
+        node_nll = F.cross_entropy(node_logits.reshape(b * n, -1), (node_type + 1).reshape(-1), reduction="sum") / b
+        off = ~torch.eye(n, dtype=torch.bool, device=z.device)
+        bond_nll = F.cross_entropy(bond_logits[:, off].reshape(-1, self.n_bond_types + 1),
+                                   bond_type[:, off].reshape(-1).long(), weight=self.bond_class_weight,
+                                   reduction="sum") / (2 * b)          # each undirected pair counted twice
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum() / b
+        beta = self.kl_beta()
+        loss = node_nll + bond_nll + beta * kl
+        with torch.no_grad():
+            pred_nodes = node_logits.argmax(-1) - 1
+            pred_bonds = bond_logits.argmax(-1)
+            node_ok = pred_nodes == node_type
+            bond_ok = (pred_bonds == bond_type) | ~off
+            graph_ok = node_ok.all(1) & bond_ok.flatten(1).all(1)
+        self.log_dict({f"{stage}/loss": loss, f"{stage}/recon_nodes": node_nll, f"{stage}/recon_bonds": bond_nll,
+                       f"{stage}/kl": kl, f"{stage}/node_acc": node_ok.float().mean(),
+                       f"{stage}/bond_acc": bond_ok[:, off].float().mean(), f"{stage}/graph_acc": graph_ok.float().mean()},
+                      prog_bar=stage == "val", on_epoch=True, on_step=False, batch_size=b)
+        if stage == "train":
+            self.log("train/kl_beta", beta, on_epoch=True, on_step=False, batch_size=b)
+        if not math.isfinite(float(loss.detach())):
+            raise FloatingPointError(f"graph VAE loss became {float(loss)} at epoch {self.current_epoch}")
+        return loss
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._step(batch, "val")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.parameters(), lr=float(self.hparams.lr))
