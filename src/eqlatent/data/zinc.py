@@ -1,0 +1,135 @@
+"""ZINC drug-like molecules as dense heavy-atom graphs, with rdkit-computed properties.
+
+Default source: the MOSES benchmark's training SMILES (a cleaned subset of ZINC15,
+1,584,663 molecules) shipped inside the ``molsets`` wheel.  A user CSV with a SMILES
+column (e.g. ZINC250k's ``250k_rndm_zinc_drugs_clean_3.csv``) is read with ``path=``.
+A seeded random subset of ``subset`` molecules is processed (the full set is large).
+
+Targets, computed with rdkit for every kept molecule:
+
+=====  ===========================================  ========
+name   meaning                                      unit
+=====  ===========================================  ========
+logP   Wildman-Crippen octanol/water partition      log10
+QED    quantitative estimate of drug-likeness       [0, 1]
+SA     synthetic accessibility (Ertl & Schuffenh.)  1 (easy) .. 10
+=====  ===========================================  ========
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from eqlatent.data.cache import cache_key, file_sha256, load_or_build
+from eqlatent.data.graphs import quiet_rdkit, smiles_to_graph
+from eqlatent.data.molecules import MoleculeDataset, convert_all, finish_dataset, graphs_to_tensors
+from eqlatent.data.sources import package_data_dir, require_file
+from eqlatent.errors import ConfigError, DataFileError
+
+ATOM_TYPES = ("C", "N", "O", "F", "S", "Cl", "Br", "I", "P")
+TARGET_NAMES = ["logP", "QED", "SA"]
+TARGET_UNITS = ["log10", "1", "1"]
+BUILDER_VERSION = 1
+MOSES_TRAIN_SIZE = 1_584_663
+
+
+def moses_train_csv() -> Path:
+    """The MOSES training CSV inside the installed molsets wheel."""
+    folder = package_data_dir("moses", "dataset", "data", pip_name="molsets")
+    return require_file(folder / "train.csv.gz", "MOSES/ZINC training CSV",
+                        "reinstall molsets: pip install --force-reinstall --no-deps molsets==0.3.1")
+
+
+def read_smiles_column(csv: Path) -> list[str]:
+    """All SMILES of a (optionally gzipped) CSV with a ``SMILES``/``smiles`` column."""
+    fix = "pass data.path=<CSV with a SMILES column> (ZINC250k or MOSES format)"
+    require_file(csv, "ZINC CSV", fix)
+    try:
+        df = pd.read_csv(csv, compression="infer")
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError, gzip.BadGzipFile) as err:
+        raise DataFileError(f"ZINC CSV {csv} is unreadable ({str(err).splitlines()[0]})", fix) from None
+    col = next((c for c in df.columns if c.strip().lower() == "smiles"), None)
+    if col is None:
+        raise DataFileError(f"ZINC CSV {csv} has no SMILES column (columns: {', '.join(map(str, df.columns))})", fix)
+    return [str(s).strip() for s in df[col].tolist()]
+
+
+def _sascorer():
+    """rdkit's Contrib SA-score module (ships with the rdkit wheel, not importable by name)."""
+    spec = importlib.util.find_spec("rdkit")
+    contrib = Path(list(spec.submodule_search_locations)[0]) / "Contrib" / "SA_Score"
+    if str(contrib) not in sys.path:
+        sys.path.append(str(contrib))
+    import sascorer  # noqa: PLC0415
+
+    return sascorer
+
+
+def properties(smiles: Sequence[str]) -> np.ndarray:
+    """``[n, 3]`` logP, QED and SA score of each (valid) SMILES."""
+    from rdkit import Chem
+    from rdkit.Chem import QED, Crippen
+
+    sa = _sascorer()
+    rows = []
+    for s in smiles:
+        mol = Chem.MolFromSmiles(s)
+        rows.append((Crippen.MolLogP(mol), QED.qed(mol), sa.calculateScore(mol)))
+    return np.asarray(rows, dtype=np.float32).reshape(-1, 3)
+
+
+def build_zinc(csv: Path, subset: int, seed: int, max_nodes: int, atom_types: Sequence[str]) -> dict:
+    """Sample ``subset`` SMILES (seeded), turn them into graphs and compute their properties."""
+    quiet_rdkit()
+    smiles = read_smiles_column(csv)
+    n_source = len(smiles)
+    if subset and 0 < subset < n_source:
+        pick = torch.randperm(n_source, generator=torch.Generator().manual_seed(seed))[:subset].sort().values
+        smiles = [smiles[i] for i in pick.tolist()]
+    _, graphs, dropped = convert_all(enumerate(smiles), lambda s: smiles_to_graph(s, tuple(atom_types), max_nodes),
+                                     desc="ZINC -> graphs", total=len(smiles))
+    kept = [g.smiles for g in graphs]
+    return {
+        "name": "zinc", "atom_types": list(atom_types), "max_nodes": max_nodes, "smiles": kept,
+        "targets": torch.from_numpy(properties(kept)), "target_names": TARGET_NAMES, "target_units": TARGET_UNITS,
+        "dropped": dict(dropped), "n_source": len(smiles), "n_file": n_source, "version": BUILDER_VERSION,
+        **graphs_to_tensors(graphs, max_nodes),
+    }
+
+
+def load_zinc(path: str | None = None, cache_dir: str | None = None, subset: int = 5000, max_nodes: int = 38,
+              split: Sequence[float] = (0.8, 0.1, 0.1), split_seed: int = 0,
+              atom_types: Sequence[str] = ATOM_TYPES) -> MoleculeDataset:
+    """Load a seeded ``subset`` of ZINC as dense graphs with logP / QED / SA targets.
+
+    Parameters
+    ----------
+    path:
+        ``None`` for MOSES' training CSV shipped in molsets, or a CSV with a SMILES column.
+    subset:
+        number of molecules to sample from the file before processing (0 = all).
+    max_nodes:
+        molecules with more heavy atoms are dropped (and counted).
+    """
+    if max_nodes < 1:
+        raise ConfigError(f"max_nodes must be positive, got {max_nodes}", "set data.max_nodes=38")
+    csv = moses_train_csv() if path is None else Path(path).expanduser()
+    source = {"file": csv.name, "size": csv.stat().st_size if csv.is_file() else None}
+    if path is not None and csv.is_file():
+        source["sha256"] = file_sha256(csv)
+    build = lambda: build_zinc(csv, subset, split_seed, max_nodes, atom_types)  # noqa: E731
+    if cache_dir is None:
+        full = build()
+    else:
+        key = cache_key(source=source, subset=subset, seed=split_seed, max_nodes=max_nodes, atoms=list(atom_types),
+                        version=BUILDER_VERSION)
+        full = load_or_build(Path(cache_dir) / f"zinc-v{BUILDER_VERSION}-{key}.pt", build, "ZINC cache")
+    return finish_dataset(full, 0, split, split_seed)
