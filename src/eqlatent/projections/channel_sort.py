@@ -1,0 +1,37 @@
+"""Sort every latent channel independently along the node axis.
+
+Invariant for any number of channels, and equal to :mod:`sort` for one channel.  With
+d > 1 channels it forgets which values belonged to the same node: ``[[0, 0], [1, 1]]``
+and ``[[0, 1], [1, 0]]`` lie in different orbits but project to the same point, so it
+is lossy (it is a contraction of the quotient metric, never expanding distances).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from eqlatent.projections.base import Meta
+from eqlatent.projections.node_latent import NodeLatentProjection, node_mask
+
+
+class ChannelSort(NodeLatentProjection):
+    """Per-channel ascending sort of ``z [batch, nodes, channels]``.  Group: S_n.  Lossy for channels > 1.
+
+    With ``meta["mask"]`` the padding slots go last in every channel (value 0).
+    """
+
+    name = "channel_sort"
+    lossless = False          # lossless only in the special case of one channel
+    isometric = False
+    cross_section = False
+
+    def project(self, z: Tensor, meta: Meta) -> Tensor:
+        mask = node_mask(z, meta)
+        if mask is None:
+            return torch.sort(z, dim=1).values.reshape(z.shape[0], -1)
+        key = z.masked_fill(~mask.unsqueeze(-1), float("inf"))
+        values = torch.sort(key, dim=1).values
+        n_real = mask.sum(1).view(-1, 1, 1)
+        slot = torch.arange(z.shape[1], device=z.device).view(1, -1, 1)
+        return values.masked_fill(slot >= n_real, 0.0).reshape(z.shape[0], -1)

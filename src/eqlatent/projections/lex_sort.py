@@ -1,0 +1,48 @@
+"""Lexicographic sort of the node rows: lossless for any number of channels, but not isometric.
+
+Rows ``z_i`` (one per node) are ordered by channel 0, ties broken by channel 1, and so
+on.  The output is a permutation of the input's rows, i.e. a member of the same orbit,
+so two latents project to the same point only if they are in the same orbit (lossless,
+a cross-section).  But the chosen representatives need not be optimally aligned: two
+latents whose rows differ slightly in channel 0 can be sorted into different orders, so
+``||lex(z1) - lex(z2)||`` can be far larger than ``min_P ||z1 - P z2||``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from eqlatent.projections.base import Meta
+from eqlatent.projections.node_latent import NodeLatentProjection, gather_nodes, node_mask, zero_padding
+
+
+class LexSort(NodeLatentProjection):
+    """Lexicographic row sort of ``z [batch, nodes, channels]``.  Group: S_n.  Lossless cross-section, not isometric.
+
+    With ``meta["mask"]`` the padding rows go last (value 0).
+    """
+
+    name = "lex_sort"
+    lossless = True
+    isometric = False
+    cross_section = True
+
+    def sorting_permutation(self, z: Tensor, meta: Meta | None = None) -> Tensor:
+        """``perm [B, n]`` with ``project(z)[b] == z[b, perm[b]].flatten()``."""
+        self.check_latent(z)
+        mask = node_mask(z, meta or {})
+        b, n, d = z.shape
+        perm = torch.arange(n, device=z.device).expand(b, n)
+        # stable sorts from the least to the most significant key give the lexicographic order
+        for k in reversed(range(d)):
+            key = torch.gather(z[..., k], 1, perm)
+            perm = torch.gather(perm, 1, torch.sort(key, dim=1, stable=True).indices)
+        if mask is not None:
+            padding = (~torch.gather(mask, 1, perm)).to(torch.int8)
+            perm = torch.gather(perm, 1, torch.sort(padding, dim=1, stable=True).indices)
+        return perm
+
+    def project(self, z: Tensor, meta: Meta) -> Tensor:
+        perm = self.sorting_permutation(z, meta)
+        return gather_nodes(zero_padding(z, node_mask(z, meta)), perm).reshape(z.shape[0], -1)
