@@ -28,12 +28,18 @@ def rotate_images(images: Tensor, angles: Tensor | float, mode: str = "bilinear"
     theta = torch.zeros(n, 2, 3, dtype=torch.float64)
     theta[:, 0, 0], theta[:, 0, 1] = cos, -sin
     theta[:, 1, 0], theta[:, 1, 1] = sin, cos
-    # snap cos/sin that are within rounding of 0/+-1 so quarter turns are exact
-    theta = torch.where(theta.abs() < 1e-12, torch.zeros_like(theta), theta)
     # float64 sampling grid: in float32 the grid points drift ~1e-6 off the pixel centres
     grid = F.affine_grid(theta, [n, images.shape[1], images.shape[2], images.shape[3]], align_corners=True)
-    out = F.grid_sample(images.double(), grid, mode=mode, padding_mode="zeros", align_corners=True)
-    return out.to(images.dtype)
+    out = F.grid_sample(images.double(), grid, mode=mode, padding_mode="zeros", align_corners=True).to(images.dtype)
+    # Quarter turns permute the pixel grid; bilinear sampling still leaves ~1e-15 residues, so
+    # angles within float32 rounding of k*pi/2 are done exactly with rot90.
+    quarters = torch.round(angles / (math.pi / 2))
+    exact = (angles - quarters * (math.pi / 2)).abs() < 1e-6
+    for k in range(4):
+        rows = (exact & (quarters.long() % 4 == k)).nonzero().flatten()
+        if len(rows):
+            out[rows] = torch.rot90(images[rows], k, dims=(-2, -1))
+    return out
 
 def sample_angles(n: int, mode: str | int, seed: int) -> Tensor:
     """``n`` seeded angles: uniform in [0, 2pi) for ``"continuous"``, or multiples of 2pi/N for an int N."""

@@ -1,0 +1,76 @@
+"""Every config group option composes, and bad keys fail with Hydra's one-line message."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from eqlatent.config import CONFIG_DIR, compose
+
+GROUPS = sorted(p.name for p in CONFIG_DIR.iterdir() if p.is_dir() and p.name != "hydra")
+OPTIONS = [(g, f.stem) for g in GROUPS for f in sorted((CONFIG_DIR / g).glob("*.yaml"))]
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_every_group_option_composes_and_resolves(group, option):
+    cfg = compose([f"{group}={option}"])
+    container = OmegaConf.to_container(cfg, resolve=False)
+    container.pop("hydra")  # its sweep keys only resolve inside a multirun
+    container = OmegaConf.to_container(OmegaConf.create(container), resolve=True)
+    assert container["paths"]["output_dir"].startswith(container["paths"]["root_dir"])
+
+
+def test_groups_include_the_documented_ones():
+    for group in ("data", "model", "projection", "probe", "trainer", "logger", "experiment", "paths", "profile"):
+        assert (CONFIG_DIR / group).is_dir(), group
+
+
+@pytest.mark.parametrize("profile", ["cpu", "paper"])
+def test_profiles_define_every_study_block(profile):
+    cfg = compose([f"profile={profile}"])
+    assert cfg.profile.name == profile
+    for block in ("molecules", "images", "zinc"):
+        assert block in cfg.profile
+
+
+def test_paper_profile_is_larger_than_cpu():
+    cpu, paper = compose(["profile=cpu"]).profile, compose(["profile=paper"]).profile
+    assert paper.molecules.n_molecules == 0 and cpu.molecules.n_molecules > 0  # 0 = full QM9
+    assert paper.molecules.epochs > cpu.molecules.epochs
+
+
+def test_paths_do_not_depend_on_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = compose([])
+    assert cfg.paths.root_dir == str(CONFIG_DIR.parent)
+
+
+def test_unknown_override_key_is_rejected():
+    with pytest.raises(ConfigCompositionException, match="no_such_key"):
+        compose(["data.no_such_key=1"])
+
+
+def test_unknown_group_option_is_rejected():
+    with pytest.raises(ConfigCompositionException, match="no_such_dataset"):
+        compose(["data=no_such_dataset"])
+
+
+def test_cli_unknown_key_gives_one_line_error():
+    proc = subprocess.run([sys.executable, "-m", "eqlatent.run", "no_such_key=1"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode != 0
+    assert "Could not override 'no_such_key'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_cli_without_study_gives_one_line_error():
+    proc = subprocess.run([sys.executable, "-m", "eqlatent.run", "logger=csv"], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines[-1].startswith("error: no study selected") and "experiment=" in lines[-1]
+    assert "Traceback" not in proc.stderr
