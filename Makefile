@@ -10,7 +10,7 @@ PROFILE ?= cpu
 ARGS    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test prepare-data reproduce-molecules reproduce-images reproduce clean clean-data
+.PHONY: help setup test prepare-data reproduce-molecules reproduce-images reproduce wandb-sync clean clean-data
 
 help: ## list the targets with what they do
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -43,6 +43,10 @@ reproduce-images: $(STAMP) ## rotated-MNIST study, escnn + augmented CNN (claims
 	$(PY) -m eqlatent.run experiment=images profile=$(PROFILE) $(ARGS)
 
 reproduce: reproduce-molecules reproduce-images ## both studies
+
+wandb-sync: $(STAMP) ## upload every offline wandb run under outputs/ (needs `wandb login` first)
+	@runs=$$(find outputs -type d -name 'offline-run-*' 2>/dev/null); \
+	if [ -z "$$runs" ]; then echo "no offline wandb runs under outputs/"; else $(VENV)/bin/wandb sync $$runs; fi
 
 clean: ## remove outputs/ runs and caches of Python (keeps data/ caches and .venv)
 	rm -rf outputs/* .pytest_cache
