@@ -121,3 +121,15 @@ def _loss(model, node, bond):
     node_logits, bond_logits = model.decode(mu)
     return (F.cross_entropy(node_logits.flatten(0, 1), (node + 1).flatten())
             + F.cross_entropy(bond_logits.flatten(0, 2), bond.flatten()))
+
+
+@pytest.mark.parametrize("layer,in_pair", [(Equivariant2to2(3, 5), True), (Equivariant1to2(3, 5), False)])
+def test_fast_forward_equals_the_stacked_basis(layer, in_pair):
+    # the optimised forward must be exactly mix(basis(x)) plus the diagonal bias
+    layer = layer.double()
+    with torch.no_grad():
+        layer.mix.bias.normal_()
+        layer.diag_bias.normal_()
+        x = torch.randn(3, 6, 6, 3) if in_pair else torch.randn(3, 6, 3)
+        slow = layer.mix(layer.basis(x)) + torch.eye(6).view(1, 6, 6, 1) * layer.diag_bias
+        assert torch.allclose(layer(x), slow, atol=1e-12)

@@ -110,21 +110,57 @@ class _BasisLinear(nn.Module):
 
 
 class Equivariant2to2(_BasisLinear):
-    """Pair -> pair layer (15 basis operations), ``[B, n, n, C_in] -> [B, n, n, C_out]``."""
+    """Pair -> pair layer (15 basis operations), ``[B, n, n, C_in] -> [B, n, n, C_out]``.
+
+    :meth:`forward` computes exactly ``mix(basis_2_to_2(x))`` but mixes the node- and
+    graph-level quantities *before* broadcasting them, so only two pair-sized matrix
+    products remain (about 7x less work than stacking all 15 operations).
+    """
 
     n_basis, out_order = 15, 2
 
     def basis(self, x: Tensor) -> Tensor:
         return basis_2_to_2(x)
 
+    def forward(self, x: Tensor) -> Tensor:
+        b, n, _, c = x.shape
+        w = self.mix.weight.view(self.out_channels, 15, c)
+
+        def block(*ops: int) -> Tensor:          # [k * C_in, C_out] for the basis ops listed
+            return w[:, list(ops)].reshape(self.out_channels, -1).t()
+
+        diag = torch.diagonal(x, dim1=1, dim2=2).transpose(1, 2)
+        row, col = x.mean(dim=2), x.mean(dim=1)
+        nodes = torch.cat([diag, row, col], dim=-1)                      # [B, n, 3 C]
+        graph = torch.cat([diag.mean(1), row.mean(1)], dim=-1)           # [B, 2 C]
+        y = x @ block(0) + (x @ block(1)).transpose(1, 2)
+        on_diag = nodes @ block(2, 3, 4) + (graph @ block(5, 6)).unsqueeze(1) + self.diag_bias
+        rows = nodes @ block(11, 7, 9)
+        cols = nodes @ block(12, 8, 10)
+        everywhere = graph @ block(13, 14) + self.mix.bias
+        y = y + rows.unsqueeze(2) + cols.unsqueeze(1) + everywhere.view(b, 1, 1, -1)
+        return y + _eye(n, y) * on_diag.unsqueeze(2)
+
 
 class Equivariant1to2(_BasisLinear):
-    """Node -> pair layer (5 basis operations), ``[B, n, C_in] -> [B, n, n, C_out]``."""
+    """Node -> pair layer (5 basis operations), ``[B, n, C_in] -> [B, n, n, C_out]``.
+
+    :meth:`forward` equals ``mix(basis_1_to_2(x))``, mixing before broadcasting.
+    """
 
     n_basis, out_order = 5, 2
 
     def basis(self, x: Tensor) -> Tensor:
         return basis_1_to_2(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, n, c = x.shape
+        w = self.mix.weight.view(self.out_channels, 5, c)
+        mean = x.mean(dim=1, keepdim=True)                               # [B, 1, C]
+        on_diag = x @ w[:, 0].t() + mean @ w[:, 1].t() + self.diag_bias
+        y = (x @ w[:, 2].t()).unsqueeze(2) + (x @ w[:, 3].t()).unsqueeze(1)
+        y = y + (mean @ w[:, 4].t() + self.mix.bias).unsqueeze(1)
+        return y + _eye(n, y) * on_diag.unsqueeze(2)
 
 
 class Equivariant2to1(_BasisLinear):
