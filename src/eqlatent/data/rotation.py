@@ -20,12 +20,14 @@ def rotate_images(images: Tensor, angles: Tensor | float, mode: str = "bilinear"
     if images.ndim != 4:
         raise ValueError(f"rotate_images needs [n, C, H, W], got shape {tuple(images.shape)}")
     n = images.shape[0]
-    angles = torch.as_tensor(angles, dtype=torch.float64).reshape(-1).expand(n) if not isinstance(angles, Tensor) \
-        or angles.numel() == 1 else angles.to(torch.float64).reshape(n)
+    angles = torch.as_tensor(angles, dtype=torch.float64, device=images.device).reshape(-1)
+    if angles.numel() not in (1, n):
+        raise ValueError(f"rotate_images got {angles.numel()} angles for {n} images")
+    angles = angles.expand(n)
     cos, sin = torch.cos(angles), torch.sin(angles)
     # affine_grid maps output coords (x right, y down) to input coords; sampling the input at
     # R(-theta) of the output point rotates the picture counter-clockwise by theta on screen.
-    theta = torch.zeros(n, 2, 3, dtype=torch.float64)
+    theta = torch.zeros(n, 2, 3, dtype=torch.float64, device=images.device)
     theta[:, 0, 0], theta[:, 0, 1] = cos, -sin
     theta[:, 1, 0], theta[:, 1, 1] = sin, cos
     # float64 sampling grid: in float32 the grid points drift ~1e-6 off the pixel centres
@@ -40,6 +42,7 @@ def rotate_images(images: Tensor, angles: Tensor | float, mode: str = "bilinear"
         if len(rows):
             out[rows] = torch.rot90(images[rows], k, dims=(-2, -1))
     return out
+
 
 def sample_angles(n: int, mode: str | int, seed: int) -> Tensor:
     """``n`` seeded angles: uniform in [0, 2pi) for ``"continuous"``, or multiples of 2pi/N for an int N."""
