@@ -1,0 +1,1 @@
+"""Studies: one module per reproduction study, each exposing ``run(cfg) -> dict``."""

@@ -1,0 +1,182 @@
+"""Project each encoder's latents and measure what every projection keeps.
+
+For one encoder and one projection the analysis reports:
+
+* how well its distances follow the quotient distances ``min_g ||z1 - g z2||``
+  (Spearman / Pearson / relative error, :func:`eqlatent.metrics.retention.distance_preservation`)
+  and how many of the 10 nearest neighbours survive (``knn_consistency``);
+* how invariant it is to a *further* rotation of the input: exact quarter turns
+  (``inv_err_rot90``) and random angles (``inv_err``, limited by pixel interpolation);
+* what probes still read: the class (logistic / kNN, trained on rotated or on upright
+  digits, tested on rotated ones) and the rotation angle (ridge on (cos, sin), R^2; it
+  must vanish for invariant projections).
+
+For random invariant projections the same distance metrics and the kNN class probe are
+also computed as a function of K (the retained-information-vs-K curve).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig
+from torch import Tensor
+
+from eqlatent.errors import ConfigError
+from eqlatent.metrics.cyclic_quotient import cyclic_quotient_distances, orbit_quotient_distances, so2_quotient_distances
+from eqlatent.metrics.retention import distance_preservation, knn_consistency, pairwise_distances
+from eqlatent.probes import CLASSIFICATION, REGRESSION
+from eqlatent.projections.image_latent import ImageLatentProjection
+
+KNN_K = 10
+
+
+def build_projections(proj_cfg: DictConfig, latents: dict[str, Tensor]) -> list[tuple[str, ImageLatentProjection, str]]:
+    """Instantiate every configured projection that supports one of the encoder's latent layouts.
+
+    Returns ``(config name, projection, layout it is applied to)``; ``random_invariant`` with
+    ``n_functionals: null`` gets K = the latent dimension.
+    """
+    out = []
+    for name, entry in (proj_cfg or {}).items():
+        if entry is None:
+            continue
+        target = hydra.utils.get_class(entry._target_)
+        if not (isinstance(target, type) and issubclass(target, ImageLatentProjection)):
+            raise ConfigError(f"projection '{name}' ({entry._target_}) is not an image-latent projection",
+                              "use projection=images_all or one of its entries with experiment=images")
+        layout = next((lay for lay in latents if target.supports(lay)), None)
+        if layout is None:
+            continue
+        proj = hydra.utils.instantiate(entry, layout=layout)
+        if getattr(proj, "n_functionals", 0) is None:
+            proj = proj.with_k(int(latents[layout][0].numel()))
+        out.append((name, proj, layout))
+    return out
+
+
+def quotient_reference(layout: str, latents: dict[str, Tensor], n_eval: int, n_angles: int = 360) -> Tensor:
+    """``[n_eval, n_eval]`` quotient distances of the first ``n_eval`` test latents."""
+    if layout == "regular":
+        return cyclic_quotient_distances(latents["regular"][:n_eval])
+    if layout == "irreps":
+        return so2_quotient_distances(latents["irreps"][:n_eval], n_angles=n_angles)
+    return orbit_quotient_distances(latents["vector"][:n_eval], latents["orbit"][:n_eval])
+
+
+def _upper(d: Tensor) -> Tensor:
+    i, j = torch.triu_indices(d.shape[0], d.shape[0], offset=1)
+    return d[i, j]
+
+
+def distance_metrics(d_true: Tensor, feats: Tensor) -> dict[str, float]:
+    """Spearman / Pearson / relative error of pair distances, and kNN consistency, vs the quotient."""
+    d_proj = pairwise_distances(feats)
+    out = distance_preservation(_upper(d_true), _upper(d_proj))
+    out["knn_consistency"] = knn_consistency(d_true, d_proj, k=min(KNN_K, d_true.shape[0] - 1))
+    return out
+
+
+def relative_change(moved: Tensor, ref: Tensor) -> float:
+    """How far a further input rotation moves a representation, in units of its spread.
+
+    ``mean_i ||moved_i - ref_i|| / mean_i ||ref_i - ref_{i+1}||``: the displacement of each
+    sample relative to the typical distance between two different samples (so a constant
+    offset shared by all latents, e.g. from ReLUs, does not make it look small).  0 means
+    invariant; 1 means a rotation moves a digit as far as swapping it for another digit.
+    """
+    a, b = moved.double().flatten(1), ref.double().flatten(1)
+    spread = (b - b.roll(1, dims=0)).norm(dim=1).mean().clamp_min(1e-12)
+    return float((a - b).norm(dim=1).mean() / spread)
+
+
+def angle_targets(angles: Tensor) -> Tensor:
+    """``[n, 2]`` (cos, sin) of the rotation angle: a regression target without the 2pi wrap-around."""
+    return torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+
+
+def probe_metrics(probes: dict[str, tuple[str, Callable[..., dict]]], f_train: Tensor, f_train_up: Tensor, f_test: Tensor,
+                  cache: dict[str, Any], seed: int) -> dict[str, float]:
+    """Class probes (rotated and upright training digits -> rotated test) and angle probes (R^2)."""
+    out: dict[str, float] = {}
+    y_tr, y_te = cache["labels"]["train"], cache["labels"]["test"]
+    for pname, (kind, fn) in probes.items():
+        if kind in CLASSIFICATION:
+            out[f"{pname}_acc"] = fn(x_train=f_train, y_train=y_tr, x_test=f_test, y_test=y_te, seed=seed)["accuracy"]
+            out[f"{pname}_acc_upright_train"] = fn(x_train=f_train_up, y_train=y_tr, x_test=f_test, y_test=y_te,
+                                                   seed=seed)["accuracy"]
+        elif kind in REGRESSION:
+            res = fn(x_train=f_train, y_train=angle_targets(cache["angles"]["train"]), x_test=f_test,
+                     y_test=angle_targets(cache["angles"]["test"]), seed=seed)
+            out[f"angle_{pname}_r2"] = res["r2"]
+    return out
+
+
+def instantiate_probes(probe_cfg: DictConfig) -> dict[str, tuple[str, Callable[..., dict]]]:
+    """``name -> (kind, partial run_probe)`` for every configured probe."""
+    return {name: (str(entry.kind), hydra.utils.instantiate(entry)) for name, entry in (probe_cfg or {}).items()
+            if entry is not None}
+
+
+def analyse_encoder(cache: dict[str, Any], proj_cfg: DictConfig, probe_cfg: DictConfig, n_eval: int,
+                    seed: int = 0) -> tuple[dict[str, dict[str, float]], dict[str, Tensor]]:
+    """All metrics of every applicable projection for one encoder.
+
+    Returns ``(metrics[projection][metric], test features of each projection)``, the latter
+    for the figures.
+    """
+    lat = cache["latents"]
+    projections = build_projections(proj_cfg, lat["test"])
+    n_eval = min(n_eval, len(cache["labels"]["test"]))
+    d_true = quotient_reference(cache["layout"], lat["test"], n_eval)
+    probes = instantiate_probes(probe_cfg)
+    n_inv = len(cache["angles"]["inv"])
+    results, features = {}, {}
+    for name, proj, layout in projections:
+        feats = {split: proj(lat[split][layout]) for split in ("train", "train_upright", "test", "inv", "inv90")}
+        m = {"lossless": float(proj.lossless), "dim": int(feats["test"].shape[1])}
+        m.update(distance_metrics(d_true, feats["test"][:n_eval]))
+        m["inv_err"] = relative_change(feats["inv"], feats["test"][:n_inv])
+        m["inv_err_rot90"] = relative_change(feats["inv90"], feats["test"][:n_inv])
+        m.update(probe_metrics(probes, feats["train"], feats["train_upright"], feats["test"], cache, seed))
+        results[name] = m
+        features[name] = feats["test"]
+        print(f"[images] {cache['encoder']}/{name}: " + ", ".join(f"{k}={v:.3f}" for k, v in m.items()))
+    return results, features
+
+
+def random_k_curve(cache: dict[str, Any], proj_cfg: DictConfig, probe_cfg: DictConfig, multipliers: list[float],
+                   n_eval: int, seed: int = 0) -> list[dict[str, float]]:
+    """Retained information of ``random_invariant`` as K grows (K = multiplier x latent dim)."""
+    lat = cache["latents"]
+    base = [p for name, p, _ in build_projections(proj_cfg, lat["test"]) if name == "random_invariant"]
+    if not base:
+        return []
+    base = base[0]
+    layout = base.latent_layout
+    dim = int(lat["test"][layout][0].numel())
+    n_eval = min(n_eval, len(cache["labels"]["test"]))
+    d_true = quotient_reference(cache["layout"], lat["test"], n_eval)
+    probes = {k: v for k, v in instantiate_probes(probe_cfg).items() if v[0] == "knn"}
+    rows = []
+    for mult in multipliers:
+        k = max(1, int(round(mult * dim)))
+        proj = base.with_k(k)
+        f_tr, f_te = proj(lat["train"][layout]), proj(lat["test"][layout])
+        row = {"K": k, "K_over_dim": k / dim}
+        row.update(distance_metrics(d_true, f_te[:n_eval]))
+        for pname, (_, fn) in probes.items():
+            row[f"{pname}_acc"] = fn(x_train=f_tr, y_train=cache["labels"]["train"], x_test=f_te,
+                                     y_test=cache["labels"]["test"], seed=seed)["accuracy"]
+        rows.append(row)
+        print(f"[images] {cache['encoder']}/random K={k}: spearman={row['spearman']:.3f} knn={row['knn_consistency']:.3f}")
+    return rows
+
+
+def raw_identity_features(cache: dict[str, Any]) -> np.ndarray:
+    """The flattened raw test latent (for figures when no identity projection is configured)."""
+    layout = cache["layout"]
+    return cache["latents"]["test"][layout].flatten(1).numpy()
