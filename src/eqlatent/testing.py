@@ -45,7 +45,7 @@ def _max_abs_diff(a: Any, b: Any) -> float:
         return max(_max_abs_diff(u, v) for u, v in zip(a, b))
     if isinstance(a, dict):
         return max(_max_abs_diff(a[k], b[k]) for k in a)
-    a, b = torch.as_tensor(a), torch.as_tensor(b)
+    a, b = torch.as_tensor(a).detach(), torch.as_tensor(b).detach()
     if a.shape != b.shape:
         raise AssertionError(f"shape changed under the group action: {tuple(a.shape)} vs {tuple(b.shape)}")
     if a.numel() == 0:
