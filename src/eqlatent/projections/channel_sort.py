@@ -26,6 +26,10 @@ class ChannelSort(NodeLatentProjection):
     isometric = False
     cross_section = False
 
+    def lossless_for(self, latent_dim: int) -> bool:
+        """Lossless (and then equal to ``sort``) only with one channel per node."""
+        return latent_dim == 1
+
     def project(self, z: Tensor, meta: Meta) -> Tensor:
         mask = node_mask(z, meta)
         if mask is None:

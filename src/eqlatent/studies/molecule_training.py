@@ -1,0 +1,111 @@
+"""Train (or reload) one graph VAE per latent size and extract its latents, resumably.
+
+Why a module of its own: training is the only slow, stateful step of the molecules
+study.  Each latent size gets its own folder ``<run>/latent<d>/`` holding
+``checkpoints/last.ckpt`` (a killed run resumes from it) and ``latents.pt`` (written
+atomically once the model is trained; when it exists a re-run skips training and
+reuses both).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig, OmegaConf, open_dict
+from torch import Tensor
+from torch.utils.data import DataLoader, TensorDataset
+
+from eqlatent.data.molecules import MoleculeDataset
+from eqlatent.errors import ConfigError
+from eqlatent.io import atomic_torch_save
+from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
+from eqlatent.models.graph_vae import GraphVAE
+
+log = logging.getLogger(__name__)
+
+
+def without_hydra(cfg: DictConfig) -> DictConfig:
+    """A copy of ``cfg`` without the ``hydra`` node (it only resolves inside a Hydra job, e.g. not in tests)."""
+    out = cfg.copy()
+    with open_dict(out):
+        out.pop("hydra", None)
+    return out
+
+
+def latent_run_config(cfg: DictConfig, run_dir: Path, latent_dim: int) -> DictConfig:
+    """A copy of ``cfg`` whose output folder (loggers, checkpoints) is ``run_dir`` for one latent size."""
+    sub = without_hydra(cfg)
+    OmegaConf.update(sub, "paths.output_dir", str(run_dir), merge=False)
+    if sub.get("logger") and sub.logger.get("wandb") is not None:
+        OmegaConf.update(sub, "logger.wandb.name", f"{cfg.task_name}-{cfg.run_name}-latent{latent_dim}", merge=False)
+    return sub
+
+
+def graph_loader(ds: MoleculeDataset, rows: Tensor, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
+    """Batches of ``(node_type, bond_type)`` for the molecules ``rows``."""
+    data = TensorDataset(ds.node_type[rows], ds.bond_type[rows].long())
+    return DataLoader(data, batch_size=batch_size, shuffle=shuffle,
+                      generator=torch.Generator().manual_seed(seed) if shuffle else None)
+
+
+def build_model(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int) -> GraphVAE:
+    """Instantiate ``cfg.model`` for this dataset's vocabularies and the given latent size."""
+    return hydra.utils.instantiate(cfg.model, n_atom_types=len(ds.atom_types), n_bond_types=len(ds.bond_types),
+                                   max_nodes=ds.max_nodes, latent_dim=latent_dim)
+
+
+def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir: Path) -> tuple[GraphVAE, bool]:
+    """The trained VAE for ``latent_dim``; returns ``(model, trained_now)``.
+
+    If ``run_dir`` already holds latents and a last checkpoint, the checkpoint is loaded
+    and nothing is trained; otherwise training starts (or resumes from ``last.ckpt``).
+    """
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if (run_dir / "latents.pt").is_file() and last.is_file():
+        log.info("latent_dim=%d: reusing %s", latent_dim, last)
+        model = GraphVAE.load_from_checkpoint(last, map_location="cpu")
+        return model.eval(), False
+    sub = latent_run_config(cfg, run_dir, latent_dim)
+    model = build_model(sub, ds, latent_dim)
+    batch = int(cfg.molecules.batch_size)
+    train = graph_loader(ds, ds.split["train"], batch, shuffle=True, seed=int(cfg.seed))
+    val = graph_loader(ds, ds.split["val"], batch, shuffle=False, seed=int(cfg.seed))
+    loggers = make_loggers(sub)
+    log_config(loggers, sub)
+    trainer = hydra.utils.instantiate(sub.trainer, logger=loggers or False, callbacks=make_callbacks(sub))
+    resume = str(last) if last.is_file() else None
+    if resume:
+        log.info("latent_dim=%d: resuming from %s", latent_dim, resume)
+    trainer.fit(model, train, val, ckpt_path=resume)
+    finish_loggers(loggers)
+    return model.eval(), True
+
+
+@torch.no_grad()
+def encode_all(model: GraphVAE, ds: MoleculeDataset, batch_size: int = 512) -> dict[str, Tensor]:
+    """Posterior mean and log-variance ``[N, max_nodes, d]`` of every molecule, in dataset node order."""
+    model.eval()
+    mus, logvars = [], []
+    for node, bond in graph_loader(ds, torch.arange(len(ds)), batch_size, shuffle=False, seed=0):
+        mu, logvar = model.encode(node, bond)
+        mus.append(mu.float())
+        logvars.append(logvar.float())
+    return {"mu": torch.cat(mus), "logvar": torch.cat(logvars)}
+
+
+def latents_for(cfg: DictConfig, ds: MoleculeDataset, model: GraphVAE, run_dir: Path) -> dict[str, Tensor]:
+    """Load ``run_dir/latents.pt`` if it matches this dataset, else encode and save it atomically."""
+    path = run_dir / "latents.pt"
+    if path.is_file():
+        saved = torch.load(path, map_location="cpu")
+        if saved["smiles_head"] != ds.smiles[:5] or saved["mu"].shape[0] != len(ds):
+            raise ConfigError(f"{path} holds latents of a different dataset ({saved['mu'].shape[0]} molecules)",
+                              "use another run_name (or seed) or delete that run folder")
+        return saved
+    out = encode_all(model, ds)
+    out.update(latent_dim=model.latent_dim, smiles_head=ds.smiles[:5])
+    atomic_torch_save(out, path)
+    return out

@@ -1,0 +1,200 @@
+"""The molecules study (claim 1): equivariant graph VAE on QM9 -> projections -> what they keep.
+
+``run(cfg)`` is what ``make reproduce-molecules`` calls (via ``eqlatent.run``).  For each
+``molecules.latent_dims`` entry it trains (or reuses) one VAE, extracts latents, applies
+every configured projection, measures retained information (quotient-distance
+preservation, kNN consistency, decodability), runs property probes (also on
+node-shuffled latents), draws the figures, and writes ``results.md`` + ``metrics.json``
+to the run folder (``results.md`` also to ``outputs/<task_name>/results.md``).  Every
+metric is also sent to the configured loggers (CSV, wandb offline).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from omegaconf import DictConfig
+
+from eqlatent.errors import ConfigError
+from eqlatent.io import atomic_write_json, atomic_write_text
+from eqlatent.loggers import finish_loggers, log_config, make_loggers
+from eqlatent.projections.identity import Identity
+from eqlatent.studies.molecule_figures import embedding_figure, interpolation_figure
+from eqlatent.studies.molecule_probes import run_probes
+from eqlatent.studies.molecule_reconstruction import posterior_sample, reconstruction_scores
+from eqlatent.studies.molecule_report import claim1_verdict, projection_table, results_markdown
+from eqlatent.studies.molecule_retention import (applies, decodability, distance_retention, instantiate_projections,
+                                                 random_node_permutations)
+from eqlatent.studies.molecule_training import latents_for, train_or_load, without_hydra
+from eqlatent.projections.node_latent import gather_nodes
+
+log = logging.getLogger(__name__)
+
+
+def _analysis_latent(lat: dict, which: str, seed: int) -> torch.Tensor:
+    if which == "mean":
+        return lat["mu"]
+    if which == "sample":
+        return posterior_sample(lat["mu"], lat["logvar"], seed)
+    raise ConfigError(f"molecules.analysis_latent={which!r} is not known", "use 'mean' or 'sample'")
+
+
+def _projection_info(proj: Any, latent_dim: int) -> dict[str, Any]:
+    lossless_for = getattr(proj, "lossless_for", None)
+    lossless = lossless_for(latent_dim) if lossless_for is not None else proj.lossless
+    # a per-channel sort of one channel *is* the sort: lossless and isometric there
+    isometric = getattr(proj, "isometric", False) or (lossless_for is not None and lossless and latent_dim == 1)
+    return {"invariant": not isinstance(proj, Identity), "lossless": bool(lossless), "isometric": bool(isometric),
+            "group": proj.group}
+
+
+def _figures(cfg: DictConfig, ds, model, z: torch.Tensor, d: int, projections: dict, eval_rows: torch.Tensor,
+             decoded_ok: torch.Tensor | None, fig_dir: Path) -> tuple[list[str], dict]:
+    """Embedding and interpolation figures for one latent size; returns paths and interpolation validity."""
+    mcfg = cfg.molecules
+    cross = "sort" if "sort" in projections else "lex_sort" if "lex_sort" in projections else None
+    paths, interp = [], {}
+    rows = eval_rows[: int(mcfg.tsne_points)]
+    prop = str(mcfg.figure_property)
+    colour = ds.target(prop)[rows]
+    zz = z[rows].double()
+    shuffled = gather_nodes(zz, random_node_permutations(len(zz), zz.shape[1], int(cfg.seed) + 2))
+    panels = {"naive latent (dataset order)": Identity()(zz), "naive latent (nodes shuffled)": Identity()(shuffled)}
+    if cross:
+        panels[f"{cross} (either order)"] = projections[cross](zz)
+    p = fig_dir / f"embedding_latent{d}.png"
+    unit = ds.target_units[ds.target_names.index(prop)]
+    embedding_figure(panels, colour, f"{prop} [{unit}]", p, int(cfg.seed),
+                     f"{ds.name} test molecules, latent_dim {d}, coloured by {prop}")
+    paths.append(str(p))
+    if cross:
+        ok = eval_rows if decoded_ok is None or int(decoded_ok.sum()) < 2 else eval_rows[decoded_ok]
+        a, b = int(ok[0]), int(ok[min(1, len(ok) - 1)])
+        proj = projections[cross]
+        perm = proj.sorting_permutation(z[[a, b]].double())
+        p = fig_dir / f"interpolation_latent{d}.png"
+        interp = interpolation_figure(model, z[a].double(), z[b].double(), perm[0], perm[1],
+                                      int(mcfg.interpolation_steps), ds.atom_types, (ds.smiles[a], ds.smiles[b]),
+                                      cross, p)
+        paths.append(str(p))
+    return paths, interp
+
+
+def analyse_latent_dim(cfg: DictConfig, ds, d: int, projections: dict, probes: dict, out_dir: Path) -> dict:
+    """Train/reuse the VAE for ``d`` and measure everything for it."""
+    mcfg = cfg.molecules
+    run_dir = out_dir / f"latent{d}"
+    t0 = time.time()
+    model, trained = train_or_load(cfg, ds, d, run_dir)
+    model = model.double().eval()
+    train_s = time.time() - t0 if trained else 0.0
+    lat = latents_for(cfg, ds, model, run_dir)
+    z = _analysis_latent(lat, str(mcfg.analysis_latent), int(cfg.seed)).double()
+    test = ds.split["test"]
+    eval_rows = test[: int(mcfg.n_eval)]
+    node_t, bond_t = ds.node_type[test], ds.bond_type[test].long()
+    recon = {
+        "posterior mean": reconstruction_scores(model, lat["mu"][test].double(), node_t, bond_t, ds.atom_types),
+        "posterior sample": reconstruction_scores(
+            model, posterior_sample(lat["mu"][test], lat["logvar"][test], int(cfg.seed)).double(), node_t, bond_t,
+            ds.atom_types),
+    }
+    projs = {k: v for k, v in projections.items() if applies(v, d)}
+    log.info("latent_dim=%d: distances over %d molecules for %s", d, len(eval_rows), ", ".join(projs))
+    retention = distance_retention(z[eval_rows], projs, int(mcfg.knn_k))
+    decod = decodability(model, z[eval_rows], ds.node_type[eval_rows], ds.bond_type[eval_rows].long(), projs)
+    with torch.no_grad():
+        node_rec, bond_rec = model.decode_graph(z[eval_rows])
+    decoded_ok = (node_rec == ds.node_type[eval_rows]).all(1) & (bond_rec == ds.bond_type[eval_rows]).flatten(1).all(1)
+    log.info("latent_dim=%d: probes", d)
+    probe_rows = run_probes(z, ds, projs, probes, list(mcfg.probe_targets), list(mcfg.probe_conditions),
+                            int(cfg.seed))
+    figs, interp = _figures(cfg, ds, model, z, d, projs, eval_rows, decoded_ok, out_dir / "figures")
+    return {"reconstruction": recon, "retention": retention, "decodability": decod, "probes": probe_rows,
+            "projection_info": {k: _projection_info(v, d) for k, v in projs.items()}, "knn_k": int(mcfg.knn_k),
+            "interpolation_validity": interp, "figures": figs, "train_time_s": train_s,
+            "epochs_trained": int(cfg.trainer.max_epochs)}
+
+
+def _flat_metrics(results: dict) -> dict[str, float]:
+    flat: dict[str, float] = {}
+    for d, rd in results["latent_dims"].items():
+        for which, sc in rd["reconstruction"].items():
+            for k, v in sc.items():
+                flat[f"latent{d}/recon_{which.replace(' ', '_')}/{k}"] = v
+        for name, ret in rd["retention"].items():
+            for k in ("spearman", "pearson", "rel_error", "max_abs_dev", "knn"):
+                flat[f"latent{d}/{name}/{k}"] = ret[k]
+            dec = rd["decodability"][name]["exact_match"]
+            if dec is not None:
+                flat[f"latent{d}/{name}/decoded_exactly"] = dec
+        for r in rd["probes"]:
+            for k in ("r2", "mae"):
+                flat[f"latent{d}/{r['projection']}/{r['condition']}/{r['probe']}/{k}"] = r[k]
+    return {k: float(v) for k, v in flat.items() if v is not None}
+
+
+def _log_everything(cfg: DictConfig, results: dict, verdict: dict) -> None:
+    loggers = make_loggers(cfg)
+    log_config(loggers, without_hydra(cfg))
+    flat = _flat_metrics(results)
+    flat["claim1_held"] = float(bool(verdict.get("held")))
+    for lg in loggers:
+        lg.log_metrics(flat, step=0)
+        if type(lg).__name__ == "WandbLogger":
+            for d, rd in results["latent_dims"].items():
+                header, rows = projection_table(rd)
+                lg.log_table(key=f"latent{d}/projections", columns=header,
+                             data=[[c if isinstance(c, str) else (float("nan") if c is None else float(c)) for c in r]
+                                   for r in rows])
+            for fig in results["figures"]:
+                lg.log_image(key=f"figures/{Path(fig).stem}", images=[fig])
+    finish_loggers(loggers)
+
+
+def run(cfg: DictConfig) -> dict:
+    """Run the whole molecules study and return its headline metrics (flat dict)."""
+    t_start = time.time()
+    mcfg = cfg.get("molecules")
+    if mcfg is None:
+        raise ConfigError("the config has no 'molecules' block", "run with experiment=molecules")
+    dims = [int(d) for d in mcfg.latent_dims]
+    if not dims or any(d < 1 for d in dims):
+        raise ConfigError(f"molecules.latent_dims={list(mcfg.latent_dims)} must list positive integers",
+                          "e.g. molecules.latent_dims=[1,2,4]")
+    ds = hydra.utils.instantiate(cfg.data)
+    log.info(ds.summary())
+    projections = instantiate_projections(cfg.get("projection"))
+    if not cfg.get("probe"):
+        raise ConfigError("no probes selected", "pass probe=molecules_all or probe=ridge")
+    probes = {name: hydra.utils.instantiate(spec) for name, spec in cfg.probe.items()}
+    out_dir = Path(cfg.paths.output_dir)
+    results: dict[str, Any] = {
+        "run_name": str(cfg.run_name), "dataset": {"name": ds.name, "summary": ds.summary(), "n": len(ds)},
+        "model": ", ".join(f"{k}={v}" for k, v in cfg.model.items() if not str(k).startswith("_")),
+        "epochs": int(cfg.trainer.max_epochs), "analysis_latent": str(mcfg.analysis_latent),
+        "n_eval": min(int(mcfg.n_eval), len(ds.split["test"])), "probe_targets": list(mcfg.probe_targets),
+        "latent_dims": {},
+    }
+    for d in dims:
+        results["latent_dims"][str(d)] = analyse_latent_dim(cfg, ds, d, projections, probes, out_dir)
+    results["figures"] = [f for rd in results["latent_dims"].values() for f in rd["figures"]]
+    results["train_time_s"] = sum(rd["train_time_s"] for rd in results["latent_dims"].values())
+    results["wall_time_s"] = time.time() - t_start
+    verdict = claim1_verdict(results)
+    results["claim1"] = verdict
+    text = results_markdown(results, verdict)
+    atomic_write_text(out_dir / "results.md", text)
+    atomic_write_json(out_dir / "metrics.json", results)
+    atomic_write_text(Path(cfg.paths.output_root) / str(cfg.task_name) / "results.md", text)
+    _log_everything(cfg, results, verdict)
+    log.info("results written to %s", out_dir / "results.md")
+    print(text)
+    summary = _flat_metrics(results)
+    summary["claim1_held"] = float(bool(verdict.get("held")))
+    return summary
