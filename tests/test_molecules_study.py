@@ -42,7 +42,8 @@ def test_study_writes_results_and_metrics(smoke):
     assert set(metrics["latent_dims"]) == {"1", "2"}
     for d in ("1", "2"):
         assert (run_dir / f"latent{d}" / "latents.pt").is_file()
-        assert (run_dir / f"latent{d}" / "checkpoints" / "last.ckpt").is_file()
+        ckpts = {p.name for p in (run_dir / f"latent{d}" / "checkpoints").iterdir()}
+        assert "last.ckpt" in ckpts and any(n.startswith("epoch=") for n in ckpts)   # saved per epoch
     for fig in metrics["figures"]:
         assert (run_dir / "figures").is_dir() and fig.endswith(".png")
     assert (run_dir / "csv" / "metrics.csv").is_file()

@@ -39,6 +39,10 @@ def latent_run_config(cfg: DictConfig, run_dir: Path, latent_dim: int) -> DictCo
     """A copy of ``cfg`` whose output folder (loggers, checkpoints) is ``run_dir`` for one latent size."""
     sub = without_hydra(cfg)
     OmegaConf.update(sub, "paths.output_dir", str(run_dir), merge=False)
+    # Lightning only refreshes last.ckpt when it also saves a regular checkpoint, so keep one (the latest epoch):
+    # that is what makes a killed run resumable epoch by epoch.
+    if sub.get("callbacks") and sub.callbacks.get("model_checkpoint") is not None:
+        OmegaConf.update(sub, "callbacks.model_checkpoint.save_top_k", 1, merge=False)
     if sub.get("logger") and sub.logger.get("wandb") is not None:
         OmegaConf.update(sub, "logger.wandb.name", f"{cfg.task_name}-{cfg.run_name}-latent{latent_dim}", merge=False)
     return sub

@@ -167,6 +167,11 @@ def run(cfg: DictConfig) -> dict:
     if not dims or any(d < 1 for d in dims):
         raise ConfigError(f"molecules.latent_dims={list(mcfg.latent_dims)} must list positive integers",
                           "e.g. molecules.latent_dims=[1,2,4]")
+    threads = int(mcfg.get("torch_threads", 0))
+    if threads > 0:
+        # on a small shared CPU, torch's default of one thread per core makes the many small ops of the
+        # equivariant layers up to 20x slower (threads spin waiting for each other); 1 thread is fastest there
+        torch.set_num_threads(threads)
     ds = hydra.utils.instantiate(cfg.data)
     log.info(ds.summary())
     projections = instantiate_projections(cfg.get("projection"))
