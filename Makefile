@@ -10,7 +10,7 @@ PROFILE ?= cpu
 ARGS    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test prepare-data reproduce-molecules reproduce-images reproduce sweep-molecules sweep-images wandb-sync clean clean-data
+.PHONY: help setup test prepare-data reproduce-molecules reproduce-images reproduce sweep-molecules sweep-images report bench wandb-sync clean clean-data
 
 help: ## list the targets with what they do
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ sweep-molecules: $(STAMP) ## Hydra multirun: 3 seeds x latent_dim {1,2,4}, jobli
 
 sweep-images: $(STAMP) ## Hydra multirun: 3 seeds x N of C_N {4,8,16}, joblib launcher
 	$(PY) -m eqlatent.run experiment=sweep_images profile=$(PROFILE) $(ARGS)
+
+report: $(STAMP) ## aggregate every finished run under outputs/ -> outputs/report/REPORT.md + index.html
+	$(PY) -m eqlatent.report $(ARGS)
+
+bench: $(STAMP) ## time projections vs encoders, throughput, scaling, QM9 preprocessing -> outputs/bench/bench.md
+	$(PY) benchmarks/bench.py $(ARGS)
 
 wandb-sync: $(STAMP) ## upload every offline wandb run under outputs/ (needs `wandb login` first)
 	@runs=$$(find outputs -type d -name 'offline-run-*' 2>/dev/null); \

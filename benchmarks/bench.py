@@ -1,0 +1,217 @@
+"""Measured speed of the pipeline: ``make bench`` (or ``python benchmarks/bench.py [--quick]``).
+
+Prints, and writes to ``outputs/bench/bench.md``:
+
+(a) each projection's cost against the encoder forward pass that produced its latent
+    (same batch, same run, so the ratio does not depend on the machine's speed);
+(b) latent-extraction throughput (molecules/s, images/s) on CPU, and on GPU when present;
+(c) how cost grows with graph size, batch size and the number K of random projections;
+(d) QM9 preprocessing from the shipped CSVs, cold (no cache) vs from the cache.
+
+Graphs of size > 9 in (c) are random (synthetic) graphs: they only time the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import hydra
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import markdown_table, median_seconds  # noqa: E402
+
+from eqlatent.config import compose, project_root  # noqa: E402
+from eqlatent.io import atomic_write_text  # noqa: E402
+
+
+def _devices() -> list[str]:
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def _vae(latent_dim: int, max_nodes: int = 9, device: str = "cpu"):
+    cfg = compose(["experiment=molecules"], with_hydra=False)
+    kwargs = {k: v for k, v in cfg.model.items() if k != "_target_"} if "_target_" in cfg.model else {}
+    from eqlatent.models.graph_vae import GraphVAE
+
+    allowed = GraphVAE.__init__.__code__.co_varnames
+    kwargs = {k: v for k, v in kwargs.items() if k in allowed and k not in ("n_atom_types", "max_nodes", "latent_dim")}
+    return GraphVAE(n_atom_types=4, max_nodes=max_nodes, latent_dim=latent_dim, **kwargs).to(device).eval()
+
+
+def _random_graphs(batch: int, n: int, device: str = "cpu", seed: int = 0):
+    """SYNTHETIC random dense graphs (for timing only): node types in C/N/O/F, sparse bonds."""
+    gen = torch.Generator().manual_seed(seed)
+    node_type = torch.randint(0, 4, (batch, n), generator=gen)
+    upper = (torch.rand(batch, n, n, generator=gen) < 3.0 / n).triu(1) * torch.randint(1, 4, (batch, n, n), generator=gen)
+    return node_type.to(device), (upper + upper.transpose(1, 2)).to(device)
+
+
+def _qm9_batch(batch: int, device: str = "cpu"):
+    from eqlatent.data.qm9 import load_qm9
+
+    ds = load_qm9(cache_dir=str(project_root() / "data" / "processed"), subset=max(batch, 1024))
+    return ds.node_type[:batch].to(device), ds.bond_type[:batch].to(device)
+
+
+def molecule_projection_costs(batch: int, repeats: int) -> list[list[object]]:
+    rows = []
+    node_type, bond_type = _qm9_batch(batch)
+    proj_cfg = compose(["experiment=molecules"], with_hydra=False).projection
+    for d in (1, 4):
+        vae = _vae(d)
+        t_enc = median_seconds(lambda: vae.encode(node_type, bond_type), repeats)
+        z = vae.encode(node_type, bond_type)[0]
+        meta = {"mask": node_type >= 0}
+        for name, pc in proj_cfg.items():
+            proj = hydra.utils.instantiate(pc)
+            if hasattr(proj, "applies_to") and not proj.applies_to(d):
+                continue
+            t = median_seconds(lambda: proj(z, meta), repeats)
+            rows.append([f"QM9 VAE d={d}", name, t_enc * 1e3, t * 1e3, 100 * t / t_enc])
+    return rows
+
+
+def _image_encoders(names: list[str] | None = None):
+    cfg = compose(["experiment=images"], with_hydra=False)
+    for name, mc in cfg.model.items():
+        if names is None or name in names:
+            yield name, hydra.utils.instantiate(mc).eval()
+
+
+def image_projection_costs(batch: int, repeats: int, encoders: list[str] | None) -> list[list[object]]:
+    from eqlatent.data.rotated_mnist import load_rotated_mnist
+    from eqlatent.data.rotation import rotate_images
+
+    x = load_rotated_mnist(n_train=batch, n_test=1).train.images
+    proj_cfg = compose(["experiment=images"], with_hydra=False).projection
+    copies = int(compose(["experiment=images"], with_hydra=False).profile.images.orbit_copies)
+    rows = []
+    for enc_name, enc in _image_encoders(encoders):
+        t_enc = median_seconds(lambda: enc.encode(x), repeats)
+        layout = enc.latent_layout
+        z = enc.encode(x)
+        if layout == "vector":  # plain CNN: orbit projections need the latents of M rotated copies
+            angles = torch.arange(copies) * (2 * torch.pi / copies)
+            xs = rotate_images(x.repeat_interleave(copies, 0), angles.repeat(batch))
+            t_orbit = median_seconds(lambda: enc.encode(xs), max(1, repeats // 2))
+            rows.append([enc_name, f"(encode {copies} rotated copies)", t_enc * 1e3, t_orbit * 1e3, 100 * t_orbit / t_enc])
+            z_orbit = enc.encode(xs).reshape(batch, copies, -1)
+        for name, pc in proj_cfg.items():
+            cls = hydra.utils.get_class(pc._target_)
+            for lay, lat in ((layout, z),) + ((("orbit", z_orbit),) if layout == "vector" else ()):
+                if not cls.supports(lay):
+                    continue
+                proj = hydra.utils.instantiate(pc, layout=lay)
+                if getattr(proj, "n_functionals", 0) is None:  # random projections: K = latent dim
+                    proj = proj.with_k(lat[0].numel())
+                t = median_seconds(lambda: proj(lat), repeats)
+                rows.append([enc_name, f"{name} [{lay}]", t_enc * 1e3, t * 1e3, 100 * t / t_enc])
+    return rows
+
+
+def extraction_throughput(repeats: int, encoders: list[str] | None, batch: int) -> list[list[object]]:
+    from eqlatent.data.rotated_mnist import load_rotated_mnist
+
+    rows = []
+    for device in _devices():
+        node_type, bond_type = _qm9_batch(batch, device)
+        vae = _vae(1, device=device)
+        t = median_seconds(lambda: vae.encode(node_type, bond_type), repeats, device=device)
+        rows.append(["QM9 graph VAE (d=1)", device, batch, batch / t])
+        x = load_rotated_mnist(n_train=batch, n_test=1).train.images.to(device)
+        for name, enc in _image_encoders(encoders):
+            enc = enc.to(device)
+            t = median_seconds(lambda: enc.encode(x), repeats, device=device)
+            rows.append([f"rotated MNIST {name}", device, batch, batch / t])
+    return rows
+
+
+def scaling(repeats: int, quick: bool) -> tuple[list[list[object]], list[list[object]], list[list[object]]]:
+    from eqlatent.projections.lex_sort import LexSort
+    from eqlatent.projections.sort import Sort
+
+    sizes = (9, 16) if quick else (9, 16, 32, 64)
+    by_n = []
+    for n in sizes:
+        vae = _vae(1, max_nodes=n)
+        nt, bt = _random_graphs(64, n)
+        t_enc = median_seconds(lambda: vae.encode(nt, bt), repeats)
+        z = vae.encode(nt, bt)[0]
+        z4 = torch.randn(64, n, 4)
+        by_n.append([n, t_enc * 1e3, median_seconds(lambda: Sort()(z), repeats) * 1e3,
+                     median_seconds(lambda: LexSort()(z4), repeats) * 1e3])
+    by_batch = []
+    vae = _vae(1)
+    for b in ((32, 128) if quick else (32, 128, 512, 2048)):
+        nt, bt = _random_graphs(b, 9)
+        t = median_seconds(lambda: vae.encode(nt, bt), repeats)
+        by_batch.append([b, t * 1e3, b / t])
+    by_k = []
+    from eqlatent.projections.random_invariant import RandomInvariant
+
+    z = torch.randn(256, 12, 8)  # a C_8 regular latent of 12 fields (dimension 96)
+    dim = 12 * 8
+    for mult in ((0.25, 1) if quick else (0.0625, 0.25, 1, 2, 4)):
+        k = max(1, int(mult * dim))
+        proj = RandomInvariant(n_functionals=k, layout="regular")
+        by_k.append([k, median_seconds(lambda: proj(z), repeats) * 1e3])
+    return by_n, by_batch, by_k
+
+
+def qm9_preprocessing() -> list[list[object]]:
+    from eqlatent.data.qm9 import load_qm9
+
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        load_qm9(cache_dir=tmp)
+        cold = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ds = load_qm9(cache_dir=tmp)
+        warm = time.perf_counter() - t0
+    return [["cold (CSV -> rdkit -> graphs, then cache)", len(ds), cold], ["cached (checksum + torch.load)", len(ds), warm]]
+
+
+def main(argv: list[str] | None = None) -> str:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="tiny sizes, no cold QM9 build (smoke test)")
+    ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--out", default=str(project_root() / "outputs" / "bench" / "bench.md"))
+    args = ap.parse_args(argv)
+    repeats = args.repeats or (2 if args.quick else 7)
+    batch = 32 if args.quick else 256
+    encoders = ["c8", "cnn_aug"] if args.quick else None
+    torch.manual_seed(0)
+
+    parts = [f"# eqlatent benchmarks\n\nMachine: {platform.processor() or platform.machine()}, "
+             f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, devices: {', '.join(_devices())}. "
+             f"Median of {repeats} runs after warm-up; {'--quick sizes' if args.quick else 'full sizes'}.\n"]
+    proj_rows = molecule_projection_costs(batch, repeats) + image_projection_costs(batch, repeats, encoders)
+    parts.append(f"## (a) Projection cost vs encoder forward (batch {batch}, CPU)\n\n" + markdown_table(
+        ["encoder", "projection", "encoder ms", "projection ms", "% of encoder"], proj_rows))
+    parts.append("## (b) Latent-extraction throughput\n\n" + markdown_table(
+        ["encoder", "device", "batch", "items/s"], extraction_throughput(repeats, encoders, batch)))
+    by_n, by_batch, by_k = scaling(repeats, args.quick)
+    parts.append("## (c) Scaling\n\nGraph size (batch 64, random graphs):\n\n" + markdown_table(
+        ["nodes n", "VAE encode ms", "sort ms (d=1)", "lex_sort ms (d=4)"], by_n))
+    parts.append("Batch size (QM9-sized random graphs, VAE encode):\n\n" + markdown_table(
+        ["batch", "ms", "molecules/s"], by_batch))
+    parts.append("K random invariant functionals (C_8 latent, 12 fields = dim 96, batch 256):\n\n" + markdown_table(
+        ["K", "ms"], by_k))
+    if not args.quick:
+        parts.append("## (d) QM9 preprocessing from the shipped CSVs\n\n" + markdown_table(
+            ["path", "molecules", "seconds"], qm9_preprocessing()))
+    text = "\n\n".join(parts) + "\n"
+    atomic_write_text(args.out, text)
+    print(text)
+    print(f"written to {args.out}")
+    return text
+
+
+if __name__ == "__main__":
+    main()
