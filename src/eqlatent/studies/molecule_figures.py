@@ -70,7 +70,8 @@ def _grid_image(mols: list, legends: list[str], per_row: int) -> np.ndarray:
     from rdkit import Chem
     from rdkit.Chem import Draw
 
-    drawn = [m if m is not None else Chem.Mol() for m in mols]
+    placeholder = Chem.MolFromSmiles("*")          # drawn where the decoded graph is not a valid molecule
+    drawn = [m if m is not None else placeholder for m in mols]
     img = Draw.MolsToGridImage(drawn, molsPerRow=per_row, subImgSize=(200, 200), legends=legends, returnPNG=False)
     if not isinstance(img, Image.Image):      # some rdkit builds return PNG bytes
         img = Image.open(io.BytesIO(img))

@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from eqlatent.errors import ConfigError
-from eqlatent.metrics.permutation_quotient import quotient_distance_matrix
+from eqlatent.metrics.permutation_quotient import quotient_distance, quotient_distance_matrix
 from eqlatent.metrics.retention import distance_preservation, knn_consistency, pairwise_distances
 from eqlatent.models.graph_vae import GraphVAE
 from eqlatent.projections.base import InvariantProjection
@@ -72,6 +72,9 @@ def distance_retention(z: Tensor, projections: Mapping[str, InvariantProjection]
         stats["max_abs_dev"] = float((d_proj - d_quot).abs().max())
         stats["knn"] = knn_consistency(d_quot, d_proj, k=min(knn_k, m - 1))
         stats["n_pairs"] = int(iu.shape[1])
+        if hasattr(proj, "sorting_permutation"):
+            # a cross-section must return a member of the input's orbit: quotient distance to the input ~ 0
+            stats["orbit_dev"] = float(quotient_distance(proj(z.double()).view(z.shape), z.double()).max())
         out[name] = stats
     return out
 

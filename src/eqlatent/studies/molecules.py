@@ -104,6 +104,9 @@ def analyse_latent_dim(cfg: DictConfig, ds, d: int, projections: dict, probes: d
             model, posterior_sample(lat["mu"][test], lat["logvar"][test], int(cfg.seed)).double(), node_t, bond_t,
             ds.atom_types),
     }
+    # channels the VAE actually uses: posterior variance well below the prior's 1 (the rest collapsed to the prior)
+    post_var = lat["logvar"][test].exp().flatten(0, 1).mean(0)
+    active = int((post_var < 0.5).sum())
     projs = {k: v for k, v in projections.items() if applies(v, d)}
     log.info("latent_dim=%d: distances over %d molecules for %s", d, len(eval_rows), ", ".join(projs))
     retention = distance_retention(z[eval_rows], projs, int(mcfg.knn_k))
@@ -117,7 +120,8 @@ def analyse_latent_dim(cfg: DictConfig, ds, d: int, projections: dict, probes: d
     figs, interp = _figures(cfg, ds, model, z, d, projs, eval_rows, decoded_ok, out_dir / "figures")
     return {"reconstruction": recon, "retention": retention, "decodability": decod, "probes": probe_rows,
             "projection_info": {k: _projection_info(v, d) for k, v in projs.items()}, "knn_k": int(mcfg.knn_k),
-            "interpolation_validity": interp, "figures": figs, "train_time_s": train_s,
+            "interpolation_validity": interp, "active_channels": active,
+            "posterior_var_per_channel": post_var.tolist(), "figures": figs, "train_time_s": train_s,
             "epochs_trained": int(cfg.trainer.max_epochs)}
 
 
