@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -11,6 +13,9 @@ from eqlatent.io import atomic_torch_save, atomic_write_json, atomic_write_text
 def test_atomic_text_and_json(tmp_path):
     p = atomic_write_text(tmp_path / "sub" / "a.md", "hello\n")
     assert p.read_text() == "hello\n"
+    mask = os.umask(0)
+    os.umask(mask)
+    assert p.stat().st_mode & 0o777 == 0o666 & ~mask  # like open(), not mkstemp's 0600
     atomic_write_json(tmp_path / "m.json", {"b": 1.5, "a": 2})
     assert (tmp_path / "m.json").read_text().startswith('{\n  "a": 2')
 
