@@ -1,0 +1,103 @@
+"""``make report``: aggregate every finished run under ``outputs/`` into REPORT.md and index.html.
+
+``python -m eqlatent.report [--outputs DIR] [--out DIR]``.  The HTML page embeds its
+figures as data URIs so it opens offline and can be mailed as one file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import re
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from eqlatent.config import project_root
+from eqlatent.io import atomic_write_text
+from eqlatent.report.claims import claim1_section, claims23_section
+from eqlatent.report.collect import Cell, find_runs, group_cells
+
+MOLECULE_STUDIES = ("molecules", "molecules_zinc")
+IMAGE_STUDIES = ("images",)
+
+
+def _figures(cell: Cell, report_dir: Path, limit: int = 6) -> list[str]:
+    run = cell.runs[0]
+    figs = sorted(p for p in run.path.rglob("*.png") if "wandb" not in p.relative_to(run.path).parts)[:limit]
+    return [f"![{f.stem}]({os.path.relpath(f, report_dir)})" for f in figs]
+
+
+def _verdict_word(held: bool | None) -> str:
+    return "not evaluated" if held is None else ("HELD" if held else "DID NOT HOLD")
+
+
+def build_report(output_root: Path, report_dir: Path) -> str:
+    """Write REPORT.md and index.html for every run found; return the markdown."""
+    cells = group_cells(find_runs(output_root))
+    if not cells:
+        raise SystemExit(f"error: no finished runs (metrics.json) under {output_root} -- fix: run "
+                         f"`make reproduce` or `make sweep-molecules` first")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    claim1, claim23, summary = [], [], []
+    for cell in cells:
+        seeds = f"seeds {', '.join(str(s) for s in cell.seeds)}"
+        if cell.study in MOLECULE_STUDIES:
+            lines, held = claim1_section(cell)
+            claim1 += lines + _figures(cell, report_dir) + [""]
+            summary.append(f"- Claim 1 ({cell.study}, {cell.profile}, {seeds}): **{_verdict_word(held)}**")
+        elif cell.study in IMAGE_STUDIES:
+            lines, h2, h3 = claims23_section(cell)
+            claim23 += lines + _figures(cell, report_dir) + [""]
+            summary.append(f"- Claim 2 ({cell.study}, {cell.profile}, {seeds}): **{_verdict_word(h2)}**")
+            summary.append(f"- Claim 3 ({cell.study}, {cell.profile}, {seeds}): **{_verdict_word(h3)}**")
+    md = [f"# eqlatent report", "",
+          f"Generated {stamp} from {sum(len(c.runs) for c in cells)} finished run(s) under `{output_root}`. "
+          "Every number below was measured by those runs; mean ± sample std over seeds. The seed of each run is "
+          "listed with its cell.", "", "## Verdicts", ""] + summary + [""]
+    md += ["## Claim 1: a lossless (isometric) invariant projection for permutation-equivariant graph latents", ""]
+    md += claim1 or ["No molecules runs found.", ""]
+    md += ["## Claims 2 and 3: random invariant projections (escnn) and the rotation-augmented CNN", ""]
+    md += claim23 or ["No images runs found.", ""]
+    text = "\n".join(md) + "\n"
+    atomic_write_text(report_dir / "REPORT.md", text)
+    atomic_write_text(report_dir / "index.html", to_html(text, report_dir))
+    return text
+
+
+def to_html(markdown_text: str, base: Path) -> str:
+    """Self-contained HTML: tables rendered, PNGs inlined as base64."""
+    import markdown
+
+    body = markdown.markdown(markdown_text, extensions=["tables"])
+
+    def inline(match: re.Match) -> str:
+        path = (base / match.group(1)).resolve()
+        if not path.is_file():
+            return match.group(0)
+        data = base64.b64encode(path.read_bytes()).decode()
+        return f'src="data:image/png;base64,{data}"'
+
+    body = re.sub(r'src="([^"]+\.png)"', inline, body)
+    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;line-height:1.4}"
+             "table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px}"
+             "img{max-width:100%;border:1px solid #eee;margin:4px 0}code{background:#f4f4f4}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>eqlatent report</title>"
+            f"<style>{style}</style></head><body>{body}</body></html>\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    root = project_root() / "outputs"
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--outputs", type=Path, default=root, help="folder searched for runs (default outputs/)")
+    ap.add_argument("--out", type=Path, default=root / "report", help="report folder (default outputs/report)")
+    args = ap.parse_args(argv)
+    text = build_report(args.outputs.resolve(), args.out.resolve())
+    print(text)
+    print(f"written {args.out / 'REPORT.md'} and {args.out / 'index.html'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
