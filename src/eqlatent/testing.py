@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import lightning as L
 import torch
 from torch import Tensor
 
@@ -149,3 +150,19 @@ def rot90_sampler(image_dims: tuple[int, int] = (-2, -1), output_action: Callabl
         )
 
     return sample
+
+
+
+class CrashAfterEpochs(L.Callback):
+    """Raise once ``epochs`` training epochs have finished (and been checkpointed).
+
+    Tests use it to interrupt a real run at a known point: the crash happens at the start
+    of epoch ``epochs``, after ModelCheckpoint saved the end of the previous epoch.
+    """
+
+    def __init__(self, epochs: int = 1) -> None:
+        self.epochs = int(epochs)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch >= self.epochs:
+            raise RuntimeError(f"simulated crash after {self.epochs} epoch(s)")

@@ -1,0 +1,61 @@
+"""What makes a resumed run finish exactly like an uninterrupted one.
+
+Two sources of randomness survive a restart differently from an uninterrupted run:
+
+* the shuffle order: a ``DataLoader(shuffle=True, generator=...)`` restarts its
+  generator, so a run resumed at epoch k would replay epoch 0's order.
+  :class:`EpochSeededSampler` draws epoch k's order from ``seed + k`` (Lightning calls
+  ``set_epoch`` on it before every epoch), so the order depends on the epoch only;
+* the global RNGs (dropout, the VAE's reparameterisation noise, augmentation angles):
+  :class:`RngStateCheckpoint` stores torch / numpy / python RNG states in every
+  checkpoint and restores them when training resumes from it.
+
+With both, on CPU, a run killed after epoch k and resumed from ``last.ckpt`` ends with
+the same weights and metrics as a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Iterator
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import Sampler
+
+
+class EpochSeededSampler(Sampler[int]):
+    """A random permutation of ``range(n)`` that depends only on ``(seed, epoch)``."""
+
+    def __init__(self, n: int, seed: int = 0) -> None:
+        self.n, self.seed, self.epoch = int(n), int(seed), 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by Lightning before each training epoch."""
+        self.epoch = int(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=gen).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+class RngStateCheckpoint(L.Callback):
+    """Save the global RNG states with every checkpoint; restore them on resume."""
+
+    KEY = "eqlatent_rng_states"
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        checkpoint[self.KEY] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                                "python": random.getstate()}
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        states = checkpoint.get(self.KEY)
+        if states is None:  # a checkpoint from before this callback existed: nothing to restore
+            return
+        torch.set_rng_state(states["torch"])
+        np.random.set_state(states["numpy"])
+        random.setstate(states["python"])
