@@ -75,5 +75,10 @@ class ImageClassifier(L.LightningModule):
         self.log_dict({"val/loss": F.cross_entropy(logits, y), "val/acc": (logits.argmax(-1) == y).float().mean()},
                       prog_bar=True, on_epoch=True)
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=self.lr)
+    def configure_optimizers(self) -> dict:
+        # cosine decay over the whole run: the CPU profile trains for only ~100 steps, where a
+        # decaying step size gives a clearly better end point than a constant one
+        opt = torch.optim.Adam(self.parameters(), lr=self.lr)
+        total = max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer is not None else 1
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=self.lr * 0.02)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -42,7 +42,8 @@ def embedding_grid(features: dict[str, dict[str, np.ndarray]], labels: np.ndarra
     """Rows = encoders, columns = projections; 2-D ``method`` (pca | tsne) embedding coloured by digit."""
     encoders = list(features)
     cols = max(len(panel_projections(list(features[e]))) for e in encoders)
-    fig, axes = plt.subplots(len(encoders), cols, figsize=(3.2 * cols, 3.0 * len(encoders)), squeeze=False)
+    fig, axes = plt.subplots(len(encoders), cols, figsize=(3.2 * cols + 1.0, 3.0 * len(encoders) + 0.6), squeeze=False,
+                             layout="constrained")
     n = min(n_points, len(labels))
     for r, enc in enumerate(encoders):
         names = panel_projections(list(features[enc]))
@@ -56,7 +57,7 @@ def embedding_grid(features: dict[str, dict[str, np.ndarray]], labels: np.ndarra
             sc = ax.scatter(xy[:, 0], xy[:, 1], c=labels[:n], cmap="tab10", s=4, vmin=-0.5, vmax=9.5)
             ax.set_title(f"{enc}: {names[c]}", fontsize=9)
     fig.colorbar(sc, ax=axes, ticks=range(10), label="digit", shrink=0.6)
-    fig.suptitle(f"{method.upper()} of rotated test digits: raw equivariant latent vs invariant projections")
+    fig.suptitle(f"{method.upper()} of rotated test digits: raw latent vs invariant projections", fontsize=10)
     out = atomic_savefig(fig, path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return out
@@ -69,7 +70,7 @@ def retention_curve(curves: dict[str, list[dict[str, float]]], reference: dict[s
     """
     metrics = [("spearman", "Spearman vs quotient distance"), ("knn_consistency", "10-NN consistency"),
                ("knn_acc", "kNN class accuracy")]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.6))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.8), layout="constrained")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (enc, rows) in enumerate(curves.items()):
         if not rows:
@@ -87,8 +88,7 @@ def retention_curve(curves: dict[str, list[dict[str, float]]], reference: dict[s
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    fig.suptitle("Retained information of random invariant projections vs number of functionals K")
-    fig.tight_layout()
+    fig.suptitle("Retained information of random invariant projections vs number of functionals K", fontsize=11)
     out = atomic_savefig(fig, path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return out

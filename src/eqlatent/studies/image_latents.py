@@ -17,6 +17,8 @@ Latents are stored per split and per layout (``latents[split][layout]``):
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -29,12 +31,13 @@ from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
 from eqlatent.data.rotation import rotate_images
-from eqlatent.io import atomic_torch_save
+from eqlatent.errors import ConfigError
+from eqlatent.io import atomic_torch_save, atomic_write_json
 from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
 from eqlatent.models.image_classifier import ImageClassifier
 
 LATENTS_FILE = "latents.pt"
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def encoder_config(cfg: DictConfig, name: str, enc_dir: Path) -> DictConfig:
@@ -87,13 +90,28 @@ def encode(model: ImageClassifier, images: Tensor, batch_size: int = 512, desc: 
     return torch.cat(zs), torch.cat(logits)
 
 
+def rotated(upright: Tensor, angles: Tensor) -> Tensor:
+    """``upright`` digits rotated by ``angles`` in one interpolation step, clamped to [0, 1] like the dataset.
+
+    Rotating the upright digit once (instead of rotating an already rotated image again)
+    keeps every image equally blurred by bilinear interpolation, so invariance errors
+    measure the encoder, not accumulated resampling.
+    """
+    return rotate_images(upright, angles).clamp_(0.0, 1.0)
+
+
 @torch.no_grad()
-def encode_orbit(model: ImageClassifier, images: Tensor, copies: int, desc: str = "") -> Tensor:
-    """``[n, M, F]``: latents of ``images`` rotated by ``2 pi m / M`` for ``m = 0..M-1``."""
+def encode_orbit(model: ImageClassifier, upright: Tensor, copies: int, angles: Tensor | None = None,
+                 desc: str = "") -> Tensor:
+    """``[n, M, F]``: latents of the digits rotated by ``angles + 2 pi m / M`` for ``m = 0..M-1``.
+
+    ``angles`` defaults to 0, i.e. the copies of ``upright`` itself; quarter turns of it are exact.
+    """
+    base = torch.zeros(len(upright)) if angles is None else angles.to(torch.float64)
     out = []
     for m in range(copies):
-        rotated = images if m == 0 else rotate_images(images, torch.full((len(images),), 2 * math.pi * m / copies))
-        out.append(encode(model, rotated, desc=f"{desc} copy {m + 1}/{copies}")[0])
+        images = rotated(upright, base + 2 * math.pi * m / copies)
+        out.append(encode(model, images, desc=f"{desc} copy {m + 1}/{copies}")[0])
     return torch.stack(out, dim=1)
 
 
@@ -108,23 +126,34 @@ def extract_latents(cfg: DictConfig, model: ImageClassifier, data: Any, name: st
     n_inv = _subset(int(icfg.n_invariance), len(data.test))
     gen = torch.Generator().manual_seed(int(cfg.seed) + 17)
     inv_angles = torch.rand(n_inv, generator=gen) * (2 * math.pi)
-    inputs = {
-        "train": data.train.images[:n_tr],
-        "train_upright": data.train.upright[:n_tr],
-        "test": data.test.images,
-        "test_upright": data.test.upright,
-        "inv": rotate_images(data.test.images[:n_inv], inv_angles),
-        "inv90": torch.rot90(data.test.images[:n_inv], 1, dims=(-2, -1)),
+    zeros = torch.zeros(len(data.test))
+    # split -> (upright digits, their rotation angles); "train"/"test" are exactly the dataset's images
+    specs = {
+        "train": (data.train.upright[:n_tr], data.train.angles[:n_tr]),
+        "train_upright": (data.train.upright[:n_tr], torch.zeros(n_tr)),
+        "test": (data.test.upright, data.test.angles),
+        "test_upright": (data.test.upright, zeros),
+        "inv": (data.test.upright[:n_inv], data.test.angles[:n_inv] + inv_angles),
     }
+    images = {"train": data.train.images[:n_tr], "test": data.test.images,
+              "train_upright": data.train.upright[:n_tr], "test_upright": data.test.upright,
+              "inv": rotated(*specs["inv"]), "inv90": torch.rot90(data.test.images[:n_inv], 1, dims=(-2, -1))}
     latents: dict[str, dict[str, Tensor]] = {}
     accuracy = {}
-    for split, x in inputs.items():
+    for split, x in images.items():
         z, logits = encode(model, x, desc=f"{name}: {split}")
         latents[split] = {model.latent_layout: z}
         if split in ("test", "test_upright"):
             accuracy[split] = float((logits.argmax(-1) == data.test.labels).float().mean())
-        if model.latent_layout == "vector" and split != "test_upright":
-            latents[split]["orbit"] = encode_orbit(model, x, int(icfg.orbit_copies), desc=f"{name}: {split}")
+        if model.latent_layout == "vector" and split in specs and split != "test_upright":
+            latents[split]["orbit"] = encode_orbit(model, specs[split][0], int(icfg.orbit_copies), specs[split][1],
+                                                   desc=f"{name}: {split}")
+    if model.latent_layout == "vector":
+        # orbit of the quarter-turned test digits: bilinear rotation commutes with rot90 on the odd grid,
+        # so its copies are the test copies shifted by M/4 when 4 | M (orbit projections exactly invariant)
+        x90 = torch.rot90(data.test.upright[:n_inv], 1, dims=(-2, -1))
+        latents["inv90"]["orbit"] = encode_orbit(model, x90, int(icfg.orbit_copies), data.test.angles[:n_inv],
+                                                 desc=f"{name}: inv90")
     return {
         "version": CACHE_VERSION,
         "encoder": name,
@@ -138,17 +167,48 @@ def extract_latents(cfg: DictConfig, model: ImageClassifier, data: Any, name: st
     }
 
 
+def _fingerprint(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def fingerprints(cfg: DictConfig, model_cfg: DictConfig) -> tuple[str, str]:
+    """(training, extraction) fingerprints: what a cached checkpoint / latents file was made with."""
+    icfg = cfg.profile.images
+    train = {"model": OmegaConf.to_container(model_cfg, resolve=True),
+             "data": OmegaConf.to_container(cfg.data, resolve=True),
+             "epochs": int(icfg.epochs), "batch_size": int(icfg.batch_size), "seed": int(cfg.seed)}
+    extract = {"train": _fingerprint(train), "n_probe_train": int(icfg.n_probe_train),
+               "n_invariance": int(icfg.n_invariance), "orbit_copies": int(icfg.orbit_copies), "version": CACHE_VERSION}
+    return _fingerprint(train), _fingerprint(extract)
+
+
 def latents_for(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, out_dir: Path) -> dict[str, Any]:
-    """Cached latents of encoder ``name``; trains and encodes only what is missing."""
+    """Cached latents of encoder ``name``; trains and encodes only what is missing.
+
+    A finished encoder folder is reused only if it was made with the same model, data,
+    epochs, batch size and seed (``fingerprint.json``); a folder from another config is an
+    error rather than silently mixed results.  If only the extraction settings changed, the
+    latents are re-encoded from the finished checkpoint without retraining.
+    """
     enc_dir = out_dir / name
     path = enc_dir / LATENTS_FILE
+    fp_train, fp_extract = fingerprints(cfg, model_cfg)
+    fp_file = enc_dir / "fingerprint.json"
+    if fp_file.is_file():
+        stored = json.loads(fp_file.read_text())
+        if stored.get("train") != fp_train:
+            raise ConfigError(f"{enc_dir} holds encoder '{name}' trained with a different config",
+                              f"delete {enc_dir} (or pick another seed / paths.output_root) to retrain")
+    else:
+        atomic_write_json(fp_file, {"train": fp_train})
     if path.is_file():
         cached = torch.load(path, map_location="cpu", weights_only=False)
-        if cached.get("version") == CACHE_VERSION:
+        if cached.get("fingerprint") == fp_extract:
             print(f"[images] {name}: reusing {path}")
             return cached
-    print(f"[images] {name}: training ({int(cfg.profile.images.epochs)} epochs) then encoding")
+    print(f"[images] {name}: training ({int(cfg.profile.images.epochs)} epochs, resumes from last.ckpt) then encoding")
     model = train_encoder(cfg, name, model_cfg, data, enc_dir)
     result = extract_latents(cfg, model, data, name)
+    result["fingerprint"] = fp_extract
     atomic_torch_save(result, path)
     return result

@@ -15,7 +15,7 @@ from typing import Any
 
 import hydra
 import numpy as np
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from eqlatent.errors import ConfigError
 from eqlatent.io import atomic_write_json, atomic_write_text
@@ -49,7 +49,8 @@ def _log(cfg: DictConfig, flat: dict[str, float], tables: dict[str, tuple[list[s
          images: list[Path]) -> None:
     loggers = make_loggers(cfg)
     try:
-        log_config(loggers, cfg)
+        # without the hydra node: resolving it fails outside a real Hydra job (e.g. under compose())
+        log_config(loggers, OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]))
         for lg in loggers:
             lg.log_metrics(flat, step=0)
             if type(lg).__name__ == "WandbLogger":
@@ -77,6 +78,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         if cached:
             reused.append(name)
 
+    t_latents = time.time()
+    print(f"[images] encoders ready after {t_latents - t0:.0f} s")
     encoders, metrics, features, curves = {}, {}, {}, {}
     for name, cache in caches.items():
         z = cache["latents"]["test"][cache["layout"]]
@@ -87,13 +90,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         curves[name] = random_k_curve(cache, cfg.projection, cfg.probe, list(icfg.k_multipliers), int(icfg.n_eval),
                                       int(cfg.seed))
 
+    print(f"[images] projections, metrics and probes took {time.time() - t_latents:.0f} s")
     labels = next(iter(caches.values()))["labels"]["test"].numpy()
     fig_dir = out_dir / "figures"
     feats_np = {e: {p: f.numpy() for p, f in fs.items()} for e, fs in features.items()}
     figures = [embedding_grid(feats_np, labels, fig_dir / "pca_latents.png", "pca", seed=int(cfg.seed))]
     tsne = {e: feats_np[e] for e in icfg.tsne_encoders if e in feats_np}
     if tsne:
-        figures.append(embedding_grid(tsne, labels, fig_dir / "tsne_latents.png", "tsne", seed=int(cfg.seed)))
+        figures.append(embedding_grid(tsne, labels, fig_dir / "tsne_latents.png", "tsne", n_points=800,
+                                      seed=int(cfg.seed)))
     if any(curves.values()):
         reference = {e: {**metrics[e].get("identity_field", {})} for e in curves}
         figures.append(retention_curve(curves, reference, fig_dir / "retention_vs_k.png"))

@@ -1,0 +1,90 @@
+"""Image encoders: exact equivariance on quarter turns, and the latent group actions they rely on.
+
+Inputs are synthetic random 29x29 images (no data needed).  Quarter turns (torch.rot90)
+permute the odd-size pixel grid exactly, so the only error left is float32 round-off
+through three conv blocks: tolerance 1e-4 (absolute, latents are O(0.1-1)).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from eqlatent.models.cyclic_steerable_cnn import CyclicSteerableCNN
+from eqlatent.models.field_actions import all_irreps_rotations, all_rolls, roll_regular, rotate_irreps
+from eqlatent.models.plain_cnn import PlainCNN
+from eqlatent.models.so2_steerable_cnn import SO2SteerableCNN
+from eqlatent.testing import assert_equivariant, assert_invariant, equivariance_error, rot90_sampler
+
+ATOL = 1e-4
+
+
+def _images(n=6, seed=0):
+    return torch.rand(n, 1, 29, 29, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("order", [8, 16])
+def test_cyclic_encoder_latent_rolls_with_quarter_turns(order):
+    model = CyclicSteerableCNN(order=order, fields=(2, 3, 4)).eval()
+    with torch.no_grad():
+        # rot90 by k (counter-clockwise) is the C_N element k*N/4: the group axis rolls by k*N/4
+        assert_equivariant(model.encode, _images(), rot90_sampler(output_action=lambda z, k: roll_regular(z, k * order // 4)),
+                           atol=ATOL, n_samples=4)
+        assert_invariant(model, _images(), rot90_sampler(), atol=ATOL, n_samples=4)  # logits: group-pooled head
+
+
+def test_cyclic_encoder_latent_is_not_trivially_invariant():
+    """The latent carries the rotation (otherwise the equivariance test above would say nothing)."""
+    model = CyclicSteerableCNN(order=8, fields=(2, 3, 4)).eval()
+    with torch.no_grad():
+        err = equivariance_error(model.encode, _images(), rot90_sampler(output_action=lambda z, k: z), n_samples=8)
+    assert err > 1e-2
+
+
+def test_so2_encoder_irreps_rotate_with_quarter_turns():
+    model = SO2SteerableCNN(max_frequency=2, channels=(2, 3, 4), grid_size=8).eval()
+    with torch.no_grad():
+        assert_equivariant(model.encode, _images(),
+                           rot90_sampler(output_action=lambda z, k: rotate_irreps(z, k * math.pi / 2)), atol=ATOL, n_samples=4)
+        assert_invariant(model, _images(), rot90_sampler(), atol=ATOL, n_samples=4)
+
+
+def test_irreps_action_matches_escnn_representation():
+    """rotate_irreps is escnn's latent representation rho(theta) (checked on random angles)."""
+    model = SO2SteerableCNN(max_frequency=3, channels=(2, 2, 3), grid_size=8)
+    rep = model.latent_type.representations[0]
+    z = torch.randn(5, 3, rep.size, dtype=torch.float64)
+    for theta in (0.3, 1.7, 4.0):
+        rho = torch.as_tensor(rep(model.gspace.fibergroup.element(theta)))
+        assert torch.allclose(rotate_irreps(z, theta), z @ rho.T, atol=1e-10)
+
+
+def test_regular_action_matches_escnn_representation():
+    model = CyclicSteerableCNN(order=8, fields=(1, 1, 2))
+    rep = model.latent_type.representations[0]
+    z = torch.randn(4, 2, 8, dtype=torch.float64)
+    for k in range(8):
+        rho = torch.as_tensor(rep(model.gspace.fibergroup.element(k)))
+        assert torch.allclose(roll_regular(z, k), z @ rho.T, atol=1e-12)
+
+
+def test_field_action_helpers_are_group_actions():
+    z = torch.randn(3, 2, 8)
+    assert torch.equal(roll_regular(z, torch.tensor([1, 1, 1])), roll_regular(z, 1))
+    assert torch.equal(all_rolls(z)[:, 3], roll_regular(z, 3))
+    zi = torch.randn(3, 2, 7, dtype=torch.float64)
+    assert torch.allclose(rotate_irreps(rotate_irreps(zi, 0.4), 1.1), rotate_irreps(zi, 1.5), atol=1e-12)
+    per_sample = rotate_irreps(zi, torch.tensor([0.4, 0.4, 0.4], dtype=torch.float64))
+    assert torch.allclose(per_sample, rotate_irreps(zi, 0.4), atol=1e-12)
+    assert torch.allclose(all_irreps_rotations(zi, 4)[:, 1], rotate_irreps(zi, math.pi / 2), atol=1e-12)
+
+
+def test_plain_cnn_shapes_and_augmentation_rotates_inputs():
+    model = PlainCNN(channels=(4, 8, 8), augment_rotations=True)
+    x = _images(4)
+    assert model.encode(x).shape == (4, 8) and model(x).shape == (4, 10)
+    torch.manual_seed(0)
+    aug = model._augment(x)
+    assert aug.shape == x.shape and not torch.allclose(aug, x)
