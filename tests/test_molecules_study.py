@@ -67,6 +67,19 @@ def test_rerun_reuses_checkpoints_and_latents(smoke):
     assert again["latent1/sort/max_abs_dev"] <= 1e-6
 
 
+def test_killed_training_resumes_from_last_checkpoint(tmp_path):
+    # simulate a run killed after 1 epoch: a checkpoint but no latents; the re-run must continue at epoch 1
+    import csv
+
+    over = [f"paths.output_root={tmp_path}", "profile.molecules.latent_dims=[1]"]
+    run_study(compose(TINY + over + ["profile.molecules.epochs=1"]))
+    run_dir = tmp_path / "molecules" / "cpu-seed0" / "latent1"
+    (run_dir / "latents.pt").unlink()
+    run_study(compose(TINY + over + ["profile.molecules.epochs=2"]))
+    epochs = {row["epoch"] for row in csv.DictReader(open(run_dir / "csv" / "metrics.csv"))}
+    assert epochs == {"1"}          # only the missing epoch was trained (the CSV of the second fit)
+
+
 def test_unknown_projection_target_is_a_config_error(tmp_path):
     cfg = compose(TINY + [f"paths.output_root={tmp_path}", "+projection.bogus._target_=eqlatent.projections.nope.Nope"])
     with pytest.raises(ConfigError) as err:

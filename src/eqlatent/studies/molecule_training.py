@@ -70,7 +70,8 @@ def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir
     last = run_dir / "checkpoints" / "last.ckpt"
     if (run_dir / "latents.pt").is_file() and last.is_file():
         log.info("latent_dim=%d: reusing %s", latent_dim, last)
-        model = GraphVAE.load_from_checkpoint(last, map_location="cpu")
+        # our own checkpoint: it also stores callback state (numpy scalars), which weights_only=True refuses
+        model = GraphVAE.load_from_checkpoint(last, map_location="cpu", weights_only=False)
         return model.eval(), False
     sub = latent_run_config(cfg, run_dir, latent_dim)
     model = build_model(sub, ds, latent_dim)
@@ -83,7 +84,7 @@ def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir
     resume = str(last) if last.is_file() else None
     if resume:
         log.info("latent_dim=%d: resuming from %s", latent_dim, resume)
-    trainer.fit(model, train, val, ckpt_path=resume)
+    trainer.fit(model, train, val, ckpt_path=resume, weights_only=False if resume else None)
     finish_loggers(loggers)
     return model.eval(), True
 
