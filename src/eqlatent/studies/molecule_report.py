@@ -8,6 +8,7 @@ numbers (stated in the report next to its outcome).
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 #: a cross-section counts as isometric when projected and quotient distances agree to this (float64 maths
@@ -161,7 +162,7 @@ def results_markdown(results: dict, verdict: dict) -> str:
     out += _table(["projection", "condition", "probe"] + targets,
                   [[r["projection"], r["condition"], r["probe"]] + [r["mae_per_target"][t] for t in targets]
                    for r in first["probes"]])
-    out += ["", "## Figures", ""] + [f"- `{p}`" for p in results["figures"]]
+    out += ["", "## Figures (in the run folder)", ""] + [f"- `figures/{Path(p).name}`" for p in results["figures"]]
     out += ["", f"Wall time of this run: {results['wall_time_s']:.0f} s (training {results['train_time_s']:.0f} s; "
             "0 s training means the checkpoints were reused).", ""]
     return "\n".join(out)
