@@ -23,6 +23,7 @@ from eqlatent.errors import ConfigError
 from eqlatent.io import atomic_torch_save
 from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
 from eqlatent.models.graph_vae import GraphVAE
+from eqlatent.resume import EpochSeededSampler
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,15 @@ def latent_run_config(cfg: DictConfig, run_dir: Path, latent_dim: int) -> DictCo
 
 
 def graph_loader(ds: MoleculeDataset, rows: Tensor, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
-    """Batches of ``(node_type, bond_type)`` for the molecules ``rows``."""
+    """Batches of ``(node_type, bond_type)`` for the molecules ``rows``.
+
+    Shuffled loaders draw each epoch's order from ``(seed, epoch)`` only
+    (:class:`eqlatent.resume.EpochSeededSampler`), so a resumed run sees the same batches as
+    an uninterrupted one.
+    """
     data = TensorDataset(ds.node_type[rows], ds.bond_type[rows].long())
-    return DataLoader(data, batch_size=batch_size, shuffle=shuffle,
-                      generator=torch.Generator().manual_seed(seed) if shuffle else None)
+    sampler = EpochSeededSampler(len(rows), seed) if shuffle else None
+    return DataLoader(data, batch_size=batch_size, sampler=sampler, shuffle=False if sampler is None else None)
 
 
 def build_model(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int) -> GraphVAE:
