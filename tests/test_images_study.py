@@ -75,3 +75,24 @@ def test_images_configs_select_single_entries(tmp_path):
     assert {"identity_field", "random_invariant", "orbit_average", "canonicalize"} <= set(full.projection)
     assert {"logistic", "knn", "ridge"} <= set(full.probe)
     assert full.trainer.max_epochs == 1
+
+
+@pytest.mark.slow
+def test_killed_training_resumes_from_last_checkpoint(tmp_path):
+    """A run killed after epoch 1 and re-run finishes with the same latents as an uninterrupted run."""
+    import torch
+
+    one = ["model=c8", "profile.images.epochs=2", "profile.images.tsne_encoders=[]", "profile.images.k_multipliers=[1]",
+           "profile.images.n_train=128", "profile.images.n_test=64", "profile.images.n_probe_train=64",
+           "profile.images.n_eval=50", "profile.images.n_invariance=16"]
+    crash = "+callbacks.crash={_target_: eqlatent.testing.CrashAfterEpochs, epochs: 1}"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_study(_cfg(tmp_path / "killed", *one, crash))
+    enc_dir = tmp_path / "killed" / "images" / "cpu-seed0" / "c8"
+    assert (enc_dir / "checkpoints" / "last.ckpt").is_file() and not (enc_dir / "latents.pt").exists()
+    resumed = run_study(_cfg(tmp_path / "killed", *one))
+    straight = run_study(_cfg(tmp_path / "straight", *one))
+    za = torch.load(enc_dir / "latents.pt", weights_only=False)["latents"]["test"]["regular"]
+    zb = torch.load(tmp_path / "straight" / "images" / "cpu-seed0" / "c8" / "latents.pt", weights_only=False)
+    assert torch.allclose(za, zb["latents"]["test"]["regular"], atol=1e-5)
+    assert resumed["encoders"]["c8"]["acc_rotated_test"] == straight["encoders"]["c8"]["acc_rotated_test"]

@@ -1,1 +1,1 @@
-"""Image encoders for the rotated-MNIST study: steerable (C_N, SO(2)) and plain CNNs."""
+"""Encoders: the permutation-equivariant graph VAE (molecules) and the rotation-equivariant / plain image CNNs."""

@@ -4,7 +4,8 @@ The paper's claim 2: such projections keep a high degree of the latent's informa
 For ``w_i`` drawn at random (fixed seed), ``f_i(z) = max_g <w_i, g . z>`` is invariant
 because the max runs over the whole orbit.  With ``reduce="sort"`` the sorted vector of
 ``<w_i, g . z>`` over g is kept instead of its maximum (N numbers per functional, still
-invariant).  Over C_N the max is exact (all N shifts, batched as one matrix product);
+invariant).  Outputs are scaled by ``sqrt(D / K)`` (D = latent size) so that their
+distances stay on the latent's scale for every K.  Over C_N the max is exact (all N shifts, batched as one matrix product);
 over SO(2) it runs over ``n_angles`` equally spaced rotations, which makes the
 projection invariant under that subgroup exactly and under SO(2) up to the grid error
 (the max of a band-limited trigonometric polynomial of degree L sampled at spacing
@@ -13,12 +14,10 @@ projection invariant under that subgroup exactly and under SO(2) up to the grid 
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
-from eqlatent.errors import ConfigError, LatentShapeError
+from eqlatent.errors import ConfigError
 from eqlatent.models.field_actions import all_irreps_rotations, all_rolls
 from eqlatent.projections.base import Meta
 from eqlatent.projections.image_latent import ImageLatentProjection, check_irreps_size
@@ -79,4 +78,6 @@ class RandomInvariant(ImageLatentProjection):
         w = self.weights(tuple(z.shape[1:]))
         scores = torch.einsum("bgcd,kcd->bkg", orbit, w)  # <w_k, g.z>
         out = scores.amax(-1) if self.reduce == "max" else scores.sort(-1).values.flatten(1)
-        return out.to(z.dtype)
+        # Johnson-Lindenstrauss scale: with unit random w_i, E sum_i <w_i, x>^2 = (K / D) ||x||^2, so
+        # sqrt(D / K) keeps distances on the latent's own scale whatever K is (rel_error is comparable)
+        return (out * (w[0].numel() / self.n_functionals) ** 0.5).to(z.dtype)

@@ -20,7 +20,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import hydra
-import numpy as np
 import torch
 from omegaconf import DictConfig
 from torch import Tensor
@@ -175,8 +174,3 @@ def random_k_curve(cache: dict[str, Any], proj_cfg: DictConfig, probe_cfg: DictC
         print(f"[images] {cache['encoder']}/random K={k}: spearman={row['spearman']:.3f} knn={row['knn_consistency']:.3f}")
     return rows
 
-
-def raw_identity_features(cache: dict[str, Any]) -> np.ndarray:
-    """The flattened raw test latent (for figures when no identity projection is configured)."""
-    layout = cache["layout"]
-    return cache["latents"]["test"][layout].flatten(1).numpy()

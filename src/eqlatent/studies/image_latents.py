@@ -35,6 +35,7 @@ from eqlatent.errors import ConfigError
 from eqlatent.io import atomic_torch_save, atomic_write_json
 from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
 from eqlatent.models.image_classifier import ImageClassifier
+from eqlatent.resume import EpochSeededSampler
 
 LATENTS_FILE = "latents.pt"
 CACHE_VERSION = 2
@@ -54,8 +55,9 @@ def encoder_config(cfg: DictConfig, name: str, enc_dir: Path) -> DictConfig:
 
 
 def _loader(images: Tensor, labels: Tensor, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
-    gen = torch.Generator().manual_seed(seed)
-    return DataLoader(TensorDataset(images, labels), batch_size=batch_size, shuffle=shuffle, generator=gen)
+    # shuffle order drawn from (seed, epoch): a run resumed from last.ckpt sees the same batches
+    sampler = EpochSeededSampler(len(labels), seed) if shuffle else None
+    return DataLoader(TensorDataset(images, labels), batch_size=batch_size, sampler=sampler)
 
 
 def train_encoder(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, enc_dir: Path) -> ImageClassifier:
@@ -71,7 +73,8 @@ def train_encoder(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, 
     try:
         trainer.fit(model, _loader(data.train.images, data.train.labels, bs, True, int(cfg.seed)),
                     _loader(data.val.images, data.val.labels, 512, False, 0),
-                    ckpt_path=str(ckpt) if ckpt.is_file() else None)
+                    # our own checkpoint; it also holds the RNG states (numpy arrays) weights_only=True refuses
+                    ckpt_path=str(ckpt) if ckpt.is_file() else None, weights_only=False if ckpt.is_file() else None)
     finally:
         finish_loggers(loggers)
     if ckpt.is_file():  # weights of the last finished epoch, also when fit() found nothing left to do
