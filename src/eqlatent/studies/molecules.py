@@ -26,7 +26,7 @@ from eqlatent.loggers import finish_loggers, log_config, make_loggers
 from eqlatent.projections.identity import Identity
 from eqlatent.studies.molecule_figures import embedding_figure, interpolation_figure
 from eqlatent.studies.molecule_probes import run_probes
-from eqlatent.studies.molecule_reconstruction import posterior_sample, reconstruction_scores
+from eqlatent.studies.molecule_reconstruction import posterior_sample, reconstruction_scores, validity
 from eqlatent.studies.molecule_report import claim1_verdict, projection_table, results_markdown
 from eqlatent.studies.molecule_retention import (applies, decodability, distance_retention, instantiate_projections,
                                                  random_node_permutations)
@@ -73,7 +73,7 @@ def _figures(cfg: DictConfig, ds, model, z: torch.Tensor, d: int, projections: d
                      f"{ds.name} test molecules, latent_dim {d}, coloured by {prop}")
     paths.append(str(p))
     if cross:
-        ok = eval_rows if decoded_ok is None or int(decoded_ok.sum()) < 2 else eval_rows[decoded_ok]
+        ok = eval_rows if decoded_ok is None else eval_rows[decoded_ok]
         a, b = int(ok[0]), int(ok[min(1, len(ok) - 1)])
         proj = projections[cross]
         perm = proj.sorting_permutation(z[[a, b]].double())
@@ -113,7 +113,10 @@ def analyse_latent_dim(cfg: DictConfig, ds, d: int, projections: dict, probes: d
     decod = decodability(model, z[eval_rows], ds.node_type[eval_rows], ds.bond_type[eval_rows].long(), projs)
     with torch.no_grad():
         node_rec, bond_rec = model.decode_graph(z[eval_rows])
-    decoded_ok = (node_rec == ds.node_type[eval_rows]).all(1) & (bond_rec == ds.bond_type[eval_rows]).flatten(1).all(1)
+    exact = (node_rec == ds.node_type[eval_rows]).all(1) & (bond_rec == ds.bond_type[eval_rows]).flatten(1).all(1)
+    valid, connected = validity(node_rec, bond_rec, ds.atom_types)
+    # interpolation end points: molecules decoded exactly if there are two, else ones decoding to a valid molecule
+    decoded_ok = next((m for m in (exact, connected, valid) if int(m.sum()) >= 2), None)
     log.info("latent_dim=%d: probes", d)
     probe_rows = run_probes(z, ds, projs, probes, list(mcfg.probe_targets), list(mcfg.probe_conditions),
                             int(cfg.seed))
