@@ -18,12 +18,15 @@ ATOL = 1e-10
 
 
 @pytest.fixture(autouse=True)
-def _float64():
-    old = torch.get_default_dtype()
+def _float64_one_thread():
+    # one torch thread: on a shared 2-core machine the default (one per core) makes these small ops ~20x slower
+    old, threads = torch.get_default_dtype(), torch.get_num_threads()
     torch.set_default_dtype(torch.float64)
+    torch.set_num_threads(1)
     torch.manual_seed(0)
     yield
     torch.set_default_dtype(old)
+    torch.set_num_threads(threads)
 
 
 def _sampler(in_pair: bool, out_pair: bool):
