@@ -45,3 +45,14 @@ def test_markdown_carries_the_verdict_and_the_numbers():
     res = _results(1e-9, 0.6)
     text = results_markdown(res, claim1_verdict(res))
     assert "Claim 1 HELD" in text and "| sort | lossless, isometric |" in text and "0.600" in text
+
+
+def test_a_single_projection_run_is_not_tested_and_still_renders():
+    # e.g. one job of `--multirun projection=...`: only the identity projection was measured
+    res = _results(1e-9, 0.6)
+    d1 = res["latent_dims"]["1"]
+    d1["retention"].pop("sort")
+    d1["probes"] = [r for r in d1["probes"] if r["projection"] == "identity"]
+    verdict = claim1_verdict(res)
+    assert verdict["held"] is None
+    assert "not tested" in results_markdown(res, verdict)

@@ -68,8 +68,9 @@ def claim1_verdict(results: dict) -> dict[str, Any]:
     comparison with the naive latent in the dataset's own node order is reported too.
     """
     dims = results["latent_dims"]
-    if "1" not in dims or "sort" not in dims["1"]["retention"]:
-        return {"held": None, "text": "not tested: needs latent_dim 1 and the sort projection"}
+    if "1" not in dims or not {"sort", "identity"} <= set(dims["1"]["retention"]):
+        return {"held": None, "text": "Claim 1 not tested: it needs latent_dim 1 and both the sort and the identity "
+                                      "projection (e.g. projection=molecules_all)"}
     r1 = dims["1"]
     ret = r1["retention"]["sort"]
     isometric = ret["max_abs_dev"] <= ISOMETRY_ATOL
@@ -150,7 +151,8 @@ def results_markdown(results: dict, verdict: dict) -> str:
                 "d_quot| / mean d_quot; 'decoded exactly' = decoder run on the projection (cross-sections "
                 "un-permuted); probes use the dataset node order (invariant projections give the same features "
                 "for any order: max invariance error "
-                f"{max(r['invariance_error'] for r in rd['probes'] if r['projection'] != 'identity'):.1e}).", ""]
+                f"{max((r['invariance_error'] for r in rd['probes'] if r['projection'] != 'identity'), default=float('nan')):.1e}).",
+                ""]
         out += _table(header, rows)
         naive = [r for r in rd["probes"] if r["projection"] == "identity"]
         out += ["", f"Naive latent under node-order shuffles (latent_dim {d}):", ""]
