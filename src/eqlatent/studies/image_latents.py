@@ -3,14 +3,16 @@
 Why a cache: training and encoding dominate the study's run time, while projections,
 metrics and figures are cheap and change often.  Each encoder gets its own folder
 ``<output_dir>/<encoder>/`` holding ``checkpoints/last.ckpt`` (a killed run resumes from
-it) and ``latents.pt`` (a finished encoder is not retrained or re-encoded).
+it), ``latents.pt`` (a finished encoder is not retrained or re-encoded) and
+``fingerprint.json`` (the config it was trained with; a different config is refused).
 
 Latents are stored per split and per layout (``latents[split][layout]``):
 
 * ``train`` / ``train_upright``: the first ``n_probe_train`` training digits, rotated / upright;
 * ``test``: the rotated test digits; ``test_upright`` for accuracy on upright digits;
-* ``inv``: the first ``n_invariance`` test digits rotated once more by a seeded random
-  angle (``inv_angles``), ``inv90``: the same digits turned by exactly pi/2;
+* ``inv``: the first ``n_invariance`` test digits rotated by their own angle plus a seeded
+  random angle (``inv_angles``), in one interpolation step from the upright digit;
+  ``inv90``: the same test digits turned by exactly pi/2;
 * the plain CNN also has layout ``orbit``: its latents of ``orbit_copies`` rotated
   copies of every input (for orbit averaging and its quotient distances).
 """
