@@ -31,8 +31,9 @@ def log_config(loggers: list[Any], cfg: DictConfig) -> None:
     """Record the fully resolved config with every logger."""
     from omegaconf import OmegaConf
 
-    params = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
-    params.pop("hydra", None)
+    params = OmegaConf.to_container(cfg, resolve=False)
+    params.pop("hydra", None)  # its ${hydra:...} keys only resolve inside a Hydra job
+    params = OmegaConf.to_container(OmegaConf.create(params), resolve=True, throw_on_missing=False)
     for lg in loggers:
         lg.log_hyperparams(params)
 

@@ -49,7 +49,10 @@ class RngStateCheckpoint(L.Callback):
     KEY = "eqlatent_rng_states"
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
-        checkpoint[self.KEY] = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+        kind, keys, pos, has_gauss, cached = np.random.get_state()
+        # tensors and plain Python values only, so torch.load(weights_only=True) accepts the checkpoint
+        checkpoint[self.KEY] = {"torch": torch.get_rng_state(),
+                                "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
                                 "python": random.getstate()}
 
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
@@ -57,5 +60,6 @@ class RngStateCheckpoint(L.Callback):
         if states is None:  # a checkpoint from before this callback existed: nothing to restore
             return
         torch.set_rng_state(states["torch"])
-        np.random.set_state(states["numpy"])
+        kind, keys, pos, has_gauss, cached = states["numpy"]
+        np.random.set_state((kind, np.asarray(keys, dtype=np.int64).astype(np.uint32), pos, has_gauss, cached))
         random.setstate(states["python"])
