@@ -87,11 +87,12 @@ def train_encoder(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, 
 @torch.no_grad()
 def encode(model: ImageClassifier, images: Tensor, batch_size: int = 512, desc: str = "") -> tuple[Tensor, Tensor]:
     """Latents and logits of ``images`` in eval mode, batched."""
+    device = next(model.parameters()).device
     zs, logits = [], []
     for s in track(range(0, len(images), batch_size), description=desc or "encoding", transient=True):
-        z = model.encode(images[s:s + batch_size])
-        zs.append(z)
-        logits.append(model.classify(z))
+        z = model.encode(images[s:s + batch_size].to(device))
+        zs.append(z.cpu())
+        logits.append(model.classify(z).cpu())
     return torch.cat(zs), torch.cat(logits)
 
 
@@ -213,6 +214,8 @@ def latents_for(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, ou
             return cached
     print(f"[images] {name}: training ({int(cfg.profile.images.epochs)} epochs, resumes from last.ckpt) then encoding")
     model = train_encoder(cfg, name, model_cfg, data, enc_dir)
+    if torch.cuda.is_available() and str(cfg.trainer.get("accelerator", "auto")) in ("auto", "gpu", "cuda"):
+        model = model.cuda()  # Lightning hands the model back on the CPU; encode on the GPU it trained on
     result = extract_latents(cfg, model, data, name)
     result["fingerprint"] = fp_extract
     atomic_torch_save(result, path)
