@@ -32,10 +32,10 @@ class LexSort(NodeLatentProjection):
         """``perm [B, n]`` with ``project(z)[b] == z[b, perm[b]].flatten()``."""
         self.check_latent(z)
         mask = node_mask(z, meta or {})
-        b, n, d = z.shape
-        perm = torch.arange(n, device=z.device).expand(b, n)
+        d = z.shape[-1]
         # stable sorts from the least to the most significant key give the lexicographic order
-        for k in reversed(range(d)):
+        perm = torch.sort(z[..., d - 1], dim=1, stable=True).indices
+        for k in reversed(range(d - 1)):
             key = torch.gather(z[..., k], 1, perm)
             perm = torch.gather(perm, 1, torch.sort(key, dim=1, stable=True).indices)
         if mask is not None:

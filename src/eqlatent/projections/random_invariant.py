@@ -5,20 +5,32 @@ For ``w_i`` drawn at random (fixed seed), ``f_i(z) = max_g <w_i, g . z>`` is inv
 because the max runs over the whole orbit.  With ``reduce="sort"`` the sorted vector of
 ``<w_i, g . z>`` over g is kept instead of its maximum (N numbers per functional, still
 invariant).  Outputs are scaled by ``sqrt(D / K)`` (D = latent size) so that their
-distances stay on the latent's scale for every K.  Over C_N the max is exact (all N shifts, batched as one matrix product);
+distances stay on the latent's scale for every K.  Over C_N the max is exact (all N shifts);
 over SO(2) it runs over ``n_angles`` equally spaced rotations, which makes the
 projection invariant under that subgroup exactly and under SO(2) up to the grid error
 (the max of a band-limited trigonometric polynomial of degree L sampled at spacing
 ``2pi/n_angles``).
+
+Why the scores are computed the way they are (cost, issue 7's "< 2% of the encoder"):
+``<w, g . z> = <g^-1 . w, z>``, so the group acts on the fixed functionals once, not on
+every latent.  Over C_N all ``K * N`` shifted functionals form one matrix and the
+scores are one matrix product.  Over SO(2) ``theta -> <w, R(theta) z>`` is a
+trigonometric polynomial of degree L, fixed by its values at ``2L + 1`` equally spaced
+angles; the latent meets only those ``2L + 1`` rotated copies of each functional and
+the ``n_angles`` grid values follow by exact trigonometric interpolation (a
+``[2L+1, n_angles]`` Dirichlet-kernel matrix).  Scores are computed in the latent's own
+dtype (float32 latents: invariance to ~1e-6, see ``tests/test_projections_group.py``).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
 
 from eqlatent.errors import ConfigError
-from eqlatent.models.field_actions import all_irreps_rotations, all_rolls
+from eqlatent.models.field_actions import irreps_max_frequency, rotate_irreps
 from eqlatent.projections.base import Meta
 from eqlatent.projections.image_latent import ImageLatentProjection, check_irreps_size
 
@@ -54,6 +66,7 @@ class RandomInvariant(ImageLatentProjection):
         self.seed, self.reduce, self.n_angles = int(seed), reduce, int(n_angles)
         self.name = "random_invariant" if reduce == "max" else "random_invariant_sort"
         self._weights: Tensor | None = None
+        self._score_maps: dict[tuple, tuple[Tensor, Tensor | None]] = {}
 
     def with_k(self, k: int) -> "RandomInvariant":
         """A copy of this projection with ``K = k`` functionals (same seed, layout, reduce)."""
@@ -67,17 +80,44 @@ class RandomInvariant(ImageLatentProjection):
             gen = torch.Generator().manual_seed(self.seed)
             w = torch.randn(self.n_functionals, *field_shape, generator=gen, dtype=torch.float64)
             self._weights = w / w.flatten(1).norm(dim=1).view(-1, 1, 1)
+            self._score_maps = {}
         return self._weights
+
+    def _score_map(self, z: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``(A [C*D, K*M], E [M, G] or None)`` with ``<w_k, g . z>`` = ``(z.flatten(1) @ A) @ E``.
+
+        Cached per field shape, dtype and device.  Regular fields: ``M = G = N`` shifts and
+        no ``E``.  Irreps fields: ``M = 2L + 1`` interpolation nodes, ``G = n_angles``.
+        """
+        key = (tuple(z.shape[1:]), z.dtype, z.device)
+        if key not in self._score_maps:
+            w = self.weights(tuple(z.shape[1:]))  # float64 [K, C, D]
+            if self.latent_layout == "irreps":
+                big_l = irreps_max_frequency(z.shape[-1])
+                nodes = torch.arange(2 * big_l + 1, dtype=torch.float64) * (2 * math.pi / (2 * big_l + 1))
+                moved = [rotate_irreps(w, -t) for t in nodes]  # <R(-t) w, z> = <w, R(t) z>
+                grid = torch.arange(self.n_angles, dtype=torch.float64) * (2 * math.pi / self.n_angles)
+                diff = grid[None, :] - nodes[:, None]  # [M, G]
+                freqs = torch.arange(1, big_l + 1, dtype=torch.float64).view(-1, 1, 1)
+                interp = (1 + 2 * torch.cos(freqs * diff).sum(0)) / len(nodes)  # Dirichlet kernel
+            else:
+                moved = [torch.roll(w, -g, dims=-1) for g in range(z.shape[-1])]  # <roll(w, -g), z> = <w, roll(z, g)>
+                interp = None
+            a = torch.stack(moved, dim=-1).flatten(1, 2).movedim(0, 1).reshape(w[0].numel(), -1)  # [(c,d), (k,m)]
+            self._score_maps[key] = (a.to(z.dtype).to(z.device).contiguous(),
+                                     None if interp is None else interp.to(z.dtype).to(z.device))
+        return self._score_maps[key]
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:
         if self.latent_layout == "irreps":
             check_irreps_size(self.name, z)
-            orbit = all_irreps_rotations(z.double(), self.n_angles)  # [B, G, C, D]
-        else:
-            orbit = all_rolls(z.double())  # [B, N, C, N]
         w = self.weights(tuple(z.shape[1:]))
-        scores = torch.einsum("bgcd,kcd->bkg", orbit, w)  # <w_k, g.z>
+        a, interp = self._score_map(z)
+        scores = (z.flatten(1) @ a).view(z.shape[0] * self.n_functionals, -1)  # <w_k, g.z> (at the nodes)
+        if interp is not None:
+            scores = scores @ interp
+        scores = scores.view(z.shape[0], self.n_functionals, -1)
         out = scores.amax(-1) if self.reduce == "max" else scores.sort(-1).values.flatten(1)
         # Johnson-Lindenstrauss scale: with unit random w_i, E sum_i <w_i, x>^2 = (K / D) ||x||^2, so
         # sqrt(D / K) keeps distances on the latent's own scale whatever K is (rel_error is comparable)
-        return (out * (w[0].numel() / self.n_functionals) ** 0.5).to(z.dtype)
+        return out * (w[0].numel() / self.n_functionals) ** 0.5
