@@ -67,6 +67,17 @@ def test_rerun_reuses_checkpoints_and_latents(smoke):
     assert again["latent1/sort/max_abs_dev"] <= 1e-6
 
 
+def test_rerun_with_other_training_settings_is_refused(smoke):
+    cfg, root, _ = smoke
+    run_dir = root / "molecules" / cfg.run_name / "latent1"
+    before = (run_dir / "latents.pt").read_bytes()
+    for change, why in (("profile.molecules.hidden=16", "changed: model"), ("profile.molecules.epochs=1", "trained for 2")):
+        with pytest.raises(ConfigError, match=why) as err:
+            run_study(compose(TINY + [f"paths.output_root={root}", "profile.molecules.latent_dims=[1]", change]))
+        assert "\n" not in str(err.value) and "delete" in str(err.value)
+    assert (run_dir / "latents.pt").read_bytes() == before      # nothing overwritten
+
+
 def test_killed_training_resumes_exactly_from_last_checkpoint(tmp_path):
     # a run "killed" after epoch 1 (checkpoint, no latents) continues at epoch 2 and ends with the same latents
     # as an uninterrupted 2-epoch run (CPU, epoch-seeded shuffling + RNG state in the checkpoint): atol 1e-6

@@ -121,7 +121,8 @@ def results_markdown(info: dict[str, Any], encoders: dict[str, dict[str, Any]], 
           "digits, tested on rotated ones. angle_ridge_r2: R^2 of a ridge probe for (cos, sin) of the angle.", ""]
     for enc, per in metrics.items():
         md += [f"### {enc} ({encoders[enc]['layout']} latent)", "",
-               table([{"projection": p, **m} for p, m in per.items()], PROJ_COLUMNS), ""]
+               table([{"projection": p, **m, "lossless": "yes" if m.get("lossless") else "no"} for p, m in per.items()],
+                     PROJ_COLUMNS), ""]
     md += ["## Retained information vs K (random invariant projections)", ""]
     for enc, rows in curves.items():
         if rows:

@@ -4,11 +4,15 @@ Why a module of its own: training is the only slow, stateful step of the molecul
 study.  Each latent size gets its own folder ``<run>/latent<d>/`` holding
 ``checkpoints/last.ckpt`` (a killed run resumes from it) and ``latents.pt`` (written
 atomically once the model is trained; when it exists a re-run skips training and
-reuses both).
+reuses both) and ``fingerprint.json`` (what the folder was trained with: a re-run with a
+different model, data, epochs, batch size or seed is refused instead of silently reusing
+a model trained with other settings).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from pathlib import Path
 
@@ -20,7 +24,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from eqlatent.data.molecules import MoleculeDataset
 from eqlatent.errors import ConfigError
-from eqlatent.io import atomic_torch_save
+from eqlatent.io import atomic_torch_save, atomic_write_json
 from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
 from eqlatent.models.graph_vae import GraphVAE
 from eqlatent.resume import EpochSeededSampler
@@ -67,12 +71,54 @@ def build_model(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int) -> GraphV
                                    max_nodes=ds.max_nodes, latent_dim=latent_dim)
 
 
+def training_fingerprint(cfg: DictConfig, latent_dim: int) -> dict[str, object]:
+    """What changes the trained VAE of one latent size, except the number of epochs (which may grow)."""
+    data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k not in ("cache_dir", "path")}
+    train = {"model": OmegaConf.to_container(cfg.model, resolve=True), "data": data, "latent_dim": int(latent_dim),
+             "batch_size": int(cfg.molecules.batch_size), "seed": int(cfg.seed)}
+    digest = hashlib.sha256(json.dumps(train, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return {"train": digest, "epochs": int(cfg.trainer.max_epochs), "settings": train}
+
+
+def check_fingerprint(cfg: DictConfig, latent_dim: int, run_dir: Path) -> bool:
+    """Compare ``run_dir/fingerprint.json`` with this run; returns True when training must continue.
+
+    Same settings: reuse.  Same settings and more epochs: continue from ``last.ckpt`` (True).
+    Other settings, or fewer epochs than the folder was trained for: a one-line
+    :class:`ConfigError` instead of silently reusing a model trained differently.  A new
+    folder is stamped with this run's settings.
+    """
+    current = training_fingerprint(cfg, latent_dim)
+    fp_file = run_dir / "fingerprint.json"
+    if not fp_file.is_file():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(fp_file, current)
+        return False
+    stored = json.loads(fp_file.read_text())
+    fix = f"delete {run_dir} (or pick another seed / run_name) to retrain"
+    if stored.get("train") != current["train"]:
+        before, now = stored.get("settings", {}), current["settings"]
+        changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k)) or ["unknown"]
+        raise ConfigError(f"{run_dir} holds a VAE trained with other settings (changed: {', '.join(changed)})", fix)
+    if int(stored.get("epochs", 0)) > current["epochs"]:
+        raise ConfigError(f"{run_dir} holds a VAE trained for {stored['epochs']} epochs, this run asks for "
+                          f"{current['epochs']}", f"ask for >= {stored['epochs']} epochs or {fix}")
+    if int(stored.get("epochs", 0)) < current["epochs"]:
+        atomic_write_json(fp_file, current)
+        return True
+    return False
+
+
 def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir: Path) -> tuple[GraphVAE, bool]:
     """The trained VAE for ``latent_dim``; returns ``(model, trained_now)``.
 
-    If ``run_dir`` already holds latents and a last checkpoint, the checkpoint is loaded
-    and nothing is trained; otherwise training starts (or resumes from ``last.ckpt``).
+    If ``run_dir`` already holds latents and a last checkpoint of this run's settings, the
+    checkpoint is loaded and nothing is trained; otherwise training starts (or resumes from
+    ``last.ckpt``, also when a re-run asks for more epochs; its stale latents are dropped).
     """
+    more_epochs = check_fingerprint(cfg, latent_dim, run_dir)
+    if more_epochs:
+        (run_dir / "latents.pt").unlink(missing_ok=True)  # derived from the shorter training: re-encoded below
     last = run_dir / "checkpoints" / "last.ckpt"
     if (run_dir / "latents.pt").is_file() and last.is_file():
         log.info("latent_dim=%d: reusing %s", latent_dim, last)
