@@ -6,7 +6,9 @@ Prints, and writes to ``outputs/bench/bench.md``:
     (same batch, same run, so the ratio does not depend on the machine's speed);
 (b) latent-extraction throughput (molecules/s, images/s) on CPU, and on GPU when present;
 (c) how cost grows with graph size, batch size and the number K of random projections;
-(d) QM9 preprocessing from the shipped CSVs, cold (no cache) vs from the cache.
+(d) QM9 preprocessing from the shipped CSVs, cold (no cache) vs from the cache;
+(e) data loading per batch (the studies' DataLoaders over the cached tensors, incl. the host
+    to device copy) against one training step, to show loading is not the bottleneck.
 
 Graphs of size > 9 in (c) are random (synthetic) graphs: they only time the code.
 """
@@ -183,6 +185,59 @@ def qm9_preprocessing() -> list[list[object]]:
     return [["cold (CSV -> rdkit -> graphs, then cache)", len(ds), cold], ["cached (checksum + torch.load)", len(ds), warm]]
 
 
+def _epoch_ms_per_batch(loader, device: str, repeats: int) -> float:
+    def one_epoch() -> int:
+        n = 0
+        for batch in loader:
+            [t.to(device, non_blocking=True) for t in batch]
+            n += 1
+        return n
+
+    n_batches = len(loader)
+    return median_seconds(one_epoch, max(1, repeats // 2), device=device) / n_batches * 1e3
+
+
+def _train_step_ms(model, batch, device: str, repeats: int) -> float:
+    import warnings
+
+    model = model.to(device).train()
+    batch = [t.to(device) for t in batch]
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        with torch.enable_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # self.log() outside a Trainer only warns
+            opt.zero_grad()
+            model.training_step(batch, 0).backward()
+            opt.step()
+
+    return median_seconds(step, repeats, device=device) * 1e3
+
+
+def loading_vs_training(repeats: int, quick: bool) -> list[list[object]]:
+    from eqlatent.data.loaders import tensor_loader
+    from eqlatent.data.qm9 import load_qm9
+    from eqlatent.data.rotated_mnist import load_rotated_mnist
+    from eqlatent.resume import EpochSeededSampler
+    from eqlatent.studies.molecule_training import graph_loader
+
+    cfg = compose(["experiment=images"], with_hydra=False)
+    loader_cfg, bs = cfg.profile.loader, int(cfg.profile.images.batch_size)
+    ds = load_qm9(cache_dir=str(project_root() / "data" / "processed"), subset=1024 if quick else 4000)
+    mols = graph_loader(ds, ds.split["train"], int(cfg.profile.molecules.batch_size), True, 0, loader_cfg)
+    imgs = load_rotated_mnist(n_train=512 if quick else int(cfg.profile.images.n_train), n_test=1).train
+    images = tensor_loader((imgs.images, imgs.labels), bs, EpochSeededSampler(len(imgs.labels), 0), loader_cfg)
+    rows = []
+    for device in _devices():
+        cases = [("QM9 graph VAE d=1", _vae(1), mols)]
+        cases += [(f"rotated MNIST {name}", enc, images) for name, enc in _image_encoders(["c8", "cnn_aug"])]
+        for label, model, loader in cases:
+            load_ms = _epoch_ms_per_batch(loader, device, repeats)
+            step_ms = _train_step_ms(model, next(iter(loader)), device, repeats)
+            rows.append([label, device, loader.batch_size, load_ms, step_ms, 100 * load_ms / step_ms])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> str:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny sizes, no cold QM9 build (smoke test)")
@@ -220,6 +275,11 @@ def main(argv: list[str] | None = None) -> str:
     if not args.quick:
         parts.append("## (d) QM9 preprocessing from the shipped CSVs\n\n" + markdown_table(
             ["path", "molecules", "seconds"], qm9_preprocessing()))
+    parts.append("## (e) Data loading vs a training step\n\n" + markdown_table(
+        ["training", "device", "batch", "loading ms/batch", "train step ms", "loading % of step"],
+        loading_vs_training(repeats, args.quick))
+        + "\n\nLoading = one epoch of the study's DataLoader over the cached tensors (incl. the copy to the device) "
+        "divided by its batches; train step = forward, backward and Adam step on one batch.")
     text = "\n\n".join(parts) + "\n"
     atomic_write_text(args.out, text)
     print(text)

@@ -30,8 +30,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 from rich.progress import track
 from torch import Tensor
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
+from eqlatent.data.loaders import tensor_loader
 from eqlatent.data.rotation import rotate_images
 from eqlatent.errors import ConfigError
 from eqlatent.io import atomic_torch_save, atomic_write_json
@@ -56,10 +57,10 @@ def encoder_config(cfg: DictConfig, name: str, enc_dir: Path) -> DictConfig:
     return enc_cfg
 
 
-def _loader(images: Tensor, labels: Tensor, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
+def _loader(images: Tensor, labels: Tensor, batch_size: int, shuffle: bool, seed: int, loader_cfg: Any) -> DataLoader:
     # shuffle order drawn from (seed, epoch): a run resumed from last.ckpt sees the same batches
     sampler = EpochSeededSampler(len(labels), seed) if shuffle else None
-    return DataLoader(TensorDataset(images, labels), batch_size=batch_size, sampler=sampler)
+    return tensor_loader((images, labels), batch_size, sampler, loader_cfg)
 
 
 def train_encoder(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, enc_dir: Path) -> ImageClassifier:
@@ -73,8 +74,9 @@ def train_encoder(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, 
     bs = int(cfg.profile.images.batch_size)
     ckpt = enc_dir / "checkpoints" / "last.ckpt"
     try:
-        trainer.fit(model, _loader(data.train.images, data.train.labels, bs, True, int(cfg.seed)),
-                    _loader(data.val.images, data.val.labels, 512, False, 0),
+        loader_cfg = cfg.profile.get("loader")
+        trainer.fit(model, _loader(data.train.images, data.train.labels, bs, True, int(cfg.seed), loader_cfg),
+                    _loader(data.val.images, data.val.labels, 512, False, 0, loader_cfg),
                     # our own checkpoint; it also holds the RNG states (numpy arrays) weights_only=True refuses
                     ckpt_path=str(ckpt) if ckpt.is_file() else None, weights_only=False if ckpt.is_file() else None)
     finally:

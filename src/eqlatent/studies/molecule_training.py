@@ -15,13 +15,15 @@ import hashlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch import Tensor
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
+from eqlatent.data.loaders import tensor_loader
 from eqlatent.data.molecules import MoleculeDataset
 from eqlatent.errors import ConfigError
 from eqlatent.io import atomic_torch_save, atomic_write_json
@@ -53,16 +55,16 @@ def latent_run_config(cfg: DictConfig, run_dir: Path, latent_dim: int) -> DictCo
     return sub
 
 
-def graph_loader(ds: MoleculeDataset, rows: Tensor, batch_size: int, shuffle: bool, seed: int) -> DataLoader:
+def graph_loader(ds: MoleculeDataset, rows: Tensor, batch_size: int, shuffle: bool, seed: int,
+                 loader_cfg: Any = None) -> DataLoader:
     """Batches of ``(node_type, bond_type)`` for the molecules ``rows``.
 
     Shuffled loaders draw each epoch's order from ``(seed, epoch)`` only
     (:class:`eqlatent.resume.EpochSeededSampler`), so a resumed run sees the same batches as
-    an uninterrupted one.
+    an uninterrupted one.  ``loader_cfg``: the profile's ``loader`` block (workers, pinning).
     """
-    data = TensorDataset(ds.node_type[rows], ds.bond_type[rows].long())
     sampler = EpochSeededSampler(len(rows), seed) if shuffle else None
-    return DataLoader(data, batch_size=batch_size, sampler=sampler, shuffle=False if sampler is None else None)
+    return tensor_loader((ds.node_type[rows], ds.bond_type[rows].long()), batch_size, sampler, loader_cfg)
 
 
 def build_model(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int) -> GraphVAE:
@@ -128,8 +130,9 @@ def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir
     sub = latent_run_config(cfg, run_dir, latent_dim)
     model = build_model(sub, ds, latent_dim)
     batch = int(cfg.molecules.batch_size)
-    train = graph_loader(ds, ds.split["train"], batch, shuffle=True, seed=int(cfg.seed))
-    val = graph_loader(ds, ds.split["val"], batch, shuffle=False, seed=int(cfg.seed))
+    loader_cfg = cfg.profile.get("loader")
+    train = graph_loader(ds, ds.split["train"], batch, shuffle=True, seed=int(cfg.seed), loader_cfg=loader_cfg)
+    val = graph_loader(ds, ds.split["val"], batch, shuffle=False, seed=int(cfg.seed), loader_cfg=loader_cfg)
     loggers = make_loggers(sub)
     log_config(loggers, sub)
     trainer = hydra.utils.instantiate(sub.trainer, logger=loggers or False, callbacks=make_callbacks(sub))
@@ -146,7 +149,9 @@ def encode_all(model: GraphVAE, ds: MoleculeDataset, batch_size: int = 512) -> d
     """Posterior mean and log-variance ``[N, max_nodes, d]`` of every molecule, in dataset node order."""
     model.eval()
     mus, logvars = [], []
-    for node, bond in graph_loader(ds, torch.arange(len(ds)), batch_size, shuffle=False, seed=0):
+    # encoded on the CPU (the analysis runs there): nothing to pin
+    for node, bond in graph_loader(ds, torch.arange(len(ds)), batch_size, shuffle=False, seed=0,
+                                   loader_cfg={"pin_memory": False}):
         mu, logvar = model.encode(node, bond)
         mus.append(mu.float())
         logvars.append(logvar.float())
