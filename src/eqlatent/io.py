@@ -6,6 +6,7 @@ over the target, which is atomic on POSIX file systems.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -55,3 +56,8 @@ def atomic_savefig(fig: Any, path: str | os.PathLike, **kwargs: Any) -> Path:
     """Save a matplotlib figure atomically (format taken from the target's suffix)."""
     fmt = Path(path).suffix.lstrip(".") or "png"
     return _atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, **kwargs))
+
+
+def settings_digest(obj: Any) -> str:
+    """A short, stable hash of JSON-able settings: the fingerprint of what a cached artefact was made with."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]

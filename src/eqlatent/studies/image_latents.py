@@ -19,7 +19,6 @@ Latents are stored per split and per layout (``latents[split][layout]``):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -35,7 +34,7 @@ from torch.utils.data import DataLoader
 from eqlatent.data.loaders import tensor_loader
 from eqlatent.data.rotation import rotate_images
 from eqlatent.errors import ConfigError
-from eqlatent.io import atomic_torch_save, atomic_write_json
+from eqlatent.io import atomic_torch_save, atomic_write_json, settings_digest
 from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
 from eqlatent.models.image_classifier import ImageClassifier
 from eqlatent.resume import EpochSeededSampler
@@ -175,19 +174,15 @@ def extract_latents(cfg: DictConfig, model: ImageClassifier, data: Any, name: st
     }
 
 
-def _fingerprint(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def fingerprints(cfg: DictConfig, model_cfg: DictConfig) -> tuple[str, str]:
     """(training, extraction) fingerprints: what a cached checkpoint / latents file was made with."""
     icfg = cfg.profile.images
     train = {"model": OmegaConf.to_container(model_cfg, resolve=True),
              "data": OmegaConf.to_container(cfg.data, resolve=True),
              "epochs": int(icfg.epochs), "batch_size": int(icfg.batch_size), "seed": int(cfg.seed)}
-    extract = {"train": _fingerprint(train), "n_probe_train": int(icfg.n_probe_train),
+    extract = {"train": settings_digest(train), "n_probe_train": int(icfg.n_probe_train),
                "n_invariance": int(icfg.n_invariance), "orbit_copies": int(icfg.orbit_copies), "version": CACHE_VERSION}
-    return _fingerprint(train), _fingerprint(extract)
+    return settings_digest(train), settings_digest(extract)
 
 
 def latents_for(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, out_dir: Path) -> dict[str, Any]:

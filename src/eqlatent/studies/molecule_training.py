@@ -11,7 +11,6 @@ a model trained with other settings).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -26,7 +25,7 @@ from torch.utils.data import DataLoader
 from eqlatent.data.loaders import tensor_loader
 from eqlatent.data.molecules import MoleculeDataset
 from eqlatent.errors import ConfigError
-from eqlatent.io import atomic_torch_save, atomic_write_json
+from eqlatent.io import atomic_torch_save, atomic_write_json, settings_digest
 from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
 from eqlatent.models.graph_vae import GraphVAE
 from eqlatent.resume import EpochSeededSampler
@@ -78,8 +77,7 @@ def training_fingerprint(cfg: DictConfig, latent_dim: int) -> dict[str, object]:
     data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k not in ("cache_dir", "path")}
     train = {"model": OmegaConf.to_container(cfg.model, resolve=True), "data": data, "latent_dim": int(latent_dim),
              "batch_size": int(cfg.molecules.batch_size), "seed": int(cfg.seed)}
-    digest = hashlib.sha256(json.dumps(train, sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return {"train": digest, "epochs": int(cfg.trainer.max_epochs), "settings": train}
+    return {"train": settings_digest(train), "epochs": int(cfg.trainer.max_epochs), "settings": train}
 
 
 def check_fingerprint(cfg: DictConfig, latent_dim: int, run_dir: Path) -> bool:
