@@ -22,7 +22,7 @@ import torch
 
 from eqlatent.errors import ConfigError, LatentShapeError
 from eqlatent.models.cyclic_steerable_cnn import CyclicSteerableCNN
-from eqlatent.models.field_actions import roll_regular, rotate_irreps
+from eqlatent.models.field_actions import all_irreps_rotations, all_rolls, roll_regular, rotate_irreps
 from eqlatent.models.plain_cnn import PlainCNN
 from eqlatent.projections.canonicalize import Canonicalize
 from eqlatent.projections.field_norm import FieldNorm
@@ -163,3 +163,16 @@ def test_bad_input_gives_one_line_errors():
         FlattenField(layout="sphere")
     with pytest.raises(ConfigError, match="reduce"):
         RandomInvariant(4, reduce="median")
+
+
+@pytest.mark.parametrize("layout,reduce", [("regular", "max"), ("regular", "sort"), ("irreps", "max"), ("irreps", "sort")])
+def test_random_invariant_equals_its_definition_over_the_orbit(layout, reduce):
+    """The fast path (group acting on the functionals, trig interpolation over SO(2)) equals
+    max / sort over g of <w_k, g . z> computed on the explicit orbit of the latent (float64: 1e-10)."""
+    z = (_regular(c=4, n=8).double() if layout == "regular" else _irreps(c=4, L=3))
+    proj = RandomInvariant(10, seed=7, reduce=reduce, layout=layout, n_angles=48)
+    w = proj.weights(tuple(z.shape[1:]))
+    orbit = all_rolls(z) if layout == "regular" else all_irreps_rotations(z, 48)   # [B, G, C, D]
+    scores = torch.einsum("bgcd,kcd->bkg", orbit, w)
+    expected = scores.amax(-1) if reduce == "max" else scores.sort(-1).values.flatten(1)
+    assert torch.allclose(proj(z), expected * (w[0].numel() / 10) ** 0.5, atol=1e-10)
