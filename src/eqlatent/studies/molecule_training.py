@@ -5,8 +5,8 @@ study.  Each latent size gets its own folder ``<run>/latent<d>/`` holding
 ``checkpoints/last.ckpt`` (a killed run resumes from it) and ``latents.pt`` (written
 atomically once the model is trained; when it exists a re-run skips training and
 reuses both) and ``fingerprint.json`` (what the folder was trained with: a re-run with a
-different model, data, epochs, batch size or seed is refused instead of silently reusing
-a model trained with other settings).
+different model, data, batch size or seed is refused instead of silently reusing a model
+trained with other settings; a re-run asking for more epochs continues the training).
 """
 
 from __future__ import annotations
