@@ -33,14 +33,13 @@ class LexSort(NodeLatentProjection):
         self.check_latent(z)
         mask = node_mask(z, meta or {})
         d = z.shape[-1]
+        keys = [z[..., k] for k in range(d)]
+        if mask is not None:  # padding last: +inf in the most significant key (padding rows are zeroed anyway)
+            keys[0] = keys[0].masked_fill(~mask, float("inf"))
         # stable sorts from the least to the most significant key give the lexicographic order
-        perm = torch.sort(z[..., d - 1], dim=1, stable=True).indices
+        perm = torch.sort(keys[d - 1], dim=1, stable=True).indices
         for k in reversed(range(d - 1)):
-            key = torch.gather(z[..., k], 1, perm)
-            perm = torch.gather(perm, 1, torch.sort(key, dim=1, stable=True).indices)
-        if mask is not None:
-            padding = (~torch.gather(mask, 1, perm)).to(torch.int8)
-            perm = torch.gather(perm, 1, torch.sort(padding, dim=1, stable=True).indices)
+            perm = torch.gather(perm, 1, torch.sort(torch.gather(keys[k], 1, perm), dim=1, stable=True).indices)
         return perm
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:

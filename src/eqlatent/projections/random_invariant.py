@@ -84,10 +84,12 @@ class RandomInvariant(ImageLatentProjection):
         return self._weights
 
     def _score_map(self, z: Tensor) -> tuple[Tensor, Tensor | None]:
-        """``(A [C*D, K*M], E [M, G] or None)`` with ``<w_k, g . z>`` = ``(z.flatten(1) @ A) @ E``.
+        """``(A [C*D, M*K], E [G, M] or None)``: ``<w_k, g . z>`` = ``E @ (z.flatten(1) @ A).view(B, M, K)``.
 
         Cached per field shape, dtype and device.  Regular fields: ``M = G = N`` shifts and
         no ``E``.  Irreps fields: ``M = 2L + 1`` interpolation nodes, ``G = n_angles``.
+        Group-major columns (g outer, k inner) make the max over g a reduction over
+        contiguous rows of K values, about a third faster than a max along the last axis.
         """
         key = (tuple(z.shape[1:]), z.dtype, z.device)
         if key not in self._score_maps:
@@ -99,13 +101,13 @@ class RandomInvariant(ImageLatentProjection):
                 grid = torch.arange(self.n_angles, dtype=torch.float64) * (2 * math.pi / self.n_angles)
                 diff = grid[None, :] - nodes[:, None]  # [M, G]
                 freqs = torch.arange(1, big_l + 1, dtype=torch.float64).view(-1, 1, 1)
-                interp = (1 + 2 * torch.cos(freqs * diff).sum(0)) / len(nodes)  # Dirichlet kernel
+                interp = ((1 + 2 * torch.cos(freqs * diff).sum(0)) / len(nodes)).T  # Dirichlet kernel [G, M]
             else:
                 moved = [torch.roll(w, -g, dims=-1) for g in range(z.shape[-1])]  # <roll(w, -g), z> = <w, roll(z, g)>
                 interp = None
-            a = torch.stack(moved, dim=-1).flatten(1, 2).movedim(0, 1).reshape(w[0].numel(), -1)  # [(c,d), (k,m)]
+            a = torch.stack(moved).reshape(len(moved) * w.shape[0], -1).T  # [(c,d), (m,k)]
             self._score_maps[key] = (a.to(z.dtype).to(z.device).contiguous(),
-                                     None if interp is None else interp.to(z.dtype).to(z.device))
+                                     None if interp is None else interp.to(z.dtype).to(z.device).contiguous())
         return self._score_maps[key]
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:
@@ -113,11 +115,10 @@ class RandomInvariant(ImageLatentProjection):
             check_irreps_size(self.name, z)
         w = self.weights(tuple(z.shape[1:]))
         a, interp = self._score_map(z)
-        scores = (z.flatten(1) @ a).view(z.shape[0] * self.n_functionals, -1)  # <w_k, g.z> (at the nodes)
+        scores = (z.flatten(1) @ a).view(z.shape[0], -1, self.n_functionals)  # [B, M, K]: <w_k, g.z> (at the nodes)
         if interp is not None:
-            scores = scores @ interp
-        scores = scores.view(z.shape[0], self.n_functionals, -1)
-        out = scores.amax(-1) if self.reduce == "max" else scores.sort(-1).values.flatten(1)
+            scores = interp @ scores  # [B, G, K]
+        out = scores.amax(1) if self.reduce == "max" else scores.sort(1).values.transpose(1, 2).flatten(1)
         # Johnson-Lindenstrauss scale: with unit random w_i, E sum_i <w_i, x>^2 = (K / D) ||x||^2, so
         # sqrt(D / K) keeps distances on the latent's own scale whatever K is (rel_error is comparable)
         return out * (w[0].numel() / self.n_functionals) ** 0.5
