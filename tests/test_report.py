@@ -43,6 +43,21 @@ def test_runs_are_grouped_by_config_across_seeds(runs_dir):
     assert sorted((c.study, tuple(c.seeds)) for c in cells) == [("images", (0, 1)), ("molecules", (0, 1))]
 
 
+def test_execution_settings_do_not_split_a_cell_but_experiment_settings_do(runs_dir):
+    import yaml
+
+    def edit(seed, change):
+        path = runs_dir / "molecules" / f"cpu-seed{seed}" / ".hydra" / "config.yaml"
+        cfg = yaml.safe_load(path.read_text())
+        change(cfg)
+        path.write_text(yaml.safe_dump(cfg))
+
+    edit(1, lambda c: c["profile"].update(loader={"num_workers": 4, "pin_memory": True}))   # how it ran: same cell
+    assert sorted(len(c.runs) for c in group_cells(find_runs(runs_dir))) == [2, 2]
+    edit(1, lambda c: c["profile"]["molecules"].update(epochs=999))                           # what it ran: new cell
+    assert sorted(len(c.runs) for c in group_cells(find_runs(runs_dir))) == [1, 1, 2]
+
+
 def test_unfinished_and_corrupt_runs_are_skipped(runs_dir):
     (runs_dir / "molecules" / "cpu-seed7").mkdir()                     # crashed before writing metrics
     bad = runs_dir / "molecules" / "cpu-seed8"

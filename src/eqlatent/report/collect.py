@@ -17,8 +17,9 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-#: config keys that do not define the experiment (they differ between seeds of one cell)
-_IGNORED = ("seed", "run_name", "paths", "hydra", "trainer", "logger", "callbacks")
+#: config keys that do not define the experiment (they differ between seeds of one cell, or only say how it
+#: was executed: trainer, loggers, DataLoader workers/pinning); dotted names are nested keys
+_IGNORED = ("seed", "run_name", "paths", "hydra", "trainer", "logger", "callbacks", "profile.loader")
 
 
 @dataclass
@@ -47,9 +48,18 @@ class Cell:
         return [r.seed for r in self.runs]
 
 
+def _without(cfg: dict[str, Any], ignored: tuple[str, ...], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in cfg.items():
+        name = f"{prefix}{key}"
+        if name in ignored:
+            continue
+        out[key] = _without(value, ignored, f"{name}.") if isinstance(value, dict) else value
+    return out
+
+
 def _signature(cfg: dict[str, Any]) -> str:
-    kept = {k: v for k, v in cfg.items() if k not in _IGNORED}
-    return json.dumps(kept, sort_keys=True, default=str)
+    return json.dumps(_without(cfg, _IGNORED), sort_keys=True, default=str)
 
 
 def load_run(metrics_path: Path) -> Run | None:
