@@ -28,6 +28,7 @@ def test_nested_mean_and_std_by_hand():
     assert std["a"] == pytest.approx(math.sqrt(2)) and std["b"][0]["x"] == pytest.approx(math.sqrt(8))
     assert std["n"] == 0  # identical counts stay exact
     assert pm(2.0, math.sqrt(2)) == "2.000 ± 1.414" and pm(5, 0) == "5" and pm(3e-7, 0.0) == "3.0e-07"
+    assert pm(None, None) == "n/a" and pm(True, 0) == "yes"
     assert pm(True, 0) == "yes"
 
 

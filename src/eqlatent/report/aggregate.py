@@ -48,6 +48,8 @@ def mean_std(items: list[Any]) -> tuple[Any, Any]:
 
 def pm(mean: Any, std: Any, digits: int = 3) -> str:
     """Format ``mean ± std`` compactly (scientific for tiny numbers)."""
+    if mean is None:
+        return "n/a"
     if isinstance(mean, bool):
         return "yes" if mean else "no"
     if not _is_number(mean):

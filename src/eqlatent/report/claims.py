@@ -69,7 +69,11 @@ def claim1_section(cell: Cell) -> tuple[list[str], bool | None]:
 
 
 def _image_rows(metrics: dict, enc: str, columns: list[str]) -> list[list[Any]]:
-    return [[p] + [m.get(c, "-") for c in columns[1:]] for p, m in metrics[enc].items()]
+    def cell(m: dict, c: str) -> Any:
+        v = m.get(c, "-")
+        return bool(v) if c == "lossless" and v in (0, 1) else v  # a property of the projection: yes / no
+
+    return [[p] + [cell(m, c) for c in columns[1:]] for p, m in metrics[enc].items()]
 
 
 def claims23_section(cell: Cell) -> tuple[list[str], bool | None, bool | None]:
