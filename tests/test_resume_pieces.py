@@ -46,3 +46,15 @@ def test_log_config_works_on_a_composed_config():
     rec = Recorder()
     log_config([rec], compose(["experiment=molecules"]))
     assert rec.params["task_name"] == "molecules" and "hydra" not in rec.params
+
+
+def test_disabling_the_progress_bar_also_drops_its_callback():
+    from lightning.pytorch.callbacks import ProgressBar
+
+    from eqlatent.config import compose
+    from eqlatent.loggers import make_callbacks
+
+    with_bar = make_callbacks(compose(["experiment=molecules"], with_hydra=False))
+    without = make_callbacks(compose(["experiment=molecules", "trainer.enable_progress_bar=false"], with_hydra=False))
+    assert any(isinstance(c, ProgressBar) for c in with_bar)
+    assert not any(isinstance(c, ProgressBar) for c in without) and len(without) == len(with_bar) - 1

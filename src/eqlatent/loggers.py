@@ -49,5 +49,15 @@ def finish_loggers(loggers: list[Any]) -> None:
 
 
 def make_callbacks(cfg: DictConfig) -> list[Any]:
-    """Instantiate every callback under ``cfg.callbacks`` (progress bar, checkpointing)."""
-    return [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    """Instantiate every callback under ``cfg.callbacks`` (progress bar, checkpointing).
+
+    ``trainer.enable_progress_bar=false`` drops the progress-bar callback too: Lightning
+    refuses a progress-bar callback on a trainer without a progress bar, and one switch
+    should be enough to silence the bar (batch jobs, CI logs).
+    """
+    from lightning.pytorch.callbacks import ProgressBar
+
+    callbacks = [hydra.utils.instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
+    if (cfg.get("trainer") or {}).get("enable_progress_bar", True) is False:
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    return callbacks
