@@ -152,3 +152,10 @@ def test_channel_sort_never_expands_quotient_distances():
     z1, z2 = _latents(200, 7, 3, seed=9), _latents(200, 7, 3, seed=10)
     cs = ChannelSort()
     assert torch.all((cs(z1) - cs(z2)).norm(dim=1) <= quotient_distance(z1, z2) + 1e-9)
+
+
+def test_mask_of_the_wrong_shape_is_a_one_line_error():
+    z = _latents(4, 9, 1)
+    with pytest.raises(LatentShapeError, match=r"meta\['mask'\] has shape \(4, 8\)") as err:
+        Sort()(z, {"mask": torch.ones(4, 8, dtype=torch.bool)})
+    assert "\n" not in str(err.value) and "fix:" in str(err.value)
