@@ -8,6 +8,8 @@ from typing import Callable
 
 import torch
 
+from eqlatent.markdown import markdown_table as table_lines
+
 
 def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, device: str = "cpu") -> float:
     """Median wall-clock seconds of ``fn()`` over ``repeats`` runs (after ``warmup`` runs)."""
@@ -32,6 +34,4 @@ def markdown_table(headers: list[str], rows: list[list[object]]) -> str:
             return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
         return str(v)
 
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
+    return "\n".join(table_lines(headers, [[fmt(v) for v in row] for row in rows]))

@@ -11,16 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from eqlatent.markdown import markdown_table
 from eqlatent.report.aggregate import mean_std, pm
 from eqlatent.report.collect import Cell
 
 
 def _merge_rows(mean_rows: list[list[Any]], std_rows: list[list[Any]]) -> list[list[str]]:
     return [[pm(m, s) for m, s in zip(mr, sr)] for mr, sr in zip(mean_rows, std_rows)]
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
 
 def _margin(values: list[float]) -> str:
@@ -44,7 +41,7 @@ def claim1_section(cell: Cell) -> tuple[list[str], bool | None]:
     for d, m_ld in mean.get("latent_dims", {}).items():
         header, m_rows = projection_table(m_ld)
         _, s_rows = projection_table(std["latent_dims"][d])
-        out += [f"latent_dim {d} (mean ± std over seeds):", ""] + _table(header, _merge_rows(m_rows, s_rows)) + [""]
+        out += [f"latent_dim {d} (mean ± std over seeds):", ""] + markdown_table(header, _merge_rows(m_rows, s_rows)) + [""]
     per_seed = [r.metrics.get("claim1", {}).get("held") for r in cell.runs]
     verdict = claim1_verdict(mean)
     margins = []
@@ -83,12 +80,12 @@ def claims23_section(cell: Cell) -> tuple[list[str], bool | None, bool | None]:
     mean, std = mean_std([r.metrics for r in cell.runs])
     out = [f"### `{cell.study}` ({cell.profile} profile), {len(cell.runs)} seed(s): {_seeds(cell)}", ""]
     enc_cols = ["acc_rotated_test", "acc_upright_test"]
-    out += _table(["encoder", "layout"] + enc_cols,
+    out += markdown_table(["encoder", "layout"] + enc_cols,
                   [[e, str(v.get("layout", ""))] + [pm(v.get(c), std["encoders"][e].get(c)) for c in enc_cols]
                    for e, v in mean.get("encoders", {}).items()]) + [""]
     for enc in mean.get("metrics", {}):
         out += [f"{enc} (mean ± std over seeds):", ""]
-        out += _table(PROJ_COLUMNS, _merge_rows(_image_rows(mean["metrics"], enc, PROJ_COLUMNS),
+        out += markdown_table(PROJ_COLUMNS, _merge_rows(_image_rows(mean["metrics"], enc, PROJ_COLUMNS),
                                                 _image_rows(std["metrics"], enc, PROJ_COLUMNS))) + [""]
     c2 = [r.metrics.get("claim2", {}) for r in cell.runs]
     c3 = [r.metrics.get("claim3", {}) for r in cell.runs]

@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from eqlatent.markdown import markdown_table
+
 EQUIVARIANT_LAYOUTS = ("regular", "irreps")
 RAW = "identity_field"
 RANDOM = "random_invariant"
@@ -91,9 +93,7 @@ def _fmt(v: Any) -> str:
 
 def table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     """A markdown table of ``rows`` (missing entries shown as ``-``)."""
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    lines += ["| " + " | ".join(_fmt(r.get(c, "-")) for c in columns) + " |" for r in rows]
-    return "\n".join(lines)
+    return "\n".join(markdown_table(columns, [[_fmt(r.get(c, "-")) for c in columns] for r in rows]))
 
 
 PROJ_COLUMNS = ["projection", "lossless", "dim", "spearman", "rel_error", "knn_consistency", "inv_err_rot90", "inv_err",

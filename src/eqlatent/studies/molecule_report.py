@@ -11,6 +11,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from eqlatent.markdown import markdown_table
+
 #: a cross-section counts as isometric when projected and quotient distances agree to this (float64 maths
 #: on float32 latents: only rounding remains)
 ISOMETRY_ATOL = 1e-6
@@ -29,9 +31,7 @@ def _f(x: Any, digits: int = 3) -> str:
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_f(c) if not isinstance(c, str) else c for c in row) + " |" for row in rows]
-    return lines
+    return markdown_table(header, [[c if isinstance(c, str) else _f(c) for c in row] for row in rows])
 
 
 def probe_lookup(rows: list[dict], projection: str, condition: str, probe: str) -> dict | None:
