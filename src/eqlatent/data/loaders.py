@@ -38,9 +38,10 @@ def tensor_loader(tensors: tuple[Tensor, ...], batch_size: int, sampler: Sampler
     ``loader_cfg`` is the profile's ``loader`` block (``num_workers``, ``pin_memory``);
     None means the defaults (no workers, pinning when CUDA is available).
     """
-    workers = int(loader_cfg.get("num_workers", 0)) if loader_cfg is not None else 0
-    pin = resolve_pin_memory(loader_cfg.get("pin_memory", "auto") if loader_cfg is not None else "auto")
+    loader_cfg = loader_cfg if loader_cfg is not None else {}
+    workers = int(loader_cfg.get("num_workers", 0))
     if workers < 0:
         raise ConfigError(f"profile.loader.num_workers must be >= 0, got {workers}", "set profile.loader.num_workers=0")
+    pin = resolve_pin_memory(loader_cfg.get("pin_memory", "auto"))
     return DataLoader(TensorDataset(*tensors), batch_size=batch_size, sampler=sampler, num_workers=workers,
                       pin_memory=pin, persistent_workers=workers > 0)
