@@ -1,11 +1,15 @@
-"""Per-frequency norms of an equivariant field: the power spectrum, invariant and lossy.
+"""Per-irrep norms of an equivariant field: the power spectrum, invariant and lossy.
 
-For SO(2) irreps ``[a0, c1, s1, ..., cL, sL]`` a rotation by ``theta`` rotates each pair
-``(c_k, s_k)`` by ``k theta``, so the norms ``|(c_k, s_k)|`` and ``a0`` itself are
-invariant (``NormNonLinearity`` / ``NormPool`` use the same fact).  For a C_N regular
-field the same holds in the Fourier basis of the group axis: a cyclic shift only changes
-the phases of the DFT, so ``|DFT(z)|`` is invariant.  Phases (relative orientations of
-different fields) are lost, so the projection is lossy.
+In its irreps coordinates a field transforms block by block with orthogonal irreps, so
+the norm of every block is invariant (escnn's ``NormNonLinearity`` / ``NormPool`` use the
+same fact) and trivial blocks are invariant as they are.  For SO(2) irreps
+``[a0, c1, s1, ..., cL, sL]`` that gives ``a0`` and the norms ``|(c_k, s_k)|``; for a C_N
+regular field the irreps coordinates are its real DFT, so the projection is ``|rfft(z)|``;
+for an escnn field type they are ``Q^-1 z`` (its change of basis).  Phases (relative
+orientations of different irreps) are lost, so the projection is lossy.
+
+:func:`irrep_norms` is the one implementation: the studies' :class:`FieldNorm` and the
+toolkit's ``invariant_projection(field_type, "norm")`` both call it.
 """
 
 from __future__ import annotations
@@ -14,7 +18,26 @@ import torch
 from torch import Tensor
 
 from eqlatent.projections.base import Meta
+from eqlatent.projections.field_action import FieldAction
 from eqlatent.projections.image_latent import ImageLatentProjection, check_irreps_size
+from eqlatent.projections.layout_action import irreps_action, regular_action
+
+
+def irrep_norms(action: FieldAction, z: Tensor) -> Tensor:
+    """``[B, D] -> [B, irreps]``: per field (in channel order), per irrep block, its norm (signed value if ``signed``)."""
+    per_kind = []
+    for fk in action.kinds:
+        coeffs = action.irrep_coefficients(fk, z)  # [B, f, s]
+        feats, start = [], 0
+        for irr in fk.irreps:
+            block = coeffs[..., start:start + irr.size]
+            feats.append(block[..., 0] if irr.signed else block.norm(dim=-1))
+            start += irr.size
+        per_kind.append(torch.stack(feats, dim=-1))  # [B, f, irreps of this kind]
+    if len(per_kind) == 1:  # one kind of field: its rows are already in channel order
+        return per_kind[0].flatten(1)
+    fields = [(int(fk.index[i, 0]), f[:, i]) for fk, f in zip(action.kinds, per_kind) for i in range(f.shape[1])]
+    return torch.cat([t for _, t in sorted(fields, key=lambda p: p[0])], dim=1)
 
 
 class FieldNorm(ImageLatentProjection):
@@ -30,7 +53,8 @@ class FieldNorm(ImageLatentProjection):
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:
         if self.latent_layout == "regular":
-            return torch.fft.rfft(z, dim=-1).abs().flatten(1)
-        L = check_irreps_size(self.name, z)
-        pairs = z[..., 1:].unflatten(-1, (L, 2)).norm(dim=-1)
-        return torch.cat([z[..., :1], pairs], dim=-1).flatten(1)
+            action = regular_action(z.shape[1], z.shape[2])
+        else:
+            check_irreps_size(self.name, z)
+            action = irreps_action(z.shape[1], z.shape[2])
+        return irrep_norms(action, z.flatten(1))

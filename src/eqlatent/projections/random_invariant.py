@@ -3,36 +3,90 @@
 The paper's claim 2: such projections keep a high degree of the latent's information.
 For ``w_i`` drawn at random (fixed seed), ``f_i(z) = max_g <w_i, g . z>`` is invariant
 because the max runs over the whole orbit.  With ``reduce="sort"`` the sorted vector of
-``<w_i, g . z>`` over g is kept instead of its maximum (N numbers per functional, still
+``<w_i, g . z>`` over g is kept instead of its maximum (|G| numbers per functional, still
 invariant).  Outputs are scaled by ``sqrt(D / K)`` (D = latent size) so that their
-distances stay on the latent's scale for every K.  Over C_N the max is exact (all N shifts);
-over SO(2) it runs over ``n_angles`` equally spaced rotations, which makes the
-projection invariant under that subgroup exactly and under SO(2) up to the grid error
-(the max of a band-limited trigonometric polynomial of degree L sampled at spacing
-``2pi/n_angles``).
+distances stay on the latent's scale for every K.  Over a finite group (C_N, D_N, ...) the
+max is exact (every element); over SO(2) / O(2) it runs over ``n_angles`` equally spaced
+rotations per coset, which makes the projection invariant under that subgroup exactly and
+under SO(2) up to the grid error of :mod:`eqlatent.projections.trig` (the studies), or to
+float precision after Newton refinement (``refine=True``, the toolkit's default).
 
 Why the scores are computed the way they are (cost, issue 7's "< 2% of the encoder"):
-``<w, g . z> = <g^-1 . w, z>``, so the group acts on the fixed functionals once, not on
-every latent.  Over C_N all ``K * N`` shifted functionals form one matrix and the
-scores are one matrix product.  Over SO(2) ``theta -> <w, R(theta) z>`` is a
+``<w, g . z> = <rho(g)^T w, z>``, so the group acts on the fixed functionals once, not on
+every latent.  Over a finite group all ``K * |G|`` moved functionals form one matrix and
+the scores are one matrix product.  Over SO(2) ``theta -> <w, R(theta) z>`` is a
 trigonometric polynomial of degree L, fixed by its values at ``2L + 1`` equally spaced
-angles; the latent meets only those ``2L + 1`` rotated copies of each functional and
-the ``n_angles`` grid values follow by exact trigonometric interpolation (a
-``[2L+1, n_angles]`` Dirichlet-kernel matrix).  Scores are computed in the latent's own
-dtype (float32 latents: invariance to ~1e-6, see ``tests/test_projections_group.py``).
+angles; the latent meets only those ``2L + 1`` moved copies of each functional and the
+grid follows by exact trigonometric interpolation.  Scores are computed in the latent's
+own dtype (float32 latents: invariance to ~1e-6, see ``tests/test_projections_group.py``).
+
+:class:`OrbitFunctionals` is that computation for any :class:`FieldAction`; the studies'
+:class:`RandomInvariant` (their ``[B, C, N]`` / ``[B, C, 1+2L]`` layouts) and the toolkit's
+``eqlatent.invariant_projection(field_type, "random")`` both call it.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import Tensor
 
 from eqlatent.errors import ConfigError
-from eqlatent.models.field_actions import irreps_max_frequency, rotate_irreps
 from eqlatent.projections.base import Meta
+from eqlatent.projections.field_action import FieldAction
 from eqlatent.projections.image_latent import ImageLatentProjection, check_irreps_size
+from eqlatent.projections.layout_action import irreps_action, regular_action
+
+
+def unit_functionals(k: int, dim: int, seed: int) -> Tensor:
+    """``[K, D]`` float64 random unit vectors, the same for the same seed."""
+    gen = torch.Generator().manual_seed(int(seed))
+    w = torch.randn(k, dim, generator=gen, dtype=torch.float64)
+    return w / w.norm(dim=1, keepdim=True)
+
+
+class OrbitFunctionals:
+    """``z [B, D] -> [B, K]`` (max) or ``[B, K * |grid|]`` (sort): K random functionals over a group orbit.
+
+    Parameters
+    ----------
+    action:
+        How the group acts on the flat latent.
+    n_functionals, seed:
+        K and the seed of the unit random functionals.
+    reduce:
+        ``"max"`` or ``"sort"`` over the orbit.
+    refine:
+        Circle groups only: Newton-refine the grid maximum (see :mod:`eqlatent.projections.trig`).
+    """
+
+    def __init__(self, action: FieldAction, n_functionals: int, seed: int = 0, reduce: str = "max",
+                 refine: bool = False) -> None:
+        self.action, self.k, self.reduce, self.refine = action, int(n_functionals), reduce, bool(refine)
+        self.weights = unit_functionals(self.k, action.dim, seed)  # float64 [K, D]
+        self._score_maps: dict[tuple, Tensor] = {}
+
+    def score_map(self, like: Tensor) -> Tensor:
+        """``A [D, elements * K]`` with ``z @ A`` = ``<w_k, g . z>``, group-major columns; cached per dtype/device.
+
+        Group-major columns (g outer, k inner) make the max over g a reduction over
+        contiguous rows of K values, about a third faster than a max along the last axis.
+        """
+        key = (like.dtype, like.device)
+        if key not in self._score_maps:
+            moved = self.action.orbit(self.weights, transpose=True)  # [K, E, D]: rho(g)^T w_k
+            a = moved.transpose(0, 1).reshape(-1, self.action.dim).T
+            self._score_maps[key] = a.to(like).contiguous()
+        return self._score_maps[key]
+
+    def __call__(self, z: Tensor) -> Tensor:
+        scores = (z @ self.score_map(z)).view(z.shape[0], -1, self.k)  # [B, E, K]
+        if self.reduce == "max":
+            out = self.action.max_over_orbit(scores, refine=self.refine)
+        else:
+            out = self.action.values_over_orbit(scores).sort(1).values.transpose(1, 2).flatten(1)
+        # Johnson-Lindenstrauss scale: with unit random w_i, E sum_i <w_i, x>^2 = (K / D) ||x||^2, so
+        # sqrt(D / K) keeps distances on the latent's own scale whatever K is (rel_error is comparable)
+        return out * (self.action.dim / self.k) ** 0.5
 
 
 class RandomInvariant(ImageLatentProjection):
@@ -65,60 +119,28 @@ class RandomInvariant(ImageLatentProjection):
         self.n_functionals = None if n_functionals is None else int(n_functionals)
         self.seed, self.reduce, self.n_angles = int(seed), reduce, int(n_angles)
         self.name = "random_invariant" if reduce == "max" else "random_invariant_sort"
-        self._weights: Tensor | None = None
-        self._score_maps: dict[tuple, tuple[Tensor, Tensor | None]] = {}
+        self._kernels: dict[tuple, OrbitFunctionals] = {}
 
     def with_k(self, k: int) -> "RandomInvariant":
         """A copy of this projection with ``K = k`` functionals (same seed, layout, reduce)."""
         return RandomInvariant(k, self.seed, self.reduce, self.n_angles, self.latent_layout)
 
-    def weights(self, field_shape: tuple[int, int]) -> Tensor:
-        """The ``[K, C, D]`` functionals, drawn once per field shape from ``seed`` (unit norm)."""
+    def kernel(self, field_shape: tuple[int, int]) -> OrbitFunctionals:
+        """The shared :class:`OrbitFunctionals` for latents ``[B, *field_shape]`` (built once per shape)."""
         if self.n_functionals is None:
             raise ConfigError("random_invariant has no K", "set n_functionals or call with_k(K)")
-        if self._weights is None or tuple(self._weights.shape[1:]) != tuple(field_shape):
-            gen = torch.Generator().manual_seed(self.seed)
-            w = torch.randn(self.n_functionals, *field_shape, generator=gen, dtype=torch.float64)
-            self._weights = w / w.flatten(1).norm(dim=1).view(-1, 1, 1)
-            self._score_maps = {}
-        return self._weights
+        if field_shape not in self._kernels:
+            fields, size = field_shape
+            action = (irreps_action(fields, size, self.n_angles) if self.latent_layout == "irreps"
+                      else regular_action(fields, size))
+            self._kernels[field_shape] = OrbitFunctionals(action, self.n_functionals, self.seed, self.reduce)
+        return self._kernels[field_shape]
 
-    def _score_map(self, z: Tensor) -> tuple[Tensor, Tensor | None]:
-        """``(A [C*D, M*K], E [G, M] or None)``: ``<w_k, g . z>`` = ``E @ (z.flatten(1) @ A).view(B, M, K)``.
-
-        Cached per field shape, dtype and device.  Regular fields: ``M = G = N`` shifts and
-        no ``E``.  Irreps fields: ``M = 2L + 1`` interpolation nodes, ``G = n_angles``.
-        Group-major columns (g outer, k inner) make the max over g a reduction over
-        contiguous rows of K values, about a third faster than a max along the last axis.
-        """
-        key = (tuple(z.shape[1:]), z.dtype, z.device)
-        if key not in self._score_maps:
-            w = self.weights(tuple(z.shape[1:]))  # float64 [K, C, D]
-            if self.latent_layout == "irreps":
-                big_l = irreps_max_frequency(z.shape[-1])
-                nodes = torch.arange(2 * big_l + 1, dtype=torch.float64) * (2 * math.pi / (2 * big_l + 1))
-                moved = [rotate_irreps(w, -t) for t in nodes]  # <R(-t) w, z> = <w, R(t) z>
-                grid = torch.arange(self.n_angles, dtype=torch.float64) * (2 * math.pi / self.n_angles)
-                diff = grid[None, :] - nodes[:, None]  # [M, G]
-                freqs = torch.arange(1, big_l + 1, dtype=torch.float64).view(-1, 1, 1)
-                interp = ((1 + 2 * torch.cos(freqs * diff).sum(0)) / len(nodes)).T  # Dirichlet kernel [G, M]
-            else:
-                moved = [torch.roll(w, -g, dims=-1) for g in range(z.shape[-1])]  # <roll(w, -g), z> = <w, roll(z, g)>
-                interp = None
-            a = torch.stack(moved).reshape(len(moved) * w.shape[0], -1).T  # [(c,d), (m,k)]
-            self._score_maps[key] = (a.to(z.dtype).to(z.device).contiguous(),
-                                     None if interp is None else interp.to(z.dtype).to(z.device).contiguous())
-        return self._score_maps[key]
+    def weights(self, field_shape: tuple[int, int]) -> Tensor:
+        """The ``[K, C, D]`` functionals, drawn once per field shape from ``seed`` (unit norm)."""
+        return self.kernel(tuple(field_shape)).weights.view(-1, *field_shape)
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:
         if self.latent_layout == "irreps":
             check_irreps_size(self.name, z)
-        w = self.weights(tuple(z.shape[1:]))
-        a, interp = self._score_map(z)
-        scores = (z.flatten(1) @ a).view(z.shape[0], -1, self.n_functionals)  # [B, M, K]: <w_k, g.z> (at the nodes)
-        if interp is not None:
-            scores = interp @ scores  # [B, G, K]
-        out = scores.amax(1) if self.reduce == "max" else scores.sort(1).values.transpose(1, 2).flatten(1)
-        # Johnson-Lindenstrauss scale: with unit random w_i, E sum_i <w_i, x>^2 = (K / D) ||x||^2, so
-        # sqrt(D / K) keeps distances on the latent's own scale whatever K is (rel_error is comparable)
-        return out * (w[0].numel() / self.n_functionals) ** 0.5
+        return self.kernel(tuple(z.shape[1:]))(z.flatten(1))
