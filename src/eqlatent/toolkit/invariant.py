@@ -1,0 +1,124 @@
+"""``eqlatent.invariant_projection``: an invariant ``torch.nn.Module`` for any escnn field type.
+
+Why a module: a researcher puts it after their escnn encoder (``nn.Sequential``, a probe, a
+Lightning module) and it moves with ``.to(device)``.  The computation is the studies' own:
+the module only builds a :class:`~eqlatent.projections.field_action.FieldAction` from the
+field type and calls the shared kernels (:class:`~eqlatent.projections.random_invariant.OrbitFunctionals`,
+:func:`~eqlatent.projections.field_norm.irrep_norms`, :func:`~eqlatent.projections.group_pool.pool_regular`,
+:func:`~eqlatent.projections.canonicalize.canonical_representative`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from eqlatent.errors import ConfigError
+from eqlatent.projections.canonicalize import canonical_representative, canonicalization_error
+from eqlatent.projections.field_norm import irrep_norms
+from eqlatent.projections.group_pool import pool_regular
+from eqlatent.projections.random_invariant import OrbitFunctionals
+from eqlatent.toolkit.escnn_action import action_from_field_type
+from eqlatent.toolkit.inputs import flat_latent
+
+METHODS = ("random", "norm", "pool", "canonicalize")
+
+
+class FieldProjection(torch.nn.Module):
+    """Invariant projection of latents of one escnn field type: ``[B, C] or [B, C, 1, 1] -> [B, F]``.
+
+    Build it with :func:`invariant_projection`.  Attributes: ``field_type``, ``method``,
+    ``action`` (the group action it removes), ``out_features`` (F, known after the first call
+    for ``norm``).
+    """
+
+    def __init__(self, field_type: Any, method: str, k: int | None, seed: int, reduce: str, pool: str,
+                 n_angles: int, refine: bool) -> None:
+        super().__init__()
+        self.field_type, self.method = field_type, method
+        self.action = action_from_field_type(field_type, n_angles)
+        self.pool_mode = pool
+        self.orbit_functionals = None
+        if method == "random":
+            self.orbit_functionals = OrbitFunctionals(self.action, k or field_type.size, seed, reduce, refine)
+        elif method == "pool":
+            pool_regular(self.action, torch.zeros(1, self.action.dim), pool)  # refuse non-regular fields now
+        elif method == "canonicalize" and canonicalization_error(self.action):
+            canonical_representative(self.action, torch.zeros(1, self.action.dim))  # raises the one-line error
+
+    def forward(self, x: Any) -> Tensor:
+        z = flat_latent(x, self.field_type)
+        if self.method == "random":
+            return self.orbit_functionals(z)
+        if self.method == "norm":
+            return irrep_norms(self.action, z)
+        if self.method == "pool":
+            return pool_regular(self.action, z, self.pool_mode)
+        return canonical_representative(self.action, z)
+
+    def extra_repr(self) -> str:
+        k = f", k={self.orbit_functionals.k}" if self.orbit_functionals is not None else ""
+        return f"group={self.action.name}, method={self.method!r}{k}, in={self.action.dim}"
+
+
+def invariant_projection(field_type: Any, method: str = "random", k: int | None = None, seed: int = 0,
+                         reduce: str = "max", pool: str = "max", n_angles: int = 64,
+                         refine: bool = True) -> FieldProjection:
+    """An invariant projection for latents of an escnn ``field_type`` (finite group, SO(2) or O(2)).
+
+    Parameters
+    ----------
+    field_type:
+        The escnn ``FieldType`` of the latent (any mix of regular, irreps, trivial fields).
+    method:
+        ``"random"``: K random unit functionals, each maxed over the orbit,
+        ``f_k(z) = sqrt(D/K) max_g <w_k, rho(g) z>`` -- exact over every element of a finite
+        group; over SO(2) / O(2) on ``n_angles`` rotations per coset, filled by exact
+        trigonometric interpolation from ``2L+1`` nodes and (``refine``) Newton-refined to the
+        true maximum (without refinement the error is at most
+        ``pi^2 L^2 / (2 n_angles^2) * sqrt(D/K) * ||z||``, see :mod:`eqlatent.projections.trig`).
+        ``"norm"``: per-irrep norms after the field type's change of basis (trivial irreps kept
+        signed).  ``"pool"``: max (or mean, ``pool="mean"``) over each regular field.
+        ``"canonicalize"``: the orbit representative (finite groups with a regular field; SO(2)
+        with a frequency-1 irrep).
+    k:
+        Number of random functionals (default: the latent size D).
+    seed:
+        Seed of the random functionals.
+    reduce:
+        ``"max"`` over the orbit, or ``"sort"`` (all sorted orbit values).
+
+    Returns
+    -------
+    FieldProjection
+        A ``torch.nn.Module``; call it on a ``GeometricTensor`` or a tensor with ``field_type.size``
+        channels, ``[B, C]`` or ``[B, C, 1, 1]``.
+
+    Examples
+    --------
+    >>> import torch, eqlatent
+    >>> from escnn import gspaces, nn
+    >>> r2 = gspaces.rot2dOnR2(8)
+    >>> ft = nn.FieldType(r2, 2 * [r2.regular_repr] + [r2.irrep(1), r2.trivial_repr])
+    >>> proj = eqlatent.invariant_projection(ft, "random", k=16)
+    >>> x = nn.GeometricTensor(torch.randn(4, ft.size, 1, 1), ft)
+    >>> proj(x).shape
+    torch.Size([4, 16])
+    >>> g = r2.fibergroup.element(3)
+    >>> bool((proj(x.transform(g)) - proj(x)).abs().max() < 1e-5)
+    True
+    """
+    if method not in METHODS:
+        raise ConfigError(f"unknown invariant projection method '{method}'", f"use one of {', '.join(METHODS)}")
+    if reduce not in ("max", "sort"):
+        raise ConfigError(f"unknown reduce '{reduce}'", "use reduce='max' or reduce='sort'")
+    if pool not in ("max", "mean"):
+        raise ConfigError(f"unknown pool mode '{pool}'", "use pool='max' or pool='mean'")
+    if k is not None and int(k) < 1:
+        raise ConfigError(f"k must be >= 1, got {k}", "pass a positive number of random functionals")
+    if not (hasattr(field_type, "fibergroup") and hasattr(field_type, "representations")):
+        raise ConfigError(f"invariant_projection needs an escnn FieldType, got {type(field_type).__name__}",
+                          "pass encoder.out_type (escnn.nn.FieldType); for node latents use eqlatent.project_nodes")
+    return FieldProjection(field_type, method, k, seed, reduce, pool, n_angles, refine)
