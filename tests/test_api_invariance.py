@@ -1,0 +1,158 @@
+"""eqlatent.invariant_projection: invariance of every method on mixed field types, checked with escnn.
+
+Synthetic random latents.  Finite groups (C_4, C_8, D_4): every element, through escnn's own
+``GeometricTensor.transform``; SO(2) / O(2): 8 random elements.  Measured worst errors are
+printed (``pytest -s``) and asserted: 1e-10 in float64 for finite groups and for the exact
+methods; for ``random`` over SO(2)/O(2) the Newton-refined maximum is asserted at 1e-7
+(the unrefined grid maximum's bound is checked separately).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import eqlatent
+from eqlatent.errors import ConfigError, LatentShapeError
+from eqlatent.toolkit.escnn_action import import_escnn
+
+escnn = import_escnn()
+from escnn import gspaces, nn  # noqa: E402
+
+GSPACES = {"C4": lambda: gspaces.rot2dOnR2(4), "C8": lambda: gspaces.rot2dOnR2(8), "D4": lambda: gspaces.flipRot2dOnR2(4),
+           "SO2": lambda: gspaces.rot2dOnR2(-1, maximum_frequency=3),
+           "O2": lambda: gspaces.flipRot2dOnR2(-1, maximum_frequency=3)}
+METHODS = {"C4": ["random", "norm", "canonicalize"], "C8": ["random", "norm", "canonicalize"],
+           "D4": ["random", "norm", "canonicalize"], "SO2": ["random", "norm", "canonicalize"], "O2": ["random", "norm"]}
+MEASURED: dict[tuple[str, str], float] = {}
+
+
+def mixed_field_type(name: str):
+    """Regular + non-trivial irreps + trivial fields (finite); irreps 0..3 + repeats + trivial (SO(2)/O(2))."""
+    gs = GSPACES[name]()
+    group = gs.fibergroup
+    if group.continuous:
+        irreps = [group.irrep(*i) for i in group.bl_irreps(3)]
+        return nn.FieldType(gs, irreps + irreps[1:3] + [gs.trivial_repr])
+    nontrivial = [group.irrep(*i.id) for i in group.irreps() if not i.is_trivial()]
+    return nn.FieldType(gs, 2 * [gs.regular_repr] + nontrivial + [gs.trivial_repr])
+
+
+def elements(field_type):
+    group = field_type.fibergroup
+    if not group.continuous:
+        return list(group.elements)
+    torch.manual_seed(0)
+    import numpy as np
+
+    np.random.seed(0)
+    return [group.sample() for _ in range(8)]
+
+
+def latent(field_type, b=12, seed=0):
+    x = torch.randn(b, field_type.size, 1, 1, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return nn.GeometricTensor(x, field_type)
+
+
+@pytest.mark.parametrize("name,method", [(g, m) for g, ms in METHODS.items() for m in ms])
+def test_invariant_under_escnn_transform(name, method):
+    ft = mixed_field_type(name)
+    proj = eqlatent.invariant_projection(ft, method, k=24)
+    x = latent(ft)
+    base = proj(x)
+    err = max(float((proj(x.transform(g)) - base).abs().max()) for g in elements(ft))
+    MEASURED[(name, method)] = err
+    print(f"\ninvariance error {name:>3} {method:<12} {err:.2e} over {len(elements(ft))} elements")
+    assert err <= (1e-7 if ft.fibergroup.continuous and method == "random" else 1e-10)
+
+
+@pytest.mark.parametrize("name", ["C4", "C8", "D4"])
+def test_pool_on_regular_fields_only(name):
+    gs = GSPACES[name]()
+    ft = nn.FieldType(gs, 3 * [gs.regular_repr])
+    proj = eqlatent.invariant_projection(ft, "pool")
+    x = latent(ft)
+    assert proj(x).shape == (12, 3)
+    assert max(float((proj(x.transform(g)) - proj(x)).abs().max()) for g in elements(ft)) <= 1e-12
+    with pytest.raises(ConfigError, match="regular fields only") as err:
+        eqlatent.invariant_projection(mixed_field_type(name), "pool")
+    assert "\n" not in str(err.value)
+
+
+def test_random_over_so2_without_refinement_stays_within_the_grid_bound():
+    ft = mixed_field_type("SO2")
+    k, n_angles, band = 24, 32, 3
+    proj = eqlatent.invariant_projection(ft, "random", k=k, n_angles=n_angles, refine=False)
+    x = latent(ft)
+    scale = (ft.size / k) ** 0.5
+    bound = scale * math.pi**2 * band**2 / (2 * n_angles**2) * x.tensor.flatten(1).norm(dim=1, keepdim=True)
+    for g in elements(ft):
+        assert ((proj(x.transform(g)) - proj(x)).abs() <= 2 * bound + 1e-12).all()
+
+
+def test_random_refined_equals_a_dense_search():
+    """The refined max equals max over 20,000 rotations of <w_k, rho(theta) z> (to the dense grid's own error)."""
+    ft = mixed_field_type("SO2")
+    proj = eqlatent.invariant_projection(ft, "random", k=6)
+    z = latent(ft, b=3).tensor.flatten(1)
+    w = proj.orbit_functionals.weights
+    group = ft.fibergroup
+    thetas = torch.linspace(0, 2 * math.pi, 20001, dtype=torch.float64)[:-1]
+    reps = torch.stack([torch.tensor(ft.representation(group.element(float(t)))) for t in thetas[::10]])
+    dense = torch.einsum("kd,gde,be->bkg", w, reps, z).amax(-1) * (ft.size / 6) ** 0.5
+    out = proj(z)
+    assert (out - dense).min() >= -1e-12 and (out - dense).max() <= 1e-4
+
+
+def test_plain_tensor_and_1x1_map_agree_and_module_behaviour():
+    ft = mixed_field_type("C8")
+    proj = eqlatent.invariant_projection(ft, "random", k=8, seed=3)
+    x = latent(ft)
+    assert torch.equal(proj(x), proj(x.tensor)) and torch.equal(proj(x), proj(x.tensor.flatten(1)))
+    assert isinstance(proj, torch.nn.Module) and "C8" in repr(proj)
+    assert torch.equal(proj(x), eqlatent.invariant_projection(ft, "random", k=8, seed=3)(x))
+    assert not torch.allclose(proj(x), eqlatent.invariant_projection(ft, "random", k=8, seed=4)(x))
+    assert eqlatent.invariant_projection(ft, "random", k=5, reduce="sort")(x).shape == (12, 5 * 8)
+    assert eqlatent.invariant_projection(ft)(x).shape == (12, ft.size)  # default K = D
+
+
+def _one_line(excinfo, *words):
+    msg = str(excinfo.value)
+    assert "\n" not in msg and "fix:" in msg, msg
+    for word in words:
+        assert word in msg, msg
+
+
+def test_bad_input_is_a_one_line_error_naming_the_fix():
+    ft = mixed_field_type("C8")
+    proj = eqlatent.invariant_projection(ft, "norm")
+    other = mixed_field_type("C4")
+    with pytest.raises(LatentShapeError) as e:
+        proj(latent(other))
+    _one_line(e, "field type", "x.type")
+    with pytest.raises(LatentShapeError) as e:
+        proj(nn.GeometricTensor(torch.randn(2, ft.size, 3, 3), ft))
+    _one_line(e, "larger than 1x1", "PointwiseAdaptiveAvgPool2D")
+    with pytest.raises(LatentShapeError) as e:
+        proj(torch.randn(2, ft.size + 1))
+    _one_line(e, "channels")
+    bad = torch.randn(2, ft.size)
+    bad[1, 3] = float("nan")
+    with pytest.raises(LatentShapeError) as e:
+        proj(bad)
+    _one_line(e, "NaN")
+    with pytest.raises(ConfigError) as e:
+        eqlatent.invariant_projection(ft, "median")
+    _one_line(e, "random, norm, pool, canonicalize")
+    with pytest.raises(ConfigError) as e:
+        eqlatent.invariant_projection(nn.FieldType(gspaces.rot3dOnR3(maximum_frequency=1),
+                                                   [gspaces.rot3dOnR3(maximum_frequency=1).trivial_repr]), "random")
+    _one_line(e, "not supported")
+    with pytest.raises(ConfigError) as e:
+        eqlatent.invariant_projection(mixed_field_type("O2"), "canonicalize")
+    _one_line(e, "canonicalize")
+    with pytest.raises(ConfigError) as e:
+        eqlatent.invariant_projection(torch.randn(3), "random")
+    _one_line(e, "FieldType")
