@@ -8,7 +8,9 @@ Prints, and writes to ``outputs/bench/bench.md``:
 (c) how cost grows with graph size, batch size and the number K of random projections;
 (d) QM9 preprocessing from the shipped CSVs, cold (no cache) vs from the cache;
 (e) data loading per batch (the studies' DataLoaders over the cached tensors, incl. the host
-    to device copy) against one training step, to show loading is not the bottleneck.
+    to device copy) against one training step, to show loading is not the bottleneck;
+(f) the public toolkit API (``eqlatent.invariant_projection``, ``project_nodes``) at realistic sizes
+    against a forward pass of a matching escnn / PyG encoder.
 
 Graphs of size > 9 in (c) are random (synthetic) graphs: they only time the code.
 """
@@ -235,6 +237,58 @@ def loading_vs_training(repeats: int, quick: bool) -> list[list[object]]:
     return rows
 
 
+def api_costs(repeats: int, quick: bool) -> list[list[object]]:
+    """(f) The public toolkit API on realistic sizes, against a forward pass of a matching encoder.
+
+    escnn: a C_8 CNN (random weights, SYNTHETIC 15x15 inputs) whose 1x1 latent has 64 mixed fields
+    (32 regular, 16 + 8 irreps, 8 trivial), batch 1,024, K = 256.  PyG: a 2-layer GCN (random weights)
+    on 100k nodes in 4k SYNTHETIC graphs (ring + random chords), d = 8 per node.
+    """
+    import eqlatent
+    from eqlatent.toolkit.escnn_action import import_escnn
+
+    escnn = import_escnn()
+    from escnn import gspaces, nn
+
+    batch, k = (64, 32) if quick else (1024, 256)
+    r2 = gspaces.rot2dOnR2(8)
+    in_type = nn.FieldType(r2, [r2.trivial_repr])
+    hidden = nn.FieldType(r2, 16 * [r2.regular_repr])
+    out_type = nn.FieldType(r2, 32 * [r2.regular_repr] + 16 * [r2.irrep(1)] + 8 * [r2.irrep(3)] + 8 * [r2.trivial_repr])
+    enc = nn.SequentialModule(nn.R2Conv(in_type, hidden, 7), nn.ReLU(hidden), nn.R2Conv(hidden, out_type, 9)).eval()
+    x = nn.GeometricTensor(torch.randn(batch, 1, 15, 15), in_type)
+    t_enc = median_seconds(lambda: enc(x), max(1, repeats // 2))
+    z = enc(x)
+    rows = []
+    for method, kk in (("random", k), ("norm", None), ("canonicalize", None)):
+        proj = eqlatent.invariant_projection(out_type, method, k=kk)
+        t = median_seconds(lambda: proj(z), repeats)
+        rows.append([f"escnn C8, {len(out_type)} mixed fields (D={out_type.size}), batch {batch}",
+                     f"invariant_projection {method}" + (f" K={kk}" if kk else ""), t_enc * 1e3, t * 1e3,
+                     100 * t / t_enc, _verdict(100 * t / t_enc)])
+    from torch_geometric.nn import GCNConv
+
+    n_graphs, n_nodes = (200, 5000) if quick else (4000, 100_000)
+    gen = torch.Generator().manual_seed(0)
+    batch_vec = torch.randint(n_graphs, (n_nodes,), generator=gen).sort().values
+    ring = torch.stack([torch.arange(n_nodes), torch.arange(n_nodes).roll(-1)])
+    ring = ring[:, batch_vec[ring[0]] == batch_vec[ring[1]]]
+    chords = torch.randint(n_nodes, (2, n_nodes), generator=gen)
+    chords = chords[:, batch_vec[chords[0]] == batch_vec[chords[1]]]
+    edges = torch.cat([ring, chords], 1)
+    edges = torch.cat([edges, edges.flip(0)], 1)
+    feats = torch.randn(n_nodes, 16, generator=gen)
+    conv1, conv2 = GCNConv(16, 64), GCNConv(64, 8)
+    gcn = lambda: conv2(conv1(feats, edges).relu(), edges)  # noqa: E731
+    t_enc = median_seconds(gcn, max(1, repeats // 2))
+    h = gcn().detach()
+    for method in ("lex_sort", "channel_sort", "sum", "mean", "max"):
+        t = median_seconds(lambda: eqlatent.project_nodes(h, batch_vec, method, num_graphs=n_graphs), repeats)
+        rows.append([f"PyG GCN, {n_nodes:,} nodes in {n_graphs:,} graphs, d=8", f"project_nodes {method}",
+                     t_enc * 1e3, t * 1e3, 100 * t / t_enc, _verdict(100 * t / t_enc)])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> str:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny sizes, no cold QM9 build (smoke test)")
@@ -277,6 +331,11 @@ def main(argv: list[str] | None = None) -> str:
         loading_vs_training(repeats, args.quick))
         + "\n\nLoading = one epoch of the study's DataLoader over the cached tensors (incl. the copy to the device) "
         "divided by its batches; train step = forward, backward and Adam step on one batch.")
+    parts.append("## (f) Toolkit API on your own model's sizes (CPU)\n\n" + markdown_table(
+        ["encoder (synthetic inputs)", "API call", "encoder ms", "projection ms", "% of encoder", "< 2%"],
+        api_costs(repeats, args.quick))
+        + "\n\nRun this section alone: `.venv/bin/python -c \"import sys; sys.path.insert(0, 'benchmarks'); "
+        "import bench; print(bench.api_costs(7, False))\"`.")
     text = "\n\n".join(parts) + "\n"
     atomic_write_text(args.out, text)
     print(text)

@@ -36,8 +36,10 @@ def irrep_norms(action: FieldAction, z: Tensor) -> Tensor:
         per_kind.append(torch.stack(feats, dim=-1))  # [B, f, irreps of this kind]
     if len(per_kind) == 1:  # one kind of field: its rows are already in channel order
         return per_kind[0].flatten(1)
-    fields = [(int(fk.index[i, 0]), f[:, i]) for fk, f in zip(action.kinds, per_kind) for i in range(f.shape[1])]
-    return torch.cat([t for _, t in sorted(fields, key=lambda p: p[0])], dim=1)
+    # several kinds: one gather puts every field's norms back in channel order
+    keys = torch.cat([(fk.index[:, :1] * (fk.size + 1) + torch.arange(len(fk.irreps))).flatten()
+                      for fk in action.kinds])
+    return torch.cat([f.flatten(1) for f in per_kind], dim=1)[:, keys.argsort().to(z.device)]
 
 
 class FieldNorm(ImageLatentProjection):
