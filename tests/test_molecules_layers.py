@@ -79,10 +79,17 @@ def _random_graphs(b: int, n: int, n_types: int, gen: torch.Generator):
     return node, bond * (real.unsqueeze(1) & real.unsqueeze(2))
 
 
-def test_encoder_and_decoder_are_permutation_equivariant():
+@pytest.mark.parametrize("options", [
+    {},
+    {"rbf_centres": 6, "residual": True, "n_layers": 3},
+    # valence-aware decoding breaks ties by slot index only; random latents have no ties
+    {"valence_decoding": True, "atom_types": ["C", "N", "O", "F"], "bond_types": ["SINGLE", "DOUBLE", "TRIPLE", "AROMATIC"]},
+])
+def test_encoder_and_decoder_are_permutation_equivariant(options):
     from eqlatent.testing import GroupAction
 
-    model = GraphVAE(n_atom_types=4, max_nodes=7, latent_dim=2, hidden=8, n_layers=2).double().eval()
+    kwargs = {"n_atom_types": 4, "max_nodes": 7, "latent_dim": 2, "hidden": 8, "n_layers": 2} | options
+    model = GraphVAE(**kwargs).double().eval()
     node, bond = _random_graphs(5, 7, 4, torch.Generator().manual_seed(1))
 
     def graph_sampler(g):

@@ -85,9 +85,11 @@ def test_killed_training_resumes_exactly_from_last_checkpoint(tmp_path):
 
     import torch
 
+    # a really killed run keeps its max_epochs, hence its one-cycle schedule; this test stands in for the kill
+    # with a 1-epoch run, which would squeeze the cycle, so it trains at a constant rate
     def run(root, epochs):
         run_study(compose(TINY + [f"paths.output_root={root}", "profile.molecules.latent_dims=[1]",
-                                  f"profile.molecules.epochs={epochs}"]))
+                                  f"profile.molecules.epochs={epochs}", "profile.molecules.lr_schedule=constant"]))
         return root / "molecules" / "cpu-seed0" / "latent1"
 
     straight = run(tmp_path / "straight", 2)

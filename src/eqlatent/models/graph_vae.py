@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from eqlatent.models.permutation_layers import Equivariant1to1, Equivariant1to2, Equivariant2to1, Equivariant2to2
+from eqlatent.models.valence_decoding import bond_orders_for, valence_decode, valences_for
 
 
 def pair_input(node_type: Tensor, bond_type: Tensor, n_atom_types: int, n_bond_types: int) -> Tensor:
@@ -38,45 +39,97 @@ def pair_input(node_type: Tensor, bond_type: Tensor, n_atom_types: int, n_bond_t
     return torch.cat([bonds, eye * nodes.unsqueeze(2)], dim=-1)
 
 
+class PairStack(nn.Module):
+    """``n`` hidden->hidden pair layers with ReLU; ``residual``: ``x + layer(norm(x))`` (pre-norm residual blocks).
+
+    Why residual blocks: they let the deeper pair stacks train in the few epochs a CPU
+    budget allows.  LayerNorm acts on each pair's channels alone, so the stack stays
+    permutation-equivariant.
+    """
+
+    def __init__(self, hidden: int, n: int, residual: bool) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([Equivariant2to2(hidden, hidden) for _ in range(n)])
+        self.norms = nn.ModuleList([nn.LayerNorm(hidden) for _ in range(n)]) if residual else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        for k, layer in enumerate(self.layers):
+            x = x + F.relu(layer(self.norms[k](x))) if self.norms is not None else F.relu(layer(x))
+        return x
+
+
 class GraphEncoder(nn.Module):
     """Pair tensor -> per-node posterior ``(mu, logvar)``, each ``[B, n, latent_dim]``; S_n-equivariant."""
 
-    def __init__(self, in_channels: int, hidden: int, n_layers: int, latent_dim: int) -> None:
+    def __init__(self, in_channels: int, hidden: int, n_layers: int, latent_dim: int, residual: bool = False) -> None:
         super().__init__()
-        pair = [Equivariant2to2(in_channels, hidden)] + [Equivariant2to2(hidden, hidden) for _ in range(n_layers - 1)]
-        self.pair_layers = nn.ModuleList(pair)
+        self.pair_in = Equivariant2to2(in_channels, hidden)
+        self.pair_layers = PairStack(hidden, n_layers - 1, residual)
         self.to_nodes = Equivariant2to1(hidden, hidden)
         self.node_layer = Equivariant1to1(hidden, hidden)
         self.head = Equivariant1to1(hidden, 2 * latent_dim)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        for layer in self.pair_layers:
-            x = F.relu(layer(x))
+        x = self.pair_layers(F.relu(self.pair_in(x)))
         h = F.relu(self.node_layer(F.relu(self.to_nodes(x))))
         mu, logvar = self.head(h).chunk(2, dim=-1)
         return mu, logvar.clamp(-10.0, 6.0)
 
 
+class RadialFeatures(nn.Module):
+    """Each latent number ``z`` -> ``[z, exp(-((z - c_k) / w)^2) for k < K]``, centres ``c_k`` evenly in [-r, r].
+
+    Why: the decoder must tell apart nodes whose one latent number differs by a few
+    hundredths (that is how a 1-D per-node latent carries a whole graph).  ReLU layers
+    learn such sharp functions of a scalar slowly; fixed radial bumps hand them over at
+    once.  The map acts on every node alike, so it is permutation-equivariant.
+    """
+
+    def __init__(self, n_centres: int, radius: float = 4.0) -> None:
+        super().__init__()
+        self.register_buffer("centres", torch.linspace(-radius, radius, n_centres), persistent=False)
+        self.width = 2 * radius / max(n_centres - 1, 1)
+
+    def forward(self, z: Tensor) -> Tensor:
+        bumps = torch.exp(-((z.unsqueeze(-1) - self.centres.to(z.dtype)) / self.width) ** 2)
+        return torch.cat([z, bumps.flatten(-2)], dim=-1)
+
+
 class GraphDecoder(nn.Module):
     """Per-node latents ``[B, n, d]`` -> node-class logits ``[B, n, A+1]`` and bond logits ``[B, n, n, K+1]``."""
 
-    def __init__(self, latent_dim: int, hidden: int, n_layers: int, n_node_classes: int, n_bond_classes: int) -> None:
+    def __init__(self, latent_dim: int, hidden: int, n_layers: int, n_node_classes: int, n_bond_classes: int,
+                 rbf_centres: int = 0, residual: bool = False, pair_rbf: bool = False) -> None:
         super().__init__()
-        self.node_in = Equivariant1to1(latent_dim, hidden)
+        self.features = RadialFeatures(rbf_centres) if rbf_centres > 0 else nn.Identity()
+        # radial features of |z_i - z_j| per latent channel: how close two nodes' latents are, at fine resolution
+        self.pair_features = RadialFeatures(rbf_centres, radius=2.0) if pair_rbf and rbf_centres > 0 else None
+        self.pair_in = nn.Linear(latent_dim * (1 + rbf_centres), hidden) if self.pair_features is not None else None
+        self.node_in = Equivariant1to1(latent_dim * (1 + rbf_centres), hidden)
         self.node_mid = Equivariant1to1(hidden, hidden)
         self.node_head = Equivariant1to1(hidden, n_node_classes)
         self.to_pairs = Equivariant1to2(hidden, hidden)
-        self.pair_layers = nn.ModuleList([Equivariant2to2(hidden, hidden) for _ in range(n_layers - 1)])
+        self.pair_layers = PairStack(hidden, n_layers - 1, residual)
         self.bond_head = Equivariant2to2(hidden, n_bond_classes)
 
     def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        h = F.relu(self.node_mid(F.relu(self.node_in(z))))
+        h = F.relu(self.node_mid(F.relu(self.node_in(self.features(z)))))
         node_logits = self.node_head(h)
-        p = F.relu(self.to_pairs(h))
-        for layer in self.pair_layers:
-            p = F.relu(layer(p))
+        p = self.to_pairs(h)
+        if self.pair_features is not None:
+            p = p + self.pair_in(self.pair_features((z.unsqueeze(2) - z.unsqueeze(1)).abs() - 2.0))
+        p = self.pair_layers(F.relu(p))
         bond_logits = self.bond_head(p)
         return node_logits, 0.5 * (bond_logits + bond_logits.transpose(1, 2))   # undirected bonds
+
+
+def one_cycle(step: int, total: int, warmup: float = 0.1, floor: float = 1e-3) -> float:
+    """Learning-rate factor: linear warm-up over ``warmup`` of the run, then cosine decay to ``floor``."""
+    w = max(int(warmup * total), 1)
+    if step < w:
+        return floor + (1 - floor) * step / w
+    t = min((step - w) / max(total - w, 1), 1.0)
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
 class GraphVAE(L.LightningModule):
@@ -99,16 +152,38 @@ class GraphVAE(L.LightningModule):
         (warm-up keeps the decoder from ignoring the latent early on).
     bond_weight:
         Extra weight of the present-bond classes in the bond loss (most pairs are "no bond").
+    rbf_centres:
+        Radial features per latent number fed to the decoder (0 = the latent alone); see
+        :class:`RadialFeatures`.
+    pair_rbf:
+        Also feed the decoder's pair layers radial features of ``|z_i - z_j|``.
+    residual:
+        Pre-norm residual blocks in the pair stacks (:class:`PairStack`).
+    lr_schedule:
+        ``"constant"`` or ``"onecycle"`` (warm-up, then cosine decay over the run).
+    valence_decoding, atom_types, bond_types:
+        Decode bonds greedily within each atom's valence (:meth:`decode_graph`); needs the
+        dataset's atom and bond vocabularies.
     """
 
     def __init__(self, n_atom_types: int, max_nodes: int, latent_dim: int = 1, hidden: int = 32, n_layers: int = 3,
                  lr: float = 1e-3, kl_weight: float = 0.5, kl_warmup_epochs: int = 10, n_bond_types: int = 4,
-                 bond_weight: float = 1.0) -> None:
+                 bond_weight: float = 1.0, rbf_centres: int = 0, pair_rbf: bool = False, residual: bool = False,
+                 lr_schedule: str = "constant",
+                 valence_decoding: bool = False, atom_types: list[str] | None = None,
+                 bond_types: list[str] | None = None) -> None:
         super().__init__()
+        if lr_schedule not in ("constant", "onecycle"):
+            raise ValueError(f"lr_schedule={lr_schedule!r} is not known; use 'constant' or 'onecycle'")
+        if valence_decoding and (atom_types is None or bond_types is None):
+            raise ValueError("valence_decoding needs atom_types and bond_types; pass the dataset's vocabularies")
         self.save_hyperparameters()
+        self.max_valence = valences_for(atom_types) if valence_decoding else None
+        self.bond_order = bond_orders_for(bond_types) if valence_decoding else None
         self.n_atom_types, self.n_bond_types, self.latent_dim = n_atom_types, n_bond_types, latent_dim
-        self.encoder = GraphEncoder(n_bond_types + n_atom_types + 1, hidden, n_layers, latent_dim)
-        self.decoder = GraphDecoder(latent_dim, hidden, n_layers, n_atom_types + 1, n_bond_types + 1)
+        self.encoder = GraphEncoder(n_bond_types + n_atom_types + 1, hidden, n_layers, latent_dim, residual)
+        self.decoder = GraphDecoder(latent_dim, hidden, n_layers, n_atom_types + 1, n_bond_types + 1, rbf_centres, residual,
+                                    pair_rbf)
         weights = torch.ones(n_bond_types + 1)
         weights[1:] = bond_weight
         self.register_buffer("bond_class_weight", weights, persistent=False)
@@ -124,9 +199,17 @@ class GraphVAE(L.LightningModule):
         return self.decoder(z.to(self.dtype_of_params()))
 
     def decode_graph(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        """Most likely graph: ``node_type [B, n]`` (-1 = empty) and ``bond_type [B, n, n]`` (0 on empty rows)."""
+        """Most likely graph: ``node_type [B, n]`` (-1 = empty) and ``bond_type [B, n, n]`` (0 on empty rows).
+
+        Bonds are the per-pair argmax, or -- when the model was built with ``max_valence`` --
+        the valence-aware greedy choice (:mod:`eqlatent.models.valence_decoding`), which
+        equals the argmax whenever that already respects every atom's valence.
+        """
         node_logits, bond_logits = self.decode(z)
         node_type = node_logits.argmax(-1) - 1
+        if self.max_valence is not None:
+            return node_type, valence_decode(node_type.cpu(), bond_logits.cpu(), self.max_valence,
+                                             self.bond_order).to(node_type.device)
         bond_type = bond_logits.argmax(-1)
         real = node_type >= 0
         n = bond_type.shape[1]
@@ -178,5 +261,17 @@ class GraphVAE(L.LightningModule):
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         return self._step(batch, "val")
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.parameters(), lr=float(self.hparams.lr))
+    def configure_optimizers(self) -> torch.optim.Optimizer | dict:
+        """Adam; with ``lr_schedule='onecycle'`` the rate warms up to ``lr`` and anneals to ~0 over the run.
+
+        Why one cycle: a short CPU budget needs a high peak rate to learn fast and a small
+        final rate to settle the fine latent differences the decoder reads.
+        """
+        opt = torch.optim.Adam(self.parameters(), lr=float(self.hparams.lr))
+        if self.hparams.get("lr_schedule", "constant") == "constant":
+            return opt
+        # a plain function of the step (not OneCycleLR, whose step count is frozen in its state): a re-run asking
+        # for more epochs resumes from last.ckpt and simply stretches the cycle
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: one_cycle(step, total))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

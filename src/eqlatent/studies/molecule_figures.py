@@ -4,31 +4,26 @@
   shuffled node order) next to an invariant cross-section, coloured by a property.  The
   naive latent's picture changes when only the node order changes; the projection's
   does not.
-* :func:`interpolation_figure` -- decode the straight line between two molecules'
-  latents, once in the equivariant latent as stored and once between their canonical
-  (sorted) representatives, and draw the decoded molecules with rdkit.
+* :func:`interpolation_figure` -- rdkit grids of a few decoded interpolation paths, in
+  the equivariant latent as stored and between canonical (sorted) representatives
+  (decoded and scored over many pairs by :mod:`eqlatent.studies.molecule_interpolation`).
 """
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-from eqlatent.data.graphs import graph_to_mol, quiet_rdkit  # noqa: E402
 from eqlatent.io import atomic_savefig  # noqa: E402
-from eqlatent.models.graph_vae import GraphVAE  # noqa: E402
-from eqlatent.projections.node_latent import gather_nodes  # noqa: E402
 
 
 def embedding_figure(panels: dict[str, Tensor], colour: Tensor, colour_label: str, path: Path, seed: int,
@@ -56,15 +51,6 @@ def embedding_figure(panels: dict[str, Tensor], colour: Tensor, colour_label: st
     return path
 
 
-@torch.no_grad()
-def decode_path(model: GraphVAE, z_a: Tensor, z_b: Tensor, steps: int, atom_types: Sequence[str]) -> list:
-    """rdkit molecules (None where invalid) decoded along ``(1 - t) z_a + t z_b``, ``t`` in ``[0, 1]``."""
-    quiet_rdkit()
-    ts = torch.linspace(0, 1, steps, dtype=z_a.dtype).view(-1, 1, 1)
-    node, bond = model.decode_graph((1 - ts) * z_a + ts * z_b)
-    return [graph_to_mol(nt, bt, list(atom_types)) for nt, bt in zip(node, bond)]
-
-
 def _grid_image(mols: list, legends: list[str], per_row: int) -> np.ndarray:
     from PIL import Image
     from rdkit import Chem
@@ -78,34 +64,25 @@ def _grid_image(mols: list, legends: list[str], per_row: int) -> np.ndarray:
     return np.asarray(img.convert("RGB"))
 
 
-def interpolation_figure(model: GraphVAE, z_a: Tensor, z_b: Tensor, perm_a: Tensor, perm_b: Tensor,
-                         steps: int, atom_types: Sequence[str], names: tuple[str, str], cross_section: str,
-                         path: Path) -> dict[str, float]:
-    """Decode the equivariant and the invariant interpolation and draw them as an rdkit grid.
+def interpolation_figure(paths: list[dict[str, list]], names: list[tuple[str, str]], steps: int,
+                         path: Path) -> Path:
+    """rdkit grids of decoded interpolations: for each pair, one row per path kind.
 
-    ``perm_a`` / ``perm_b`` are the cross-section's sorting permutations of the two
-    latents ``[n, d]``.  Returns the fraction of valid decoded molecules on each path.
+    ``paths[p]`` maps a path label (e.g. "equivariant latent", "sort cross-section") to the
+    decoded canonical SMILES along it (None = invalid); ``names[p]`` are the end points.
     """
     from rdkit import Chem
 
-    rows = {
-        "equivariant latent (dataset node order)": decode_path(model, z_a, z_b, steps, atom_types),
-        f"invariant: {cross_section} cross-section": decode_path(
-            model, gather_nodes(z_a[None], perm_a[None])[0], gather_nodes(z_b[None], perm_b[None])[0], steps,
-            atom_types),
-    }
     ts = np.linspace(0, 1, steps)
-    mols, legends = [], []
-    for mol_row in rows.values():
-        for t, m in zip(ts, mol_row):
-            mols.append(m)
-            legends.append(f"t={t:.2f}: " + (Chem.MolToSmiles(m) if m is not None else "invalid"))
-    fig, axes = plt.subplots(len(rows), 1, figsize=(2.2 * steps, 2.6 * len(rows)))
-    for ax, (label, mol_row), k in zip(np.atleast_1d(axes), rows.items(), range(len(rows))):
-        ax.imshow(_grid_image(mols[k * steps:(k + 1) * steps], legends[k * steps:(k + 1) * steps], steps))
-        ax.set_title(label, fontsize=11)
+    rows = [(f"{a}  ->  {b}: {label}", smiles) for (a, b), kinds in zip(names, paths) for label, smiles in kinds.items()]
+    fig, axes = plt.subplots(len(rows), 1, figsize=(2.2 * steps, 2.6 * len(rows)), squeeze=False)
+    for ax, (title, smiles) in zip(axes[:, 0], rows):
+        mols = [Chem.MolFromSmiles(s) if s is not None else None for s in smiles]
+        legends = [f"t={t:.2f}: " + (s if s is not None else "invalid") for t, s in zip(ts, smiles)]
+        ax.imshow(_grid_image(mols, legends, steps))
+        ax.set_title(title, fontsize=10)
         ax.axis("off")
-    fig.suptitle(f"Interpolation {names[0]}  ->  {names[1]}", fontsize=12)
-    atomic_savefig(fig, path, dpi=100, bbox_inches="tight")
+    fig.suptitle("Interpolations between test molecules the VAE reconstructs exactly", fontsize=12)
+    atomic_savefig(fig, path, dpi=90, bbox_inches="tight")
     plt.close(fig)
-    return {label: float(np.mean([m is not None for m in row])) for label, row in rows.items()}
+    return path

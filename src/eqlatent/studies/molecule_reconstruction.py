@@ -33,8 +33,15 @@ def validity(node_type: Tensor, bond_type: Tensor, atom_types: Sequence[str]) ->
 
 
 @torch.no_grad()
+def exact_matches(model: GraphVAE, z: Tensor, node_true: Tensor, bond_true: Tensor) -> Tensor:
+    """``[B]`` bool: ``decode_graph(z)`` is exactly the true graph, in the same node order."""
+    node, bond = model.decode_graph(z)
+    return (node == node_true).all(1) & (bond == bond_true).flatten(1).all(1)
+
+
+@torch.no_grad()
 def reconstruction_scores(model: GraphVAE, z: Tensor, node_true: Tensor, bond_true: Tensor,
-                          atom_types: Sequence[str]) -> dict[str, float]:
+                          atom_types: Sequence[str], decodable: Tensor | None = None) -> dict[str, float]:
     """Node-type / bond accuracy, whole-graph exact match and validity of ``decode_graph(z)``.
 
     Node accuracy counts every slot (empty slots must be decoded empty); bond accuracy
@@ -56,6 +63,8 @@ def reconstruction_scores(model: GraphVAE, z: Tensor, node_true: Tensor, bond_tr
         "graph_exact": float(exact.float().mean()),
         "validity": float(valid.float().mean()),
         "valid_connected": float(connected.float().mean()),
+        "exact_of_decodable": float(exact[decodable].float().mean()) if decodable is not None and decodable.any()
+        else None,
     }
 
 

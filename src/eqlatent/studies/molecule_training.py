@@ -69,7 +69,8 @@ def graph_loader(ds: MoleculeDataset, rows: Tensor, batch_size: int, shuffle: bo
 def build_model(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int) -> GraphVAE:
     """Instantiate ``cfg.model`` for this dataset's vocabularies and the given latent size."""
     return hydra.utils.instantiate(cfg.model, n_atom_types=len(ds.atom_types), n_bond_types=len(ds.bond_types),
-                                   max_nodes=ds.max_nodes, latent_dim=latent_dim)
+                                   max_nodes=ds.max_nodes, latent_dim=latent_dim, atom_types=list(ds.atom_types),
+                                   bond_types=list(ds.bond_types))
 
 
 def training_fingerprint(cfg: DictConfig, latent_dim: int) -> dict[str, object]:

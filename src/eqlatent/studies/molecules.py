@@ -26,7 +26,9 @@ from eqlatent.loggers import finish_loggers, log_config, make_loggers
 from eqlatent.projections.identity import Identity
 from eqlatent.studies.molecule_figures import embedding_figure, interpolation_figure
 from eqlatent.studies.molecule_probes import run_probes
-from eqlatent.studies.molecule_reconstruction import posterior_sample, reconstruction_scores, validity
+from eqlatent.studies.molecule_ceiling import decodable_mask
+from eqlatent.studies.molecule_interpolation import interpolation_stats, random_pairs
+from eqlatent.studies.molecule_reconstruction import exact_matches, posterior_sample, reconstruction_scores
 from eqlatent.studies.molecule_report import claim1_verdict, projection_table, results_markdown
 from eqlatent.studies.molecule_retention import (applies, decodability, distance_retention, instantiate_projections,
                                                  random_node_permutations)
@@ -53,12 +55,15 @@ def _projection_info(proj: Any, latent_dim: int) -> dict[str, Any]:
             "group": proj.group}
 
 
-def _figures(cfg: DictConfig, ds, model, z: torch.Tensor, d: int, projections: dict, eval_rows: torch.Tensor,
-             decoded_ok: torch.Tensor | None, fig_dir: Path) -> tuple[list[str], dict]:
-    """Embedding and interpolation figures for one latent size; returns paths and interpolation validity."""
+def _cross_section(projections: dict) -> str | None:
+    return "sort" if "sort" in projections else "lex_sort" if "lex_sort" in projections else None
+
+
+def _embedding(cfg: DictConfig, ds, z: torch.Tensor, d: int, projections: dict, eval_rows: torch.Tensor,
+               fig_dir: Path) -> str:
+    """PCA / t-SNE of the naive latent (stored and shuffled node order) and of the cross-section."""
     mcfg = cfg.molecules
-    cross = "sort" if "sort" in projections else "lex_sort" if "lex_sort" in projections else None
-    paths, interp = [], {}
+    cross = _cross_section(projections)
     rows = eval_rows[: int(mcfg.tsne_points)]
     prop = str(mcfg.figure_property)
     colour = ds.target(prop)[rows]
@@ -71,22 +76,36 @@ def _figures(cfg: DictConfig, ds, model, z: torch.Tensor, d: int, projections: d
     unit = ds.target_units[ds.target_names.index(prop)]
     embedding_figure(panels, colour, f"{prop} [{unit}]", p, int(cfg.seed),
                      f"{ds.name} test molecules, latent_dim {d}, coloured by {prop}")
-    paths.append(str(p))
-    if cross:
-        ok = eval_rows if decoded_ok is None else eval_rows[decoded_ok]
-        a, b = int(ok[0]), int(ok[min(1, len(ok) - 1)])
-        proj = projections[cross]
-        perm = proj.sorting_permutation(z[[a, b]].double())
-        p = fig_dir / f"interpolation_latent{d}.png"
-        interp = interpolation_figure(model, z[a].double(), z[b].double(), perm[0], perm[1],
-                                      int(mcfg.interpolation_steps), ds.atom_types, (ds.smiles[a], ds.smiles[b]),
-                                      cross, p)
-        paths.append(str(p))
-    return paths, interp
+    return str(p)
 
 
-def analyse_latent_dim(cfg: DictConfig, ds, d: int, projections: dict, probes: dict, out_dir: Path) -> dict:
-    """Train/reuse the VAE for ``d`` and measure everything for it."""
+def _interpolations(cfg: DictConfig, ds, model, z: torch.Tensor, d: int, projections: dict, exact_rows: torch.Tensor,
+                    fig_dir: Path) -> tuple[list[str], dict]:
+    """Interpolation statistics over random exactly-reconstructed test pairs, and a figure of a few paths."""
+    mcfg = cfg.molecules
+    cross = _cross_section(projections)
+    if cross is None:
+        return [], {}
+    pairs = random_pairs(exact_rows, int(mcfg.interpolation_pairs), int(cfg.seed) + 3)
+    stats = interpolation_stats(model, z.double(), pairs, projections[cross], cross, int(mcfg.interpolation_steps),
+                                ds.atom_types)
+    stats["n_candidates"] = len(exact_rows)
+    if not pairs:
+        return [], stats
+    shown = min(3, len(pairs))
+    paths = [{label: kind["paths"][k] for label, kind in stats["kinds"].items()} for k in range(shown)]
+    names = [(ds.smiles[a], ds.smiles[b]) for a, b in pairs[:shown]]
+    p = interpolation_figure(paths, names, int(mcfg.interpolation_steps), fig_dir / f"interpolation_latent{d}.png")
+    return [str(p)], stats
+
+
+def analyse_latent_dim(cfg: DictConfig, ds, d: int, projections: dict, probes: dict, out_dir: Path,
+                       decodable: torch.Tensor) -> dict:
+    """Train/reuse the VAE for ``d`` and measure everything for it.
+
+    ``decodable``: ``[n_test]`` mask of test molecules an equivariant VAE can decode exactly
+    from its posterior mean at all (the ceiling, :mod:`eqlatent.studies.molecule_ceiling`).
+    """
     mcfg = cfg.molecules
     run_dir = out_dir / f"latent{d}"
     t0 = time.time()
@@ -99,7 +118,8 @@ def analyse_latent_dim(cfg: DictConfig, ds, d: int, projections: dict, probes: d
     eval_rows = test[: int(mcfg.n_eval)]
     node_t, bond_t = ds.node_type[test], ds.bond_type[test].long()
     recon = {
-        "posterior mean": reconstruction_scores(model, lat["mu"][test].double(), node_t, bond_t, ds.atom_types),
+        "posterior mean": reconstruction_scores(model, lat["mu"][test].double(), node_t, bond_t, ds.atom_types,
+                                                decodable),
         "posterior sample": reconstruction_scores(
             model, posterior_sample(lat["mu"][test], lat["logvar"][test], int(cfg.seed)).double(), node_t, bond_t,
             ds.atom_types),
@@ -111,19 +131,16 @@ def analyse_latent_dim(cfg: DictConfig, ds, d: int, projections: dict, probes: d
     log.info("latent_dim=%d: distances over %d molecules for %s", d, len(eval_rows), ", ".join(projs))
     retention = distance_retention(z[eval_rows], projs, int(mcfg.knn_k))
     decod = decodability(model, z[eval_rows], ds.node_type[eval_rows], ds.bond_type[eval_rows].long(), projs)
-    with torch.no_grad():
-        node_rec, bond_rec = model.decode_graph(z[eval_rows])
-    exact = (node_rec == ds.node_type[eval_rows]).all(1) & (bond_rec == ds.bond_type[eval_rows]).flatten(1).all(1)
-    valid, connected = validity(node_rec, bond_rec, ds.atom_types)
-    # interpolation end points: molecules decoded exactly if there are two, else ones decoding to a valid molecule
-    decoded_ok = next((m for m in (exact, connected, valid) if int(m.sum()) >= 2), None)
+    exact_rows = test[exact_matches(model, z[test], node_t, bond_t)]
     log.info("latent_dim=%d: probes", d)
     probe_rows = run_probes(z, ds, projs, probes, list(mcfg.probe_targets), list(mcfg.probe_conditions),
-                            int(cfg.seed))
-    figs, interp = _figures(cfg, ds, model, z, d, projs, eval_rows, decoded_ok, out_dir / "figures")
+                            int(cfg.seed), int(mcfg.get("n_probe_train", 0)), int(mcfg.get("n_probe_test", 0)))
+    figs = [_embedding(cfg, ds, z, d, projs, eval_rows, out_dir / "figures")]
+    interp_figs, interp = _interpolations(cfg, ds, model, z, d, projs, exact_rows, out_dir / "figures")
+    figs += interp_figs
     return {"reconstruction": recon, "retention": retention, "decodability": decod, "probes": probe_rows,
             "projection_info": {k: _projection_info(v, d) for k, v in projs.items()}, "knn_k": int(mcfg.knn_k),
-            "interpolation_validity": interp, "active_channels": active,
+            "interpolation": interp, "active_channels": active,
             "posterior_var_per_channel": post_var.tolist(), "figures": figs, "train_time_s": train_s,
             "epochs_trained": int(cfg.trainer.max_epochs)}
 
@@ -193,8 +210,11 @@ def run(cfg: DictConfig) -> dict:
         "n_eval": min(int(mcfg.n_eval), len(ds.split["test"])), "probe_targets": list(mcfg.probe_targets),
         "latent_dims": {},
     }
+    test = ds.split["test"]
+    decodable = decodable_mask(ds.node_type[test], ds.bond_type[test].long())
+    results["ceiling"] = {"decodable": float(decodable.float().mean()), "n_test": len(test)}
     for d in dims:
-        results["latent_dims"][str(d)] = analyse_latent_dim(cfg, ds, d, projections, probes, out_dir)
+        results["latent_dims"][str(d)] = analyse_latent_dim(cfg, ds, d, projections, probes, out_dir, decodable)
     results["figures"] = [f for rd in results["latent_dims"].values() for f in rd["figures"]]
     results["train_time_s"] = sum(rd["train_time_s"] for rd in results["latent_dims"].values())
     results["wall_time_s"] = time.time() - t_start
