@@ -81,7 +81,7 @@ def _random_graphs(b: int, n: int, n_types: int, gen: torch.Generator):
 
 @pytest.mark.parametrize("options", [
     {},
-    {"rbf_centres": 6, "residual": True, "n_layers": 3},
+    {"rbf_centres": 6, "residual": True, "n_layers": 3, "bilinear_rank": 4},
     # valence-aware decoding breaks ties by slot index only; random latents have no ties
     {"valence_decoding": True, "atom_types": ["C", "N", "O", "F"], "bond_types": ["SINGLE", "DOUBLE", "TRIPLE", "AROMATIC"]},
 ])

@@ -95,31 +95,53 @@ class RadialFeatures(nn.Module):
         return torch.cat([z, bumps.flatten(-2)], dim=-1)
 
 
+class BilinearBondHead(nn.Module):
+    """Node features ``[B, n, C]`` -> bond logits ``[B, n, n, K]``: ``sum_r u_ir^k s_r^k u_jr^k`` per bond class k.
+
+    Why: the pair layers are the costly part of the model (``n^2`` entries), so they stay
+    narrow; a wide node MLP (with the set's mean as context, DeepSets) feeding a low-rank
+    symmetric bilinear form adds pairwise capacity at node cost.  Acting on every pair
+    alike, it keeps the decoder permutation-equivariant.
+    """
+
+    def __init__(self, in_channels: int, width: int, rank: int, n_classes: int) -> None:
+        super().__init__()
+        self.mlp = nn.ModuleList([Equivariant1to1(in_channels, width), Equivariant1to1(width, width)])
+        self.proj = nn.Linear(width, n_classes * rank)
+        self.scale = nn.Parameter(torch.randn(n_classes, rank) / math.sqrt(rank))
+        self.n_classes, self.rank = n_classes, rank
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self.mlp:
+            x = F.relu(layer(x))
+        u = self.proj(x).unflatten(-1, (self.n_classes, self.rank))                  # [B, n, K, r]
+        return torch.einsum("bikr,kr,bjkr->bijk", u, self.scale, u)
+
+
 class GraphDecoder(nn.Module):
     """Per-node latents ``[B, n, d]`` -> node-class logits ``[B, n, A+1]`` and bond logits ``[B, n, n, K+1]``."""
 
     def __init__(self, latent_dim: int, hidden: int, n_layers: int, n_node_classes: int, n_bond_classes: int,
-                 rbf_centres: int = 0, residual: bool = False, pair_rbf: bool = False) -> None:
+                 rbf_centres: int = 0, residual: bool = False, bilinear_rank: int = 0) -> None:
         super().__init__()
         self.features = RadialFeatures(rbf_centres) if rbf_centres > 0 else nn.Identity()
-        # radial features of |z_i - z_j| per latent channel: how close two nodes' latents are, at fine resolution
-        self.pair_features = RadialFeatures(rbf_centres, radius=2.0) if pair_rbf and rbf_centres > 0 else None
-        self.pair_in = nn.Linear(latent_dim * (1 + rbf_centres), hidden) if self.pair_features is not None else None
-        self.node_in = Equivariant1to1(latent_dim * (1 + rbf_centres), hidden)
+        n_in = latent_dim * (1 + rbf_centres)
+        self.node_in = Equivariant1to1(n_in, hidden)
         self.node_mid = Equivariant1to1(hidden, hidden)
         self.node_head = Equivariant1to1(hidden, n_node_classes)
         self.to_pairs = Equivariant1to2(hidden, hidden)
         self.pair_layers = PairStack(hidden, n_layers - 1, residual)
         self.bond_head = Equivariant2to2(hidden, n_bond_classes)
+        self.bilinear = (BilinearBondHead(n_in, 4 * hidden, bilinear_rank, n_bond_classes) if bilinear_rank > 0
+                         else None)
 
     def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        h = F.relu(self.node_mid(F.relu(self.node_in(self.features(z)))))
+        f = self.features(z)
+        h = F.relu(self.node_mid(F.relu(self.node_in(f))))
         node_logits = self.node_head(h)
-        p = self.to_pairs(h)
-        if self.pair_features is not None:
-            p = p + self.pair_in(self.pair_features((z.unsqueeze(2) - z.unsqueeze(1)).abs() - 2.0))
-        p = self.pair_layers(F.relu(p))
-        bond_logits = self.bond_head(p)
+        bond_logits = self.bond_head(self.pair_layers(F.relu(self.to_pairs(h))))
+        if self.bilinear is not None:
+            bond_logits = bond_logits + self.bilinear(f)
         return node_logits, 0.5 * (bond_logits + bond_logits.transpose(1, 2))   # undirected bonds
 
 
@@ -155,8 +177,9 @@ class GraphVAE(L.LightningModule):
     rbf_centres:
         Radial features per latent number fed to the decoder (0 = the latent alone); see
         :class:`RadialFeatures`.
-    pair_rbf:
-        Also feed the decoder's pair layers radial features of ``|z_i - z_j|``.
+    bilinear_rank:
+        Rank of an extra bilinear bond head on wide node features (0 = none); see
+        :class:`BilinearBondHead`.
     residual:
         Pre-norm residual blocks in the pair stacks (:class:`PairStack`).
     lr_schedule:
@@ -168,7 +191,7 @@ class GraphVAE(L.LightningModule):
 
     def __init__(self, n_atom_types: int, max_nodes: int, latent_dim: int = 1, hidden: int = 32, n_layers: int = 3,
                  lr: float = 1e-3, kl_weight: float = 0.5, kl_warmup_epochs: int = 10, n_bond_types: int = 4,
-                 bond_weight: float = 1.0, rbf_centres: int = 0, pair_rbf: bool = False, residual: bool = False,
+                 bond_weight: float = 1.0, rbf_centres: int = 0, bilinear_rank: int = 0, residual: bool = False,
                  lr_schedule: str = "constant",
                  valence_decoding: bool = False, atom_types: list[str] | None = None,
                  bond_types: list[str] | None = None) -> None:
@@ -183,7 +206,7 @@ class GraphVAE(L.LightningModule):
         self.n_atom_types, self.n_bond_types, self.latent_dim = n_atom_types, n_bond_types, latent_dim
         self.encoder = GraphEncoder(n_bond_types + n_atom_types + 1, hidden, n_layers, latent_dim, residual)
         self.decoder = GraphDecoder(latent_dim, hidden, n_layers, n_atom_types + 1, n_bond_types + 1, rbf_centres, residual,
-                                    pair_rbf)
+                                    bilinear_rank)
         weights = torch.ones(n_bond_types + 1)
         weights[1:] = bond_weight
         self.register_buffer("bond_class_weight", weights, persistent=False)
