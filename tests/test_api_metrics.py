@@ -123,3 +123,15 @@ def test_docstring_examples_run():
     for module in map(importlib.import_module, names):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0 and result.attempted > 0, module.__name__
+
+
+def test_retention_stays_callable_after_the_cli_module_is_imported():
+    """``import eqlatent.retention`` rebinds the package attribute to the CLI module; it must still work as the function."""
+    import importlib
+
+    import eqlatent
+
+    importlib.import_module("eqlatent.retention")
+    z = torch.randn(20, 5, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    res = eqlatent.retention(z, "sort", "S_n", n_pairs=40)
+    assert res.as_dict()["spearman"] == pytest.approx(1.0)

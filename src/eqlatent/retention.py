@@ -7,7 +7,10 @@
 ``D<N>`` (regular fields, e.g. ``[n, fields, N]``) or ``SO2`` (``[n, fields, 1+2L]``).  Prints
 a markdown row (``--json`` for JSON); bad input is one line on stderr and exit status 2.
 
-This file is the CLI only; in Python use the function ``eqlatent.retention(...)``.
+This file is the CLI; in Python use the function ``eqlatent.retention(...)``.  Importing this
+module (``import eqlatent.retention``) makes Python rebind the package attribute
+``eqlatent.retention`` to the module, so the module is made callable and forwards to the
+function: ``eqlatent.retention(...)`` works either way.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import types
 from pathlib import Path
 
 import torch
@@ -61,6 +65,15 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(res.as_dict()) if args.json else res.to_markdown())
     return 0
 
+
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        from eqlatent.toolkit.retention import retention
+
+        return retention(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 if __name__ == "__main__":
     sys.exit(main())
