@@ -10,11 +10,11 @@ PROFILE ?= cpu
 ARGS    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test prepare-data reproduce-molecules reproduce-images reproduce sweep-molecules sweep-images report bench wandb-sync clean clean-data
+.PHONY: help setup test prepare-data reproduce-molecules reproduce-images reproduce sweep-molecules sweep-images report bench paper-check wandb-sync clean clean-data
 
 help: ## list the targets with what they do
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
-	@echo "  variables: PROFILE=cpu|paper (default cpu), ARGS='hydra overrides'"
+	@echo "  variables: PROFILE=cpu|full|paper (default cpu), ARGS='hydra overrides'"
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v gfortran >/dev/null || { \
@@ -55,6 +55,9 @@ report: $(STAMP) ## aggregate every finished run under outputs/ -> outputs/repor
 
 bench: $(STAMP) ## time projections vs encoders, throughput, scaling, QM9 preprocessing -> outputs/bench/bench.md
 	$(PY) benchmarks/bench.py $(ARGS)
+
+paper-check: $(STAMP) ## train every paper-profile model 1 epoch on the full data, project the paper profile's time -> outputs/bench/paper_check.md
+	$(PY) benchmarks/paper_check.py $(ARGS)
 
 wandb-sync: $(STAMP) ## upload every offline wandb run under outputs/ (needs `wandb login` first)
 	@runs=$$(find outputs -type d -name 'offline-run-*' 2>/dev/null); \

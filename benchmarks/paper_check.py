@@ -1,0 +1,127 @@
+"""Exercise the `paper` profile on this machine: ``make paper-check`` (``python benchmarks/paper_check.py``).
+
+Why: the paper profile (all of QM9, all 50k training digits, the paper's model sizes and
+epochs) is meant for a GPU, and a profile that never runs is a profile that does not
+work.  This script trains every model of that profile for ONE epoch over the full data,
+through the studies' own training functions (``train_encoder`` for the image encoders,
+``train_or_load`` for the graph VAEs), measures the epoch time and projects the wall time
+of the whole profile here (epoch time x the profile's epochs, summed over the models).
+Training dominates both studies; the analysis after it (projections, metrics, probes)
+is not included in the projection and is stated as such.
+
+``--fraction f`` trains on the first fraction of each epoch's batches and scales the time
+up (for a smoke run: ``tests/test_paper_check.py`` uses a tiny fraction); the default 1.0
+is the full epoch.  Prints a table and writes ``outputs/bench/paper_check.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import markdown_table  # noqa: E402
+
+from eqlatent.config import compose, project_root  # noqa: E402
+from eqlatent.io import atomic_write_text  # noqa: E402
+
+
+def _paper_config(experiment: str, out_root: str, fraction: float, extra: list[str]):
+    overrides = [f"experiment={experiment}", "profile=paper", "logger=csv", f"paths.output_root={out_root}",
+                 "callbacks.rich_progress_bar=null", "trainer.enable_progress_bar=false",
+                 f"++trainer.limit_train_batches={fraction}", "++trainer.limit_val_batches=0", *extra]
+    return compose(overrides, with_hydra=False)
+
+
+def time_image_encoders(out_root: str, fraction: float, extra: list[str]) -> list[dict]:
+    """One epoch of every image encoder of the paper profile, over the full rotated-MNIST training split."""
+    import hydra
+
+    from eqlatent.studies.image_latents import train_encoder
+
+    cfg = _paper_config("images", out_root, fraction, ["profile.images.epochs=1", *extra])
+    data = hydra.utils.instantiate(cfg.data)
+    rows = []
+    for name, mcfg in cfg.model.items():
+        if mcfg is None:
+            continue
+        start = time.perf_counter()
+        model = train_encoder(cfg, name, mcfg, data, Path(out_root) / "images" / name)
+        seconds = (time.perf_counter() - start) / fraction
+        rows.append({"study": "images", "model": name, "n_train": len(data.train),
+                     "parameters": sum(p.numel() for p in model.parameters()), "epoch_s": seconds,
+                     "epochs": int(compose(["experiment=images", "profile=paper"], with_hydra=False).profile.images.epochs)})
+        print(f"[paper-check] images/{name}: {seconds:.0f} s per epoch over {len(data.train)} digits", flush=True)
+    return rows
+
+
+def time_graph_vaes(out_root: str, fraction: float, extra: list[str]) -> list[dict]:
+    """One epoch of the graph VAE for every latent size of the paper profile, over QM9's training split."""
+    import hydra
+
+    from eqlatent.studies.molecule_training import train_or_load
+
+    paper_epochs = int(compose(["experiment=molecules", "profile=paper"], with_hydra=False).profile.molecules.epochs)
+    cfg = _paper_config("molecules", out_root, fraction, ["profile.molecules.epochs=1", *extra])
+    ds = hydra.utils.instantiate(cfg.data)
+    rows = []
+    for d in cfg.molecules.latent_dims:
+        start = time.perf_counter()
+        model, _ = train_or_load(cfg, ds, int(d), Path(out_root) / "molecules" / f"latent{d}")
+        seconds = (time.perf_counter() - start) / fraction
+        rows.append({"study": "molecules", "model": f"graph VAE d={d}", "n_train": len(ds.split["train"]),
+                     "parameters": sum(p.numel() for p in model.parameters()), "epoch_s": seconds,
+                     "epochs": paper_epochs})
+        print(f"[paper-check] molecules/latent{d}: {seconds:.0f} s per epoch over {len(ds.split['train'])} molecules",
+              flush=True)
+    return rows
+
+
+def report(rows: list[dict], fraction: float) -> str:
+    """Markdown: per-model epoch time and projected training time of the paper profile on this machine."""
+    table = [[r["study"], r["model"], f"{r['parameters']:,}", f"{r['n_train']:,}", r["epoch_s"], r["epochs"],
+              r["epoch_s"] * r["epochs"] / 3600] for r in rows]
+    total = {s: sum(r["epoch_s"] * r["epochs"] for r in rows if r["study"] == s) / 3600 for s in {r["study"] for r in rows}}
+    lines = ["# Paper profile on this machine", "",
+             f"Machine: {platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+             f"CUDA {'yes' if torch.cuda.is_available() else 'no'}. One epoch over the full training data per model"
+             + ("" if fraction >= 1 else f" (measured on {fraction:g} of its batches and scaled up)") + ".", "",
+             markdown_table(["study", "model", "parameters", "training items", "s / epoch", "paper epochs",
+                             "projected training h"], table), ""]
+    lines += [f"Projected training time of `PROFILE=paper make reproduce-{s}` here: **{h:.3g} h** "
+              "(training only; the analysis after it takes minutes)." for s, h in sorted(total.items())]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--fraction", type=float, default=1.0, help="share of each epoch's batches to time (0, 1]")
+    parser.add_argument("--study", choices=["images", "molecules", "both"], default="both")
+    parser.add_argument("--out", default=str(project_root() / "outputs" / "bench" / "paper_check.md"))
+    parser.add_argument("--images-override", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Hydra override for the images study (repeatable)")
+    parser.add_argument("--molecules-override", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra Hydra override for the molecules study (repeatable)")
+    args = parser.parse_args(argv)
+    if not 0 < args.fraction <= 1:
+        parser.error(f"--fraction must be in (0, 1], got {args.fraction}")
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="paper_check_") as tmp:
+        if args.study in ("molecules", "both"):
+            rows += time_graph_vaes(tmp, args.fraction, args.molecules_override)
+        if args.study in ("images", "both"):
+            rows += time_image_encoders(tmp, args.fraction, args.images_override)
+    md = report(rows, args.fraction)
+    atomic_write_text(Path(args.out), md)
+    print(md)
+    return md
+
+
+if __name__ == "__main__":
+    main()
