@@ -43,7 +43,7 @@ def test_profiles_define_every_study_block(profile):
 
 def test_paper_profile_is_larger_than_cpu():
     cpu, paper = compose(["profile=cpu"]).profile, compose(["profile=paper"]).profile
-    assert paper.molecules.n_molecules == 0 and cpu.molecules.n_molecules > 0  # 0 = full QM9
+    assert paper.molecules.n_molecules == 0  # 0 = full QM9 (the cpu profile uses all of it too, for fewer epochs)
     assert paper.molecules.epochs > cpu.molecules.epochs
 
 

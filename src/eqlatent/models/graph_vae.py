@@ -221,16 +221,20 @@ class GraphVAE(L.LightningModule):
         """Node-class logits ``[B, n, A+1]`` (class 0 = empty) and bond logits ``[B, n, n, K+1]``."""
         return self.decoder(z.to(self.dtype_of_params()))
 
-    def decode_graph(self, z: Tensor) -> tuple[Tensor, Tensor]:
+    def decode_graph(self, z: Tensor, valence: bool | None = None) -> tuple[Tensor, Tensor]:
         """Most likely graph: ``node_type [B, n]`` (-1 = empty) and ``bond_type [B, n, n]`` (0 on empty rows).
 
         Bonds are the per-pair argmax, or -- when the model was built with ``max_valence`` --
         the valence-aware greedy choice (:mod:`eqlatent.models.valence_decoding`), which
-        equals the argmax whenever that already respects every atom's valence.
+        equals the argmax whenever that already respects every atom's valence.  ``valence``
+        overrides the model's setting (False: plain argmax, e.g. to score the raw decoder).
         """
         node_logits, bond_logits = self.decode(z)
         node_type = node_logits.argmax(-1) - 1
-        if self.max_valence is not None:
+        use_valence = self.max_valence is not None if valence is None else valence
+        if use_valence:
+            if self.max_valence is None:
+                raise ValueError("this model has no valences; build it with valence_decoding=True and the vocabularies")
             return node_type, valence_decode(node_type.cpu(), bond_logits.cpu(), self.max_valence,
                                              self.bond_order).to(node_type.device)
         bond_type = bond_logits.argmax(-1)

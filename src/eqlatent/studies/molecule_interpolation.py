@@ -6,8 +6,10 @@ molecules), the straight line between their latents is decoded at evenly spaced 
 once in the equivariant latent as stored (linear in the dataset's node order, an arbitrary
 choice) and once between the two molecules' cross-section representatives (nodes sorted,
 an order fixed by the latents themselves).  Reported per path kind: the mean share of
-decoded points that rdkit accepts, and the mean share of points that are distinct valid
-molecules (canonical SMILES), i.e. how much chemistry the path visits.
+decoded points that rdkit accepts (with the model's decoding and, when that is valence
+aware, also with plain argmax decoding: how often the path leaves what the decoder
+itself gets right), and the mean share of points that are distinct valid molecules
+(canonical SMILES), i.e. how much chemistry the path visits.
 """
 
 from __future__ import annotations
@@ -38,13 +40,17 @@ def random_pairs(candidates: Tensor, n_pairs: int, seed: int) -> list[tuple[int,
 
 
 @torch.no_grad()
-def path_smiles(model: GraphVAE, z_a: Tensor, z_b: Tensor, steps: int, atom_types: Sequence[str]) -> list[str | None]:
-    """Canonical SMILES (None where invalid) decoded along ``(1 - t) z_a + t z_b``, ``t`` in ``[0, 1]``."""
+def path_smiles(model: GraphVAE, z_a: Tensor, z_b: Tensor, steps: int, atom_types: Sequence[str],
+                valence: bool | None = None) -> list[str | None]:
+    """Canonical SMILES (None where invalid) decoded along ``(1 - t) z_a + t z_b``, ``t`` in ``[0, 1]``.
+
+    ``valence``: override the model's decoding (False = plain argmax, no valence repair).
+    """
     from rdkit import Chem
 
     quiet_rdkit()
     ts = torch.linspace(0, 1, steps, dtype=z_a.dtype).view(-1, 1, 1)
-    node, bond = model.decode_graph((1 - ts) * z_a + ts * z_b)
+    node, bond = model.decode_graph((1 - ts) * z_a + ts * z_b, valence=valence)
     mols = [graph_to_mol(nt, bt, list(atom_types)) for nt, bt in zip(node, bond)]
     return [Chem.MolToSmiles(m) if m is not None else None for m in mols]
 
@@ -63,13 +69,17 @@ def interpolation_stats(model: GraphVAE, z: Tensor, pairs: list[tuple[int, int]]
              f"{cross_section} cross-section": lambda a, b: sorted_pair(projection, a, b)}
     rows = {}
     for label, ends in kinds.items():
-        valid, distinct, paths = [], [], []
+        valid, raw_valid, distinct, paths = [], [], [], []
         for a, b in pairs:
             za, zb = ends(z[a], z[b])
             smiles = path_smiles(model, za, zb, steps, atom_types)
             valid.append(sum(s is not None for s in smiles) / steps)
+            if model.max_valence is not None:    # how often the valence repair was needed along the path
+                raw = path_smiles(model, za, zb, steps, atom_types, valence=False)
+                raw_valid.append(sum(s is not None for s in raw) / steps)
             distinct.append(len({s for s in smiles if s is not None}) / steps)
             paths.append(smiles)
         rows[label] = {"valid": sum(valid) / len(valid) if pairs else None,
+                       "valid_argmax": sum(raw_valid) / len(raw_valid) if raw_valid else None,
                        "distinct": sum(distinct) / len(distinct) if pairs else None, "paths": paths[:5]}
     return {"n_pairs": len(pairs), "steps": steps, "pairs": pairs[:5], "kinds": rows}

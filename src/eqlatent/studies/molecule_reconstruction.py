@@ -41,7 +41,7 @@ def exact_matches(model: GraphVAE, z: Tensor, node_true: Tensor, bond_true: Tens
 
 @torch.no_grad()
 def reconstruction_scores(model: GraphVAE, z: Tensor, node_true: Tensor, bond_true: Tensor,
-                          atom_types: Sequence[str], decodable: Tensor | None = None) -> dict[str, float]:
+                          atom_types: Sequence[str], decodable: Tensor | None = None) -> tuple[dict[str, float], Tensor]:
     """Node-type / bond accuracy, whole-graph exact match and validity of ``decode_graph(z)``.
 
     Node accuracy counts every slot (empty slots must be decoded empty); bond accuracy
@@ -65,7 +65,7 @@ def reconstruction_scores(model: GraphVAE, z: Tensor, node_true: Tensor, bond_tr
         "valid_connected": float(connected.float().mean()),
         "exact_of_decodable": float(exact[decodable].float().mean()) if decodable is not None and decodable.any()
         else None,
-    }
+    }, exact
 
 
 def posterior_sample(mu: Tensor, logvar: Tensor, seed: int) -> Tensor:

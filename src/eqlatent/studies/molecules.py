@@ -117,13 +117,12 @@ def analyse_latent_dim(cfg: DictConfig, ds, d: int, projections: dict, probes: d
     test = ds.split["test"]
     eval_rows = test[: int(mcfg.n_eval)]
     node_t, bond_t = ds.node_type[test], ds.bond_type[test].long()
-    recon = {
-        "posterior mean": reconstruction_scores(model, lat["mu"][test].double(), node_t, bond_t, ds.atom_types,
-                                                decodable),
-        "posterior sample": reconstruction_scores(
-            model, posterior_sample(lat["mu"][test], lat["logvar"][test], int(cfg.seed)).double(), node_t, bond_t,
-            ds.atom_types),
-    }
+    mean_scores, mean_exact = reconstruction_scores(model, lat["mu"][test].double(), node_t, bond_t, ds.atom_types,
+                                                    decodable)
+    sample_scores, _ = reconstruction_scores(
+        model, posterior_sample(lat["mu"][test], lat["logvar"][test], int(cfg.seed)).double(), node_t, bond_t,
+        ds.atom_types)
+    recon = {"posterior mean": mean_scores, "posterior sample": sample_scores}
     # channels the VAE actually uses: posterior variance well below the prior's 1 (the rest collapsed to the prior)
     post_var = lat["logvar"][test].exp().flatten(0, 1).mean(0)
     active = int((post_var < 0.5).sum())
@@ -131,7 +130,8 @@ def analyse_latent_dim(cfg: DictConfig, ds, d: int, projections: dict, probes: d
     log.info("latent_dim=%d: distances over %d molecules for %s", d, len(eval_rows), ", ".join(projs))
     retention = distance_retention(z[eval_rows], projs, int(mcfg.knn_k))
     decod = decodability(model, z[eval_rows], ds.node_type[eval_rows], ds.bond_type[eval_rows].long(), projs)
-    exact_rows = test[exact_matches(model, z[test], node_t, bond_t)]
+    same = str(mcfg.analysis_latent) == "mean"
+    exact_rows = test[mean_exact if same else exact_matches(model, z[test], node_t, bond_t)]
     log.info("latent_dim=%d: probes", d)
     probe_rows = run_probes(z, ds, projs, probes, list(mcfg.probe_targets), list(mcfg.probe_conditions),
                             int(cfg.seed), int(mcfg.get("n_probe_train", 0)), int(mcfg.get("n_probe_test", 0)))
