@@ -88,3 +88,50 @@ def test_plain_cnn_shapes_and_augmentation_rotates_inputs():
     torch.manual_seed(0)
     aug = model._augment(x)
     assert aug.shape == x.shape and not torch.allclose(aug, x)
+
+
+@pytest.mark.parametrize("name", ["c8", "c16", "so2"])
+def test_study_encoders_as_configured_are_equivariant(name):
+    """The study's own architectures (4 blocks, pooling after the first two, 29 -> 15 -> 8), scaled to a quarter width."""
+    import hydra
+
+    from eqlatent.config import compose
+
+    cfg = compose(["experiment=images", f"model={name}", "profile.images.width=0.25"], with_hydra=False)
+    model = hydra.utils.instantiate(cfg.model[name], _convert_="all").eval()
+    if name == "so2":
+        act = lambda z, k: rotate_irreps(z, k * math.pi / 2)  # noqa: E731
+    else:
+        act = lambda z, k: roll_regular(z, k * model.order // 4)  # noqa: E731
+    with torch.no_grad():
+        assert_equivariant(model.encode, _images(), rot90_sampler(output_action=act), atol=ATOL, n_samples=4)
+        assert_invariant(model, _images(), rot90_sampler(), atol=ATOL, n_samples=4)
+
+
+def test_width_scales_every_block_and_rejects_nonsense():
+    from eqlatent.errors import ConfigError
+    from eqlatent.models.image_classifier import scaled_widths
+
+    assert scaled_widths((8, 16, 24, 32), 0.25) == (2, 4, 6, 8)
+    assert scaled_widths((1, 3), 0.1) == (1, 1)
+    with pytest.raises(ConfigError, match="width"):
+        scaled_widths((8,), 0.0)
+
+
+def test_training_set_choice_is_checked():
+    from eqlatent.errors import ConfigError
+
+    assert PlainCNN(channels=(4, 8, 8), train_on="upright").train_on == "upright"
+    with pytest.raises(ConfigError, match="train_on"):
+        PlainCNN(channels=(4, 8, 8), train_on="sideways")
+
+
+def test_warmup_cosine_schedule_rises_then_decays_to_zero():
+    from eqlatent.models.image_classifier import warmup_cosine
+
+    f = warmup_cosine(10)
+    values = [f(i) for i in range(11)]
+    assert values[0] == 0.5 and values[1] == 1.0          # 2 warm-up steps (20 % of 10)
+    assert all(a >= b for a, b in zip(values[1:], values[2:]))  # then non-increasing
+    assert values[-1] == pytest.approx(0.0)
+    assert warmup_cosine(1)(0) == 1.0                     # defined for a single step too

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from eqlatent.models.image_classifier import ImageClassifier
+from eqlatent.models.image_classifier import ImageClassifier, scaled_widths
 
 
 class CyclicSteerableCNN(ImageClassifier):
@@ -36,9 +36,12 @@ class CyclicSteerableCNN(ImageClassifier):
     latent_layout = "regular"
 
     def __init__(self, order: int = 8, fields: tuple[int, ...] = (6, 12, 16), kernel_sizes: tuple[int, ...] = (5, 5, 3),
-                 hidden: int = 64, n_classes: int = 10, lr: float = 1e-3, augment_rotations: bool = False) -> None:
-        super().__init__(lr=lr, augment_rotations=augment_rotations)
+                 hidden: int = 64, n_classes: int = 10, lr: float = 1e-3, augment_rotations: bool = False,
+                 pool_after: tuple[int, ...] | None = None, train_on: str = "rotated",
+                 width: float = 1.0) -> None:
+        super().__init__(lr=lr, augment_rotations=augment_rotations, train_on=train_on)
         self.save_hyperparameters()
+        fields = scaled_widths(fields, width)
         from escnn import gspaces
         from escnn import nn as enn
 
@@ -46,11 +49,12 @@ class CyclicSteerableCNN(ImageClassifier):
         self.gspace = gspaces.rot2dOnR2(N=order)
         ftype = enn.FieldType(self.gspace, [self.gspace.trivial_repr])
         self.input_type = ftype
+        pools = set(range(len(fields) - 1) if pool_after is None else pool_after)
         blocks: list[enn.EquivariantModule] = []
         for i, (f, k) in enumerate(zip(fields, kernel_sizes)):
             out = enn.FieldType(self.gspace, [self.gspace.regular_repr] * f)
             blocks += [enn.R2Conv(ftype, out, kernel_size=k, padding=k // 2), enn.InnerBatchNorm(out), enn.ReLU(out, inplace=True)]
-            if i < len(fields) - 1:
+            if i in pools:
                 blocks.append(enn.PointwiseAvgPoolAntialiased(out, sigma=0.66, stride=2))
             ftype = out
         self.features = enn.SequentialModule(*blocks)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from eqlatent.models.image_classifier import ImageClassifier
+from eqlatent.models.image_classifier import ImageClassifier, scaled_widths
 
 
 class PlainCNN(ImageClassifier):
@@ -23,14 +23,18 @@ class PlainCNN(ImageClassifier):
     latent_layout = "vector"
 
     def __init__(self, channels: tuple[int, ...] = (32, 64, 64), kernel_sizes: tuple[int, ...] = (5, 5, 3),
-                 hidden: int = 64, n_classes: int = 10, lr: float = 1e-3, augment_rotations: bool = False) -> None:
-        super().__init__(lr=lr, augment_rotations=augment_rotations)
+                 hidden: int = 64, n_classes: int = 10, lr: float = 1e-3, augment_rotations: bool = False,
+                 pool_after: tuple[int, ...] | None = None, train_on: str = "rotated",
+                 width: float = 1.0) -> None:
+        super().__init__(lr=lr, augment_rotations=augment_rotations, train_on=train_on)
         self.save_hyperparameters()
+        channels = scaled_widths(channels, width)
+        pools = set(range(len(channels) - 1) if pool_after is None else pool_after)
         layers: list[nn.Module] = []
         c_in = 1
         for i, (c, k) in enumerate(zip(channels, kernel_sizes)):
             layers += [nn.Conv2d(c_in, c, k, padding=k // 2), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
-            if i < len(channels) - 1:
+            if i in pools:
                 layers.append(nn.AvgPool2d(3, stride=2, padding=1))
             c_in = c
         self.features = nn.Sequential(*layers)

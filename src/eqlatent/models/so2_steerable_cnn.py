@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from eqlatent.models.image_classifier import ImageClassifier
+from eqlatent.models.image_classifier import ImageClassifier, scaled_widths
 
 
 class SO2SteerableCNN(ImageClassifier):
@@ -26,15 +26,19 @@ class SO2SteerableCNN(ImageClassifier):
         Number of band-limited fields per block (each of size ``1 + 2L``).
     grid_size:
         Number of rotations the Fourier nonlinearity samples.
+    activation:
+        Pointwise function applied on those samples (escnn's ``p_relu``, ``p_elu``, ...).
     """
 
     latent_layout = "irreps"
 
     def __init__(self, max_frequency: int = 3, channels: tuple[int, ...] = (8, 16, 16), kernel_sizes: tuple[int, ...] = (5, 5, 3),
                  grid_size: int = 12, hidden: int = 64, n_classes: int = 10, lr: float = 1e-3,
-                 augment_rotations: bool = False) -> None:
-        super().__init__(lr=lr, augment_rotations=augment_rotations)
+                 augment_rotations: bool = False, pool_after: tuple[int, ...] | None = None, train_on: str = "rotated",
+                 width: float = 1.0, activation: str = "p_relu") -> None:
+        super().__init__(lr=lr, augment_rotations=augment_rotations, train_on=train_on)
         self.save_hyperparameters()
+        channels = scaled_widths(channels, width)
         from escnn import gspaces
         from escnn import nn as enn
 
@@ -43,11 +47,12 @@ class SO2SteerableCNN(ImageClassifier):
         irreps = self.gspace.fibergroup.bl_irreps(max_frequency)
         ftype = enn.FieldType(self.gspace, [self.gspace.trivial_repr])
         self.input_type = ftype
+        pools = set(range(len(channels) - 1) if pool_after is None else pool_after)
         blocks: list[enn.EquivariantModule] = []
         for i, (c, k) in enumerate(zip(channels, kernel_sizes)):
-            act = enn.FourierPointwise(self.gspace, c, irreps, function="p_relu", N=grid_size)
+            act = enn.FourierPointwise(self.gspace, c, irreps, function=activation, N=grid_size)
             blocks += [enn.R2Conv(ftype, act.in_type, kernel_size=k, padding=k // 2), enn.IIDBatchNorm2d(act.in_type), act]
-            if i < len(channels) - 1:
+            if i in pools:
                 blocks.append(enn.PointwiseAvgPoolAntialiased(act.out_type, sigma=0.66, stride=2))
             ftype = act.out_type
         self.features = enn.SequentialModule(*blocks)

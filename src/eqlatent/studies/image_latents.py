@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,17 @@ def _loader(images: Tensor, labels: Tensor, batch_size: int, shuffle: bool, seed
     return tensor_loader((images, labels), batch_size, sampler, loader_cfg)
 
 
+def epochs_for(cfg: DictConfig, name: str) -> int:
+    """Training epochs of encoder ``name``: ``profile.images.epochs``, unless ``epochs_by_encoder`` names it.
+
+    Why per encoder: the plain CNN must learn rotation invariance from augmented data and
+    costs a fraction of an escnn forward pass, so the profiles give it more epochs in the
+    same wall time instead of starving it at the steerable CNNs' count.
+    """
+    icfg = cfg.profile.images
+    return int((icfg.get("epochs_by_encoder") or {}).get(name, icfg.epochs))
+
+
 def train_encoder(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, enc_dir: Path) -> ImageClassifier:
     """Fit one encoder with Lightning, resuming from ``enc_dir/checkpoints/last.ckpt`` when present."""
     enc_cfg = encoder_config(cfg, name, enc_dir)
@@ -69,12 +81,13 @@ def train_encoder(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, 
     loggers = make_loggers(enc_cfg)
     log_config(loggers, enc_cfg)
     trainer = hydra.utils.instantiate(enc_cfg.trainer, default_root_dir=str(enc_dir), logger=loggers,
-                                      callbacks=make_callbacks(enc_cfg), max_epochs=int(cfg.profile.images.epochs))
+                                      callbacks=make_callbacks(enc_cfg), max_epochs=epochs_for(cfg, name))
     bs = int(cfg.profile.images.batch_size)
     ckpt = enc_dir / "checkpoints" / "last.ckpt"
     try:
         loader_cfg = cfg.profile.get("loader")
-        trainer.fit(model, _loader(data.train.images, data.train.labels, bs, True, int(cfg.seed), loader_cfg),
+        images = data.train.upright if model.train_on == "upright" else data.train.images
+        trainer.fit(model, _loader(images, data.train.labels, bs, True, int(cfg.seed), loader_cfg),
                     _loader(data.val.images, data.val.labels, 512, False, 0, loader_cfg),
                     # our own checkpoint; it also holds the RNG states (numpy arrays) weights_only=True refuses
                     ckpt_path=str(ckpt) if ckpt.is_file() else None, weights_only=False if ckpt.is_file() else None)
@@ -174,12 +187,12 @@ def extract_latents(cfg: DictConfig, model: ImageClassifier, data: Any, name: st
     }
 
 
-def fingerprints(cfg: DictConfig, model_cfg: DictConfig) -> tuple[str, str]:
+def fingerprints(cfg: DictConfig, name: str, model_cfg: DictConfig) -> tuple[str, str]:
     """(training, extraction) fingerprints: what a cached checkpoint / latents file was made with."""
     icfg = cfg.profile.images
     train = {"model": OmegaConf.to_container(model_cfg, resolve=True),
              "data": OmegaConf.to_container(cfg.data, resolve=True),
-             "epochs": int(icfg.epochs), "batch_size": int(icfg.batch_size), "seed": int(cfg.seed)}
+             "epochs": epochs_for(cfg, name), "batch_size": int(icfg.batch_size), "seed": int(cfg.seed)}
     extract = {"train": settings_digest(train), "n_probe_train": int(icfg.n_probe_train),
                "n_invariance": int(icfg.n_invariance), "orbit_copies": int(icfg.orbit_copies), "version": CACHE_VERSION}
     return settings_digest(train), settings_digest(extract)
@@ -195,7 +208,7 @@ def latents_for(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, ou
     """
     enc_dir = out_dir / name
     path = enc_dir / LATENTS_FILE
-    fp_train, fp_extract = fingerprints(cfg, model_cfg)
+    fp_train, fp_extract = fingerprints(cfg, name, model_cfg)
     fp_file = enc_dir / "fingerprint.json"
     if fp_file.is_file():
         stored = json.loads(fp_file.read_text())
@@ -209,11 +222,14 @@ def latents_for(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, ou
         if cached.get("fingerprint") == fp_extract:
             print(f"[images] {name}: reusing {path}")
             return cached
-    print(f"[images] {name}: training ({int(cfg.profile.images.epochs)} epochs, resumes from last.ckpt) then encoding")
+    print(f"[images] {name}: training ({epochs_for(cfg, name)} epochs, resumes from last.ckpt) then encoding")
+    start = time.perf_counter()
     model = train_encoder(cfg, name, model_cfg, data, enc_dir)
+    train_seconds = time.perf_counter() - start
     if torch.cuda.is_available() and str(cfg.trainer.get("accelerator", "auto")) in ("auto", "gpu", "cuda"):
         model = model.cuda()  # Lightning hands the model back on the CPU; encode on the GPU it trained on
     result = extract_latents(cfg, model, data, name)
-    result["fingerprint"] = fp_extract
+    result.update(fingerprint=fp_extract, train_seconds=train_seconds, epochs=epochs_for(cfg, name),
+                  train_on=model.train_on)
     atomic_torch_save(result, path)
     return result

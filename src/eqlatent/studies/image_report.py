@@ -107,12 +107,13 @@ def results_markdown(info: dict[str, Any], encoders: dict[str, dict[str, Any]], 
     """The full ``results.md`` text."""
     md = [f"# Images study (rotated MNIST): results of run `{info['run_name']}`", "",
           f"Profile `{info['profile']}`, seed {info['seed']}: {info['n_train']} training digits "
-          f"({info['epochs']} epochs), probes fitted on {info['n_probe_train']}, {info['n_test']} rotated test digits, "
+          f"(epochs per encoder below), probes fitted on {info['n_probe_train']}, {info['n_test']} rotated test digits, "
           f"quotient metrics on {info['n_eval']} test digits, invariance on {info['n_invariance']}. "
           f"Wall time of this run: {info['wall_s']:.0f} s (encoders reused from cache: {info['reused']}).", "",
           "## Encoders (test accuracy)", "",
           table([{"encoder": e, **v} for e, v in encoders.items()],
-                ["encoder", "layout", "parameters", "latent_shape", "acc_rotated_test", "acc_upright_test"]), "",
+                ["encoder", "layout", "parameters", "latent_shape", "trained_on", "epochs", "train_s", "acc_rotated_test",
+                 "acc_upright_test"]), "",
           "## Projections x metrics", "",
           "spearman / rel_error / knn_consistency: agreement of the projection's distances with the quotient "
           "distance min_g ||z1 - g z2|| (C_N exact; SO(2) on a 360-angle grid; plain CNN over its latents of "

@@ -85,6 +85,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         z = cache["latents"]["test"][cache["layout"]]
         encoders[name] = {"layout": cache["layout"], "parameters": cache["n_parameters"],
                           "latent_shape": "x".join(str(s) for s in z.shape[1:]),
+                          "trained_on": cache.get("train_on", "rotated"), "epochs": cache.get("epochs", int(icfg.epochs)),
+                          "train_s": cache.get("train_seconds", float("nan")),
                           "acc_rotated_test": cache["accuracy"]["test"], "acc_upright_test": cache["accuracy"]["test_upright"]}
         metrics[name], features[name] = analyse_encoder(cache, cfg.projection, cfg.probe, int(icfg.n_eval), int(cfg.seed))
         curves[name] = random_k_curve(cache, cfg.projection, cfg.probe, list(icfg.k_multipliers), int(icfg.n_eval),
