@@ -41,11 +41,14 @@ def _devices() -> list[str]:
 def _vae(latent_dim: int, max_nodes: int = 9, device: str = "cpu"):
     cfg = compose(["experiment=molecules"], with_hydra=False)
     kwargs = {k: v for k, v in cfg.model.items() if k != "_target_"} if "_target_" in cfg.model else {}
+    from eqlatent.data.graphs import BOND_TYPES
+    from eqlatent.data.qm9 import ATOM_TYPES
     from eqlatent.models.graph_vae import GraphVAE
 
     allowed = GraphVAE.__init__.__code__.co_varnames
     kwargs = {k: v for k, v in kwargs.items() if k in allowed and k not in ("n_atom_types", "max_nodes", "latent_dim")}
-    return GraphVAE(n_atom_types=4, max_nodes=max_nodes, latent_dim=latent_dim, **kwargs).to(device).eval()
+    return GraphVAE(n_atom_types=len(ATOM_TYPES), max_nodes=max_nodes, latent_dim=latent_dim, atom_types=list(ATOM_TYPES),
+                    bond_types=list(BOND_TYPES), **kwargs).to(device).eval()
 
 
 def _random_graphs(batch: int, n: int, device: str = "cpu", seed: int = 0):
