@@ -29,6 +29,8 @@ def test_paper_check_trains_every_paper_model_and_projects_time(tmp_path):
         row = next(line for line in md.splitlines() if line.startswith(f"| {'molecules' if 'VAE' in model else 'images'} | {model} |"))
         seconds = float(row.split("|")[5])
         assert seconds > 0
+    cnn_aug = next(line for line in md.splitlines() if line.startswith("| images | cnn_aug |"))
+    assert int(cnn_aug.split("|")[6]) == 60  # projected with the paper profile's per-encoder epochs
     hours = [float(h) for h in re.findall(r"reproduce-\w+` here: \*\*([0-9.]+) h", md)]
     assert len(hours) == 2 and all(h >= 0 for h in hours)
 
