@@ -82,6 +82,8 @@ def _random_graphs(b: int, n: int, n_types: int, gen: torch.Generator):
 @pytest.mark.parametrize("options", [
     {},
     {"rbf_centres": 6, "residual": True, "n_layers": 3, "bilinear_rank": 4},
+    {"encoder": "message_passing", "decoder": "attention", "width": 8, "encoder_layers": 2, "decoder_layers": 2,
+     "rbf_centres": 4},
     # valence-aware decoding breaks ties by slot index only; random latents have no ties
     {"valence_decoding": True, "atom_types": ["C", "N", "O", "F"], "bond_types": ["SINGLE", "DOUBLE", "TRIPLE", "AROMATIC"]},
 ])
@@ -106,6 +108,36 @@ def test_encoder_and_decoder_are_permutation_equivariant(options):
 
     assert_equivariant(model.decode, torch.randn(5, 7, 2), latent_sampler, atol=ATOL)
     assert_equivariant(model.decode_graph, torch.randn(5, 7, 2), latent_sampler, atol=0)
+
+
+def test_unknown_encoder_or_decoder_names_the_choices():
+    with pytest.raises(ValueError, match="use 'maron' or 'message_passing'"):
+        GraphVAE(n_atom_types=4, max_nodes=5, encoder="gat")
+    with pytest.raises(ValueError, match="use 'maron' or 'attention'"):
+        GraphVAE(n_atom_types=4, max_nodes=5, decoder="mlp")
+
+
+def test_message_passing_encoder_reads_the_bonds():
+    # messages travel along the bond channels of the pair tensor: removing one bond must change the codes
+    model = GraphVAE(n_atom_types=4, max_nodes=5, encoder="message_passing", decoder="attention", width=8,
+                     encoder_layers=2, decoder_layers=1).double().eval()
+    node = torch.tensor([[0, 1, 0, -1, -1]])
+    bond = torch.zeros(1, 5, 5, dtype=torch.long)
+    bond[0, 0, 1] = bond[0, 1, 0] = 1
+    bond[0, 1, 2] = bond[0, 2, 1] = 2
+    cut = bond.clone()
+    cut[0, 1, 2] = cut[0, 2, 1] = 0
+    mu, _ = model.encode(node, bond)
+    mu_cut, _ = model.encode(node, cut)
+    assert (mu - mu_cut).abs().max() > 1e-6
+
+
+@pytest.mark.parametrize("decoder", ["maron", "attention"])
+def test_decoded_bond_logits_are_symmetric(decoder):
+    model = GraphVAE(n_atom_types=4, max_nodes=6, decoder=decoder, width=8, decoder_layers=1, hidden=8,
+                     n_layers=2).double().eval()
+    _, bond_logits = model.decode(torch.randn(3, 6, 1, dtype=torch.float64))
+    assert torch.allclose(bond_logits, bond_logits.transpose(1, 2), atol=1e-12)
 
 
 def test_vae_learns_to_reconstruct_a_tiny_synthetic_set():

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from eqlatent.models.attention_decoder import AttentionDecoder
+from eqlatent.models.message_passing_encoder import MessagePassingEncoder
 from eqlatent.models.permutation_layers import Equivariant1to1, Equivariant1to2, Equivariant2to1, Equivariant2to2
 from eqlatent.models.valence_decoding import bond_orders_for, valence_decode, valences_for
 
@@ -182,6 +184,15 @@ class GraphVAE(L.LightningModule):
         :class:`BilinearBondHead`.
     residual:
         Pre-norm residual blocks in the pair stacks (:class:`PairStack`).
+    encoder, decoder:
+        ``"maron"`` (the author's 2->2 pair stacks, :class:`GraphEncoder` / :class:`GraphDecoder`)
+        or ``"message_passing"`` / ``"attention"``
+        (:class:`~eqlatent.models.message_passing_encoder.MessagePassingEncoder`,
+        :class:`~eqlatent.models.attention_decoder.AttentionDecoder`), which learn far faster
+        per CPU second at the same per-node latent.
+    width, encoder_layers, decoder_layers:
+        Node width and depth of the message-passing encoder and the attention decoder
+        (unused by the Maron stacks, which use ``hidden`` and ``n_layers``).
     lr_schedule:
         ``"constant"`` or ``"onecycle"`` (warm-up, then cosine decay over the run).
     valence_decoding, atom_types, bond_types:
@@ -192,7 +203,8 @@ class GraphVAE(L.LightningModule):
     def __init__(self, n_atom_types: int, max_nodes: int, latent_dim: int = 1, hidden: int = 32, n_layers: int = 3,
                  lr: float = 1e-3, kl_weight: float = 0.5, kl_warmup_epochs: int = 10, n_bond_types: int = 4,
                  bond_weight: float = 1.0, rbf_centres: int = 0, bilinear_rank: int = 0, residual: bool = False,
-                 lr_schedule: str = "constant",
+                 lr_schedule: str = "constant", encoder: str = "maron", decoder: str = "maron", width: int = 64,
+                 encoder_layers: int = 4, decoder_layers: int = 3,
                  valence_decoding: bool = False, atom_types: list[str] | None = None,
                  bond_types: list[str] | None = None) -> None:
         super().__init__()
@@ -200,13 +212,25 @@ class GraphVAE(L.LightningModule):
             raise ValueError(f"lr_schedule={lr_schedule!r} is not known; use 'constant' or 'onecycle'")
         if valence_decoding and (atom_types is None or bond_types is None):
             raise ValueError("valence_decoding needs atom_types and bond_types; pass the dataset's vocabularies")
+        if encoder not in ("maron", "message_passing"):
+            raise ValueError(f"encoder={encoder!r} is not known; use 'maron' or 'message_passing'")
+        if decoder not in ("maron", "attention"):
+            raise ValueError(f"decoder={decoder!r} is not known; use 'maron' or 'attention'")
         self.save_hyperparameters()
         self.max_valence = valences_for(atom_types) if valence_decoding else None
         self.bond_order = bond_orders_for(bond_types) if valence_decoding else None
         self.n_atom_types, self.n_bond_types, self.latent_dim = n_atom_types, n_bond_types, latent_dim
-        self.encoder = GraphEncoder(n_bond_types + n_atom_types + 1, hidden, n_layers, latent_dim, residual)
-        self.decoder = GraphDecoder(latent_dim, hidden, n_layers, n_atom_types + 1, n_bond_types + 1, rbf_centres, residual,
-                                    bilinear_rank)
+        if encoder == "maron":
+            self.encoder = GraphEncoder(n_bond_types + n_atom_types + 1, hidden, n_layers, latent_dim, residual)
+        else:
+            self.encoder = MessagePassingEncoder(n_bond_types, n_atom_types + 1, width, encoder_layers, latent_dim)
+        if decoder == "maron":
+            self.decoder = GraphDecoder(latent_dim, hidden, n_layers, n_atom_types + 1, n_bond_types + 1, rbf_centres,
+                                        residual, bilinear_rank)
+        else:
+            features = RadialFeatures(rbf_centres) if rbf_centres > 0 else nn.Identity()
+            self.decoder = AttentionDecoder(features, latent_dim * (1 + rbf_centres), width, decoder_layers,
+                                            n_atom_types + 1, n_bond_types + 1)
         weights = torch.ones(n_bond_types + 1)
         weights[1:] = bond_weight
         self.register_buffer("bond_class_weight", weights, persistent=False)
