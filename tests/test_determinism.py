@@ -37,7 +37,7 @@ def _same(a: dict, b: dict) -> list[str]:
 def test_molecules_same_seed_same_metrics(tmp_path):
     tiny = ["experiment=molecules", "profile=cpu", "logger=csv", "seed=3", "profile.molecules.n_molecules=200",
             "profile.molecules.epochs=1", "profile.molecules.latent_dims=[1]", "profile.molecules.hidden=8",
-            "profile.molecules.n_layers=2", "profile.molecules.n_eval=40", "profile.molecules.tsne_points=40",
+            "profile.molecules.width=8", "profile.molecules.n_layers=2", "profile.molecules.n_eval=40", "profile.molecules.tsne_points=40",
             "probe.mlp_regressor.max_iter=20", "callbacks.rich_progress_bar=null", "trainer.enable_progress_bar=false"]
     runs = []
     for name in ("a", "b"):

@@ -18,7 +18,8 @@ from eqlatent.run import run_study
 TINY = [
     "experiment=molecules", "profile=cpu", "logger=csv", "seed=0",
     "profile.molecules.n_molecules=200", "profile.molecules.epochs=2", "profile.molecules.latent_dims=[1,2]",
-    "profile.molecules.hidden=8", "profile.molecules.n_layers=2", "profile.molecules.n_eval=40",
+    "profile.molecules.hidden=8", "profile.molecules.n_layers=2", "profile.molecules.width=8",
+    "profile.molecules.n_eval=40",
     "profile.molecules.tsne_points=40", "profile.molecules.batch_size=64", "probe.mlp_regressor.max_iter=20",
     "trainer.enable_progress_bar=false", "~callbacks.rich_progress_bar",
 ]
@@ -71,7 +72,7 @@ def test_rerun_with_other_training_settings_is_refused(smoke):
     cfg, root, _ = smoke
     run_dir = root / "molecules" / cfg.run_name / "latent1"
     before = (run_dir / "latents.pt").read_bytes()
-    for change, why in (("profile.molecules.hidden=16", "changed: model"), ("profile.molecules.epochs=1", "trained for 2")):
+    for change, why in (("profile.molecules.width=16", "changed: model"), ("profile.molecules.epochs=1", "trained for 2")):
         with pytest.raises(ConfigError, match=why) as err:
             run_study(compose(TINY + [f"paths.output_root={root}", "profile.molecules.latent_dims=[1]", change]))
         assert "\n" not in str(err.value) and "delete" in str(err.value)

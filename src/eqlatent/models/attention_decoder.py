@@ -42,7 +42,8 @@ class AttentionDecoder(nn.Module):
                  n_bond_classes: int, heads: int = 4) -> None:
         super().__init__()
         if width % heads:
-            raise ValueError(f"attention width {width} is not a multiple of {heads} heads; pick a width divisible by {heads}")
+            raise ValueError(f"attention width {width} is not a multiple of {heads} heads; "
+                             f"pick a width divisible by {heads}")
         self.features = features
         self.embed = nn.Linear(n_in, width)
         self.blocks = nn.ModuleList([AttentionBlock(width, heads) for _ in range(n_layers)])

@@ -34,7 +34,8 @@ class MessagePassingEncoder(nn.Module):
         self.updates = nn.ModuleList([
             nn.Sequential(nn.LayerNorm(width), nn.Linear(width, 2 * width), nn.GELU(), nn.Linear(2 * width, width))
             for _ in range(n_layers)])
-        self.head = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.GELU(), nn.Linear(width, 2 * latent_dim))
+        self.head = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.GELU(),
+                                  nn.Linear(width, 2 * latent_dim))
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         k = self.n_bond_types
