@@ -7,10 +7,26 @@ Hydra multirun never merge into one wandb run.
 from __future__ import annotations
 
 import os
-from typing import Any
+from pathlib import Path
+from typing import Any, Sequence
 
 import hydra
+from lightning.pytorch.loggers import WandbLogger
 from omegaconf import DictConfig
+
+
+class OfflineWandbLogger(WandbLogger):
+    """Lightning's ``WandbLogger`` without the ``anonymous=None`` it always hands to ``wandb.init``.
+
+    Why: wandb deprecated that setting and warns about it on every run, although nobody
+    set it.  Dropping the unset key removes the warning at its source; everything else
+    (offline by default through ``WANDB_MODE``) is Lightning's logger unchanged.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self._wandb_init.get("anonymous") is None:
+            self._wandb_init.pop("anonymous", None)
 
 
 def make_loggers(cfg: DictConfig) -> list[Any]:
@@ -38,11 +54,27 @@ def log_config(loggers: list[Any], cfg: DictConfig) -> None:
         lg.log_hyperparams(params)
 
 
+def log_run_summary(loggers: list[Any], metrics: dict[str, float], tables: dict[str, tuple[list, list]],
+                    figures: Sequence[str | Path]) -> None:
+    """Send a finished study's headline metrics to every logger, and its tables and figures to wandb.
+
+    Each figure gets its own key: figures of different sizes under one key are squeezed
+    into one panel (wandb warns "Images sizes do not match").
+    """
+    for lg in loggers:
+        lg.log_metrics(metrics, step=0)
+        if isinstance(lg, WandbLogger):
+            for key, (columns, rows) in tables.items():
+                lg.log_table(key=key, columns=columns, data=rows)
+            for fig in figures:
+                lg.log_image(key=f"figures/{Path(fig).stem}", images=[str(fig)], caption=[Path(fig).name])
+
+
 def finish_loggers(loggers: list[Any]) -> None:
     """Flush CSV files and close the wandb run so the next multirun job starts a fresh one."""
     for lg in loggers:
         lg.finalize("success")
-        if type(lg).__name__ == "WandbLogger":
+        if isinstance(lg, WandbLogger):
             import wandb
 
             wandb.finish()

@@ -25,6 +25,9 @@ def run_study(cfg: DictConfig) -> dict:
     os.environ.setdefault("WANDB_SILENT", "true")
     import lightning
 
+    from eqlatent.console import configure_console
+
+    configure_console()
     lightning.seed_everything(int(cfg.seed), workers=True)
     study = hydra.utils.get_method(cfg.study)
     return study(cfg)

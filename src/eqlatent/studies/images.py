@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from eqlatent.errors import ConfigError
 from eqlatent.io import atomic_write_json, atomic_write_text
-from eqlatent.loggers import finish_loggers, log_config, make_loggers
+from eqlatent.loggers import finish_loggers, log_config, log_run_summary, make_loggers
 from eqlatent.studies.image_analysis import analyse_encoder, random_k_curve
 from eqlatent.studies.image_figures import embedding_grid, retention_curve
 from eqlatent.studies.image_latents import latents_for
@@ -51,13 +51,7 @@ def _log(cfg: DictConfig, flat: dict[str, float], tables: dict[str, tuple[list[s
     try:
         # without the hydra node: resolving it fails outside a real Hydra job (e.g. under compose())
         log_config(loggers, OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]))
-        for lg in loggers:
-            lg.log_metrics(flat, step=0)
-            if type(lg).__name__ == "WandbLogger":
-                for key, (cols, rows) in tables.items():
-                    lg.log_table(key=key, columns=cols, data=rows)
-                if images:
-                    lg.log_image(key="figures", images=[str(p) for p in images], caption=[p.name for p in images])
+        log_run_summary(loggers, flat, tables, images)
     finally:
         finish_loggers(loggers)
 

@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 
 from eqlatent.errors import ConfigError
 from eqlatent.io import atomic_write_json, atomic_write_text
-from eqlatent.loggers import finish_loggers, log_config, make_loggers
+from eqlatent.loggers import finish_loggers, log_config, log_run_summary, make_loggers
 from eqlatent.projections.identity import Identity
 from eqlatent.studies.molecule_figures import embedding_figure, interpolation_figure
 from eqlatent.studies.molecule_probes import run_probes
@@ -168,16 +168,12 @@ def _log_everything(cfg: DictConfig, results: dict, verdict: dict) -> None:
     log_config(loggers, without_hydra(cfg))
     flat = _flat_metrics(results)
     flat["claim1_held"] = float(bool(verdict.get("held")))
-    for lg in loggers:
-        lg.log_metrics(flat, step=0)
-        if type(lg).__name__ == "WandbLogger":
-            for d, rd in results["latent_dims"].items():
-                header, rows = projection_table(rd)
-                lg.log_table(key=f"latent{d}/projections", columns=header,
-                             data=[[c if isinstance(c, str) else (float("nan") if c is None else float(c)) for c in r]
-                                   for r in rows])
-            for fig in results["figures"]:
-                lg.log_image(key=f"figures/{Path(fig).stem}", images=[fig])
+    tables = {}
+    for d, rd in results["latent_dims"].items():
+        header, rows = projection_table(rd)
+        cell = lambda c: c if isinstance(c, str) else float("nan") if c is None else float(c)  # noqa: E731
+        tables[f"latent{d}/projections"] = (header, [[cell(c) for c in row] for row in rows])
+    log_run_summary(loggers, flat, tables, results["figures"])
     finish_loggers(loggers)
 
 
@@ -197,7 +193,6 @@ def run(cfg: DictConfig) -> dict:
         # equivariant layers up to 20x slower (threads spin waiting for each other); 1 thread is fastest there
         torch.set_num_threads(threads)
     ds = hydra.utils.instantiate(cfg.data)
-    log.info(ds.summary())
     projections = instantiate_projections(cfg.get("projection"))
     if not cfg.get("probe"):
         raise ConfigError("no probes selected", "pass probe=molecules_all or probe=ridge")
