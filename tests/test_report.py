@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,58 @@ def test_report_from_real_tiny_runs(runs_dir, tmp_path):
 def test_report_without_runs_is_a_one_line_error(tmp_path):
     with pytest.raises(SystemExit, match="no finished runs"):
         build_report(tmp_path, tmp_path / "report")
+
+
+class _Outline(HTMLParser):
+    """The parts of index.html a reader navigates by: headings with ids, links, lists, tables, images."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+        self.links: list[str] = []
+        self.order: list[str] = []           # "h2:<id>", "table", "ul" in document order
+        self.list_items: list[int] = []      # number of <li> per <ul>
+        self.table_rows: list[int] = []      # number of <tr> per <table>
+        self.images = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if a.get("id"):
+            self.ids.append(a["id"])
+        if tag == "h2":
+            self.order.append(f"h2:{a.get('id')}")
+        elif tag == "a" and (a.get("href") or "").startswith("#"):
+            self.links.append(a["href"][1:])
+        elif tag == "ul":
+            self.order.append("ul")
+            self.list_items.append(0)
+        elif tag == "li" and self.list_items:
+            self.list_items[-1] += 1
+        elif tag == "table":
+            self.order.append("table")
+            self.table_rows.append(0)
+        elif tag == "tr" and self.table_rows:
+            self.table_rows[-1] += 1
+        elif tag == "img" and (a.get("src") or "").startswith("data:image/png;base64,"):
+            self.images += 1
+
+
+def test_report_html_has_contents_verdicts_lists_and_tables(runs_dir, tmp_path):
+    out = tmp_path / "report"
+    build_report(runs_dir, out)
+    page = _Outline()
+    page.feed((out / "index.html").read_text())
+    # a table of contents first: a list whose links all point at headings of the page
+    assert page.order[0] == "ul" and page.list_items[0] == 3
+    assert page.links[:3] and all(link in page.ids for link in page.links)
+    # the verdicts come right after it, as a table with one row per claim and cell (+ header)
+    assert page.order[1] == "h2:verdicts" and page.order[2] == "table" and page.table_rows[0] == 1 + 3
+    # the bullet lists under each claim are real lists, not one run-on paragraph
+    assert sum(n >= 2 for n in page.list_items[1:]) >= 1
+    # each claim section opens with its compact table of deciding numbers, before the detailed per-projection tables
+    text = (out / "REPORT.md").read_text()
+    for section, detail in (("## Claim 1", "latent_dim 1 (mean ± std over seeds):"),
+                            ("## Claims 2 and 3", "c8 (mean ± std over seeds):")):
+        body = text.split(section)[1]
+        deciding = body.index("Deciding numbers")
+        assert deciding < body.index("\n|", deciding) < body.index(detail)

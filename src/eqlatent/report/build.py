@@ -14,13 +14,36 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from markdown.extensions.toc import slugify
+
 from eqlatent.config import project_root
 from eqlatent.io import atomic_write_text
+from eqlatent.markdown import markdown_table
 from eqlatent.report.claims import claim1_section, claims23_section
 from eqlatent.report.collect import Cell, find_runs, group_cells
 
 MOLECULE_STUDIES = ("molecules", "molecules_zinc")
 IMAGE_STUDIES = ("images",)
+VERDICTS = "Verdicts"
+CLAIM1 = "Claim 1: a lossless (isometric) invariant projection for permutation-equivariant graph latents"
+CLAIMS23 = "Claims 2 and 3: random invariant projections (escnn) and the rotation-augmented CNN"
+
+
+def separate_lists(lines: list[str]) -> list[str]:
+    """Put a blank line before every list that directly follows a paragraph line.
+
+    Why: Markdown (python-markdown, and the original spec) reads a ``- item`` line right
+    under a paragraph as part of that paragraph, so the report's bullet lists rendered as
+    one run-on paragraph in index.html.  GitHub is lenient; the HTML page is not.
+    """
+    out: list[str] = []
+    for line in (x for block in lines for x in block.split("\n")):
+        starts_list = line.lstrip().startswith(("- ", "* "))
+        prev = out[-1] if out else ""
+        if starts_list and prev.strip() and not prev.lstrip().startswith(("- ", "* ")):
+            out.append("")
+        out.append(line)
+    return out
 
 
 def _figures(cell: Cell, report_dir: Path, limit: int = 6) -> list[str]:
@@ -40,26 +63,31 @@ def build_report(output_root: Path, report_dir: Path) -> str:
         raise SystemExit(f"error: no finished runs (metrics.json) under {output_root} -- fix: run "
                          f"`make reproduce` or `make sweep-molecules` first")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    claim1, claim23, summary = [], [], []
+    claim1, claim23, verdicts = [], [], []
     for cell in cells:
-        seeds = f"seeds {', '.join(str(s) for s in cell.seeds)}"
+        seeds = ", ".join(str(s) for s in cell.seeds)
         if cell.study in MOLECULE_STUDIES:
             lines, held = claim1_section(cell)
             claim1 += lines + _figures(cell, report_dir) + [""]
-            summary.append(f"- Claim 1 ({cell.study}, {cell.profile}, {seeds}): **{_verdict_word(held)}**")
+            verdicts.append(["1", cell.study, cell.profile, seeds, f"**{_verdict_word(held)}**"])
         elif cell.study in IMAGE_STUDIES:
             lines, h2, h3 = claims23_section(cell)
             claim23 += lines + _figures(cell, report_dir) + [""]
-            summary.append(f"- Claim 2 ({cell.study}, {cell.profile}, {seeds}): **{_verdict_word(h2)}**")
-            summary.append(f"- Claim 3 ({cell.study}, {cell.profile}, {seeds}): **{_verdict_word(h3)}**")
-    md = [f"# eqlatent report", "",
+            verdicts.append(["2", cell.study, cell.profile, seeds, f"**{_verdict_word(h2)}**"])
+            verdicts.append(["3", cell.study, cell.profile, seeds, f"**{_verdict_word(h3)}**"])
+    sections = [VERDICTS, CLAIM1, CLAIMS23]
+    md = ["# eqlatent report", "",
           f"Generated {stamp} from {sum(len(c.runs) for c in cells)} finished run(s) under `{output_root}`. "
           "Every number below was measured by those runs; mean ± sample std over seeds. The seed of each run is "
-          "listed with its cell.", "", "## Verdicts", ""] + summary + [""]
-    md += ["## Claim 1: a lossless (isometric) invariant projection for permutation-equivariant graph latents", ""]
+          "listed with its cell.", "", "Contents:", ""]
+    md += [f"- [{title}](#{slugify(title, '-')})" for title in sections] + [""]
+    md += [f"## {VERDICTS}", ""]
+    md += markdown_table(["claim", "study", "profile", "seeds", "verdict"], sorted(verdicts)) + [""]
+    md += [f"## {CLAIM1}", ""]
     md += claim1 or ["No molecules runs found.", ""]
-    md += ["## Claims 2 and 3: random invariant projections (escnn) and the rotation-augmented CNN", ""]
+    md += [f"## {CLAIMS23}", ""]
     md += claim23 or ["No images runs found.", ""]
+    md = separate_lists(md)
     text = "\n".join(md) + "\n"
     atomic_write_text(report_dir / "REPORT.md", text)
     atomic_write_text(report_dir / "index.html", to_html(text, report_dir))
@@ -70,7 +98,7 @@ def to_html(markdown_text: str, base: Path) -> str:
     """Self-contained HTML: tables rendered, PNGs inlined as base64."""
     import markdown
 
-    body = markdown.markdown(markdown_text, extensions=["tables"])
+    body = markdown.markdown(markdown_text, extensions=["tables", "toc"])
 
     def inline(match: re.Match) -> str:
         path = (base / match.group(1)).resolve()
@@ -82,7 +110,8 @@ def to_html(markdown_text: str, base: Path) -> str:
     body = re.sub(r'src="([^"]+\.png)"', inline, body)
     style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;line-height:1.4}"
              "table{border-collapse:collapse;font-size:12px;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px}"
-             "img{max-width:100%;border:1px solid #eee;margin:4px 0}code{background:#f4f4f4}")
+             "img{max-width:100%;border:1px solid #eee;margin:4px 0}code{background:#f4f4f4}"
+             "ul{margin:.4em 0 .8em 1.2em;padding-left:1em}li{margin:.2em 0}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>eqlatent report</title>"
             f"<style>{style}</style></head><body>{body}</body></html>\n")
 

@@ -38,10 +38,12 @@ def claim1_section(cell: Cell) -> tuple[list[str], bool | None]:
 
     mean, std = mean_std([r.metrics for r in cell.runs])
     out = [f"### `{cell.study}` ({cell.profile} profile), {len(cell.runs)} seed(s): {_seeds(cell)}", ""]
+    detail = []
     for d, m_ld in mean.get("latent_dims", {}).items():
         header, m_rows = projection_table(m_ld)
         _, s_rows = projection_table(std["latent_dims"][d])
-        out += [f"latent_dim {d} (mean ± std over seeds):", ""] + markdown_table(header, _merge_rows(m_rows, s_rows)) + [""]
+        detail += [f"latent_dim {d} (mean ± std over seeds):", ""] + markdown_table(header, _merge_rows(m_rows, s_rows))
+        detail += [""]
     per_seed = [r.metrics.get("claim1", {}).get("held") for r in cell.runs]
     verdict = claim1_verdict(mean)
     margins = []
@@ -57,12 +59,33 @@ def claim1_section(cell: Cell) -> tuple[list[str], bool | None]:
     devs = [r.metrics["latent_dims"]["1"]["retention"]["sort"]["max_abs_dev"] for r in cell.runs
             if "1" in r.metrics.get("latent_dims", {}) and "sort" in r.metrics["latent_dims"]["1"]["retention"]]
     held = verdict.get("held")
+    deciding = [["sort vs exact quotient distance, max abs difference (d = 1)", _margin(devs), "≤ 1e-6"]]
+    deciding += [[f"{p} R²: sort minus shuffled naive latent (d = 1)", _margin([m for q, m in margins if q == p]), "> 0"]
+                 for p in sorted({p for p, _ in margins})]
+    out += ["Deciding numbers (mean ± std over seeds):", ""]
+    out += markdown_table(["quantity", "measured", "needed"], deciding) + [""]
+    out += ["Model quality (test split, posterior mean):", ""] + _vae_quality(cell) + [""]
+    out += detail
     out += [f"**Claim 1 {'held' if held else 'did not hold'}** on the seed-mean numbers; held in "
             f"{sum(bool(h) for h in per_seed)}/{len(per_seed)} seeds. By how much: sort vs exact quotient distance, "
             f"max |difference| {_margin(devs)}; R² of probes on sort minus R² on the shuffled naive latent: "
             + ", ".join(f"{p} {_margin([m for q, m in margins if q == p])}" for p in sorted({p for p, _ in margins}))
             + ".", "", verdict.get("text", ""), ""]
     return out, held
+
+
+def _vae_quality(cell: Cell) -> list[str]:
+    """Reconstruction of the trained VAEs per latent size: a claim read off a VAE that cannot decode means little."""
+    rows = []
+    dims = sorted({d for r in cell.runs for d in r.metrics.get("latent_dims", {})}, key=int)
+    for d in dims:
+        per = [r.metrics["latent_dims"][d] for r in cell.runs if d in r.metrics.get("latent_dims", {})]
+        rec = [p.get("reconstruction", {}).get("posterior mean", {}) for p in per]
+        epochs = sorted({str(p.get("epochs_trained", "?")) for p in per})
+        rows.append([d, "/".join(epochs)] + [_margin([x.get(k, float("nan")) for x in rec]) for k in
+                                             ("graph_exact", "exact_of_decodable", "validity", "valid_connected")])
+    return markdown_table(["latent_dim", "epochs", "exact graphs", "exact / ceiling", "valid (rdkit)",
+                           "valid, one fragment"], rows)
 
 
 def _image_rows(metrics: dict, enc: str, columns: list[str]) -> list[list[Any]]:
@@ -73,13 +96,42 @@ def _image_rows(metrics: dict, enc: str, columns: list[str]) -> list[list[Any]]:
     return [[p] + [cell(m, c) for c in columns[1:]] for p, m in metrics[enc].items()]
 
 
+def _claims23_deciding(c2: list[dict], c3: list[dict]) -> list[str]:
+    """One compact table per cell with the numbers the claim 2 and 3 verdicts are decided on."""
+    rows = []
+    for e in sorted({e for c in c2 for e in c.get("per_encoder", {})}):
+        per = [c["per_encoder"][e] for c in c2 if e in c.get("per_encoder", {})]
+        rows.append([f"2: {e}", _margin([p["spearman_random"] for p in per]),
+                     _margin([p["knn_consistency_random"] - p["knn_consistency_raw"] for p in per]),
+                     _margin([p["upright_to_rotated_acc_random"] - p["upright_to_rotated_acc_raw"] for p in per])])
+    if not rows and not any(c.get("evaluated") for c in c3):
+        return []
+    out = ["Deciding numbers (mean ± std over seeds). Claim 2 needs, per equivariant encoder, random-K distances "
+           "ranked like the quotient distance and better analysis than on the raw latent:", ""]
+    out += markdown_table(["claim: encoder", "Spearman(random-K, quotient)", "10-NN consistency gain over raw",
+                           "upright→rotated accuracy gain"], rows) + [""]
+    ev = [c for c in c3 if c.get("evaluated")]
+    if ev:
+        out += ["Claim 3 needs the augmented CNN's raw latent to move under rotation and orbit averaging to fix it:", ""]
+        out += markdown_table(["claim: encoder", "raw latent: relative change under rotation",
+                               "orbit_average: relative change", "10-NN consistency gain of orbit_average"],
+                              [["3: cnn_aug", _margin([c["raw_inv_err"] for c in ev]),
+                                _margin([c["orbit_inv_err"] for c in ev]),
+                                _margin([c["knn_consistency_orbit"] - c["knn_consistency_raw"] for c in ev])]]) + [""]
+    return out
+
+
 def claims23_section(cell: Cell) -> tuple[list[str], bool | None, bool | None]:
     """Claims 2 and 3 (rotated MNIST): random invariant projections keep information; augmented CNN is ambiguous."""
     from eqlatent.studies.image_report import PROJ_COLUMNS
 
     mean, std = mean_std([r.metrics for r in cell.runs])
     out = [f"### `{cell.study}` ({cell.profile} profile), {len(cell.runs)} seed(s): {_seeds(cell)}", ""]
+    c2 = [r.metrics.get("claim2", {}) for r in cell.runs]
+    c3 = [r.metrics.get("claim3", {}) for r in cell.runs]
+    out += _claims23_deciding(c2, c3)
     enc_cols = ["acc_rotated_test", "acc_upright_test"]
+    out += ["Model quality (test accuracy, mean ± std over seeds):", ""]
     out += markdown_table(["encoder", "layout"] + enc_cols,
                   [[e, str(v.get("layout", ""))] + [pm(v.get(c), std["encoders"][e].get(c)) for c in enc_cols]
                    for e, v in mean.get("encoders", {}).items()]) + [""]
@@ -87,8 +139,6 @@ def claims23_section(cell: Cell) -> tuple[list[str], bool | None, bool | None]:
         out += [f"{enc} (mean ± std over seeds):", ""]
         out += markdown_table(PROJ_COLUMNS, _merge_rows(_image_rows(mean["metrics"], enc, PROJ_COLUMNS),
                                                 _image_rows(std["metrics"], enc, PROJ_COLUMNS))) + [""]
-    c2 = [r.metrics.get("claim2", {}) for r in cell.runs]
-    c3 = [r.metrics.get("claim3", {}) for r in cell.runs]
     held2 = bool(c2) and all(c.get("holds") for c in c2) if any(c.get("evaluated") for c in c2) else None
     held3 = bool(c3) and all(c.get("holds") for c in c3) if any(c.get("evaluated") for c in c3) else None
     if held2 is not None:
