@@ -24,15 +24,15 @@ from eqlatent.errors import ConfigError
 from eqlatent.io import atomic_write_json, atomic_write_text
 from eqlatent.loggers import finish_loggers, log_config, log_run_summary, make_loggers
 from eqlatent.projections.identity import Identity
-from eqlatent.studies.molecule_figures import embedding_figure, interpolation_figure
-from eqlatent.studies.molecule_probes import run_probes
-from eqlatent.studies.molecule_ceiling import decodable_mask
-from eqlatent.studies.molecule_interpolation import interpolation_stats, random_pairs
-from eqlatent.studies.molecule_reconstruction import exact_matches, posterior_sample, reconstruction_scores
-from eqlatent.studies.molecule_report import claim1_verdict, projection_table, results_markdown
-from eqlatent.studies.molecule_retention import (applies, decodability, distance_retention, instantiate_projections,
+from eqlatent.studies.molecules.figures import embedding_figure, interpolation_figure
+from eqlatent.studies.molecules.probes import run_probes
+from eqlatent.studies.molecules.ceiling import decodable_mask
+from eqlatent.studies.molecules.interpolation import interpolation_stats, random_pairs
+from eqlatent.studies.molecules.reconstruction import exact_matches, posterior_sample, reconstruction_scores
+from eqlatent.studies.molecules.report import claim1_verdict, projection_table, results_markdown
+from eqlatent.studies.molecules.retention import (applies, decodability, distance_retention, instantiate_projections,
                                                  random_node_permutations)
-from eqlatent.studies.molecule_training import latents_for, train_or_load, without_hydra
+from eqlatent.studies.molecules.training import latents_for, train_or_load, without_hydra
 from eqlatent.projections.node_latent import gather_nodes
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def analyse_latent_dim(cfg: DictConfig, ds, d: int, projections: dict, probes: d
     """Train/reuse the VAE for ``d`` and measure everything for it.
 
     ``decodable``: ``[n_test]`` mask of test molecules an equivariant VAE can decode exactly
-    from its posterior mean at all (the ceiling, :mod:`eqlatent.studies.molecule_ceiling`).
+    from its posterior mean at all (the ceiling, :mod:`eqlatent.studies.molecules.ceiling`).
     """
     mcfg = cfg.molecules
     run_dir = out_dir / f"latent{d}"

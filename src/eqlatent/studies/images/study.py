@@ -20,10 +20,10 @@ from omegaconf import DictConfig, OmegaConf
 from eqlatent.errors import ConfigError
 from eqlatent.io import atomic_write_json, atomic_write_text
 from eqlatent.loggers import finish_loggers, log_config, log_run_summary, make_loggers
-from eqlatent.studies.image_analysis import analyse_encoder, random_k_curve
-from eqlatent.studies.image_figures import embedding_grid, retention_curve
-from eqlatent.studies.image_latents import latents_for
-from eqlatent.studies.image_report import claim2_verdict, claim3_verdict, results_markdown
+from eqlatent.studies.images.analysis import analyse_encoder, random_k_curve
+from eqlatent.studies.images.figures import embedding_grid, retention_curve
+from eqlatent.studies.images.latents import latents_for
+from eqlatent.studies.images.report import claim2_verdict, claim3_verdict, results_markdown
 
 
 def _encoder_configs(cfg: DictConfig) -> dict[str, DictConfig]:
