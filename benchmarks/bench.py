@@ -221,7 +221,7 @@ def loading_vs_training(repeats: int, quick: bool) -> list[list[object]]:
     from eqlatent.data.qm9 import load_qm9
     from eqlatent.data.rotated_mnist import load_rotated_mnist
     from eqlatent.resume import EpochSeededSampler
-    from eqlatent.studies.molecule_training import graph_loader
+    from eqlatent.studies.molecules.training import graph_loader
 
     cfg = compose(["experiment=images"], with_hydra=False)
     loader_cfg, bs = cfg.profile.loader, int(cfg.profile.images.batch_size)

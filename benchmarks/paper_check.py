@@ -43,7 +43,7 @@ def time_image_encoders(out_root: str, fraction: float, extra: list[str]) -> lis
     """One epoch of every image encoder of the paper profile, over the full rotated-MNIST training split."""
     import hydra
 
-    from eqlatent.studies.image_latents import epochs_for, train_encoder
+    from eqlatent.studies.images.latents import epochs_for, train_encoder
 
     paper = compose(["experiment=images", "profile=paper"], with_hydra=False)
     cfg = _paper_config("images", out_root, fraction,
@@ -67,7 +67,7 @@ def time_graph_vaes(out_root: str, fraction: float, extra: list[str]) -> list[di
     """One epoch of the graph VAE for every latent size of the paper profile, over QM9's training split."""
     import hydra
 
-    from eqlatent.studies.molecule_training import train_or_load
+    from eqlatent.studies.molecules.training import train_or_load
 
     paper_epochs = int(compose(["experiment=molecules", "profile=paper"], with_hydra=False).profile.molecules.epochs)
     cfg = _paper_config("molecules", out_root, fraction, ["profile.molecules.epochs=1", *extra])

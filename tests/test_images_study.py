@@ -60,7 +60,7 @@ def test_images_study_end_to_end_and_resume(tmp_path):
 
 def test_images_study_rejects_a_permutation_projection(tmp_path):
     cfg = _cfg(tmp_path, "model=c8", "projection=sort")
-    from eqlatent.studies.image_analysis import build_projections
+    from eqlatent.studies.images.analysis import build_projections
     import torch
 
     with pytest.raises(ConfigError, match="not an image-latent projection"):

@@ -13,7 +13,7 @@ import torch
 
 from eqlatent.data.graphs import BOND_TYPES, graph_to_mol, smiles_to_graph
 from eqlatent.models.valence_decoding import bond_orders_for, valence_decode, valences_for
-from eqlatent.studies.molecule_ceiling import decodable_from_symmetric_latent, symmetry_classes
+from eqlatent.studies.molecules.ceiling import decodable_from_symmetric_latent, symmetry_classes
 
 ATOMS = ("C", "N", "O", "F")
 N = 9
@@ -110,7 +110,7 @@ def test_valence_decoding_joins_fragments_by_the_most_likely_single_bond():
 
 
 def test_random_pairs_are_distinct_unordered_and_seeded():
-    from eqlatent.studies.molecule_interpolation import random_pairs
+    from eqlatent.studies.molecules.interpolation import random_pairs
 
     rows = torch.tensor([3, 8, 11, 20, 42])
     pairs = random_pairs(rows, 50, seed=0)

@@ -30,7 +30,7 @@ from eqlatent.projections.flatten import FlattenField
 from eqlatent.projections.group_pool import GroupPool
 from eqlatent.projections.orbit_average import OrbitAverage
 from eqlatent.projections.random_invariant import RandomInvariant
-from eqlatent.studies.image_latents import encode_orbit
+from eqlatent.studies.images.latents import encode_orbit
 from eqlatent.testing import assert_invariant, invariance_error, rot90_sampler
 
 REGULAR = [GroupPool("max"), GroupPool("mean"), FieldNorm(layout="regular"), Canonicalize(layout="regular"),

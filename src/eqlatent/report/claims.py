@@ -1,6 +1,6 @@
 """One section per paper claim, built from a cell's seed-mean and seed-std metrics.
 
-Tables and verdict rules are the studies' own (``molecule_report``, ``image_report``):
+Tables and verdict rules are the studies' own (``studies.molecules.report``, ``studies.images.report``):
 the report only feeds them averaged numbers, adds ``± std`` over seeds, counts in how
 many seeds each claim held, and states the margin by which it held or failed.
 """
@@ -34,7 +34,7 @@ def _seeds(cell: Cell) -> str:
 
 def claim1_section(cell: Cell) -> tuple[list[str], bool | None]:
     """Claim 1 (molecules): sort at d = 1 is an isometric cross-section, and probes on it beat the naive latent."""
-    from eqlatent.studies.molecule_report import claim1_verdict, probe_lookup, projection_table
+    from eqlatent.studies.molecules.report import claim1_verdict, probe_lookup, projection_table
 
     mean, std = mean_std([r.metrics for r in cell.runs])
     out = [f"### `{cell.study}` ({cell.profile} profile), {len(cell.runs)} seed(s): {_seeds(cell)}", ""]
@@ -123,7 +123,7 @@ def _claims23_deciding(c2: list[dict], c3: list[dict]) -> list[str]:
 
 def claims23_section(cell: Cell) -> tuple[list[str], bool | None, bool | None]:
     """Claims 2 and 3 (rotated MNIST): random invariant projections keep information; augmented CNN is ambiguous."""
-    from eqlatent.studies.image_report import PROJ_COLUMNS
+    from eqlatent.studies.images.report import PROJ_COLUMNS
 
     mean, std = mean_std([r.metrics for r in cell.runs])
     out = [f"### `{cell.study}` ({cell.profile} profile), {len(cell.runs)} seed(s): {_seeds(cell)}", ""]

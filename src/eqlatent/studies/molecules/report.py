@@ -164,7 +164,7 @@ def results_markdown(results: dict, verdict: dict) -> str:
                 "exactly from a posterior mean at all. An equivariant encoder gives atoms it cannot tell apart "
                 "identical latents, and an equivariant decoder then bonds them alike; a molecule whose "
                 "indistinguishable atoms are bonded differently (e.g. methylcyclohexane's ring) is out of reach "
-                "(`eqlatent.studies.molecule_ceiling`). 'exact / ceiling' = exact graphs among the decodable ones.", ""]
+                "(`eqlatent.studies.molecules.ceiling`). 'exact / ceiling' = exact graphs among the decodable ones.", ""]
     rows = []
     for d, rd in results["latent_dims"].items():
         for which, sc in rd["reconstruction"].items():

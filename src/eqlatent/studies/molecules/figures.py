@@ -6,7 +6,7 @@
   does not.
 * :func:`interpolation_figure` -- rdkit grids of a few decoded interpolation paths, in
   the equivariant latent as stored and between canonical (sorted) representatives
-  (decoded and scored over many pairs by :mod:`eqlatent.studies.molecule_interpolation`).
+  (decoded and scored over many pairs by :mod:`eqlatent.studies.molecules.interpolation`).
 """
 
 from __future__ import annotations

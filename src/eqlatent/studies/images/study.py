@@ -4,26 +4,25 @@ Pipeline: train each encoder of ``cfg.model`` on rotated MNIST (resumable) -> ex
 latents (cached) -> apply every projection that fits the encoder's latent layout ->
 quotient-distance metrics, invariance errors, class and angle probes, random-K curve ->
 figures -> ``results.md`` (+ a copy in ``outputs/images/``), ``metrics.json`` and the
-loggers (CSV, wandb offline with tables and images).
+loggers (CSV, wandb offline with tables and images), through the shared end of a run
+(:mod:`eqlatent.studies.skeleton`).
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import hydra
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from eqlatent.errors import ConfigError
-from eqlatent.io import atomic_write_json, atomic_write_text
-from eqlatent.loggers import finish_loggers, log_config, log_run_summary, make_loggers
-from eqlatent.studies.image_analysis import analyse_encoder, random_k_curve
-from eqlatent.studies.image_figures import embedding_grid, retention_curve
-from eqlatent.studies.image_latents import latents_for
-from eqlatent.studies.image_report import claim2_verdict, claim3_verdict, results_markdown
+from eqlatent.studies.images.analysis import analyse_encoder, random_k_curve
+from eqlatent.studies.images.figures import embedding_grid, retention_curve
+from eqlatent.studies.images.latents import latents_for
+from eqlatent.studies.images.report import claim2_verdict, claim3_verdict, results_markdown
+from eqlatent.studies.skeleton import Outcome, StudyRun
 
 
 def _encoder_configs(cfg: DictConfig) -> dict[str, DictConfig]:
@@ -45,22 +44,17 @@ def _flat(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
     return out
 
 
-def _log(cfg: DictConfig, flat: dict[str, float], tables: dict[str, tuple[list[str], list[list[Any]]]],
-         images: list[Path]) -> None:
-    loggers = make_loggers(cfg)
-    try:
-        # without the hydra node: resolving it fails outside a real Hydra job (e.g. under compose())
-        log_config(loggers, OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]))
-        log_run_summary(loggers, flat, tables, images)
-    finally:
-        finish_loggers(loggers)
+def _quality(encoders: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Per encoder: its test accuracy on rotated and on upright digits."""
+    return {f"encoder {e}": f"test accuracy rotated {v['acc_rotated_test']:.3f}, upright {v['acc_upright_test']:.3f}"
+            for e, v in encoders.items()}
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run the whole images study; returns the verdicts and per-encoder metrics."""
-    t0 = time.time()
+    study = StudyRun(cfg)
     icfg = cfg.profile.images
-    out_dir = Path(cfg.paths.output_dir)
+    out_dir = study.out_dir
     models = _encoder_configs(cfg)
     data = hydra.utils.instantiate(cfg.data)
     print(f"[images] {data.summary()}")
@@ -73,7 +67,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             reused.append(name)
 
     t_latents = time.time()
-    print(f"[images] encoders ready after {t_latents - t0:.0f} s")
+    print(f"[images] encoders ready after {study.wall_s():.0f} s")
     encoders, metrics, features, curves = {}, {}, {}, {}
     for name, cache in caches.items():
         z = cache["latents"]["test"][cache["layout"]]
@@ -106,20 +100,16 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "n_train": any_cache["sizes"]["n_train"], "n_probe_train": any_cache["sizes"]["n_probe_train"],
             "n_test": any_cache["sizes"]["n_test"], "n_eval": min(int(icfg.n_eval), any_cache["sizes"]["n_test"]),
             "n_invariance": any_cache["sizes"]["n_invariance"], "reused": ", ".join(reused) or "none",
-            "wall_s": time.time() - t0}
+            "wall_s": study.wall_s()}
     rel_figs = [str(p.relative_to(out_dir)) for p in figures]
     md = results_markdown(info, encoders, metrics, curves, v2, v3, rel_figs)
-    results_path = atomic_write_text(out_dir / "results.md", md)
-    atomic_write_text(out_dir.parent / "results.md", md)  # outputs/images/results.md: the latest run
     summary = {"info": info, "encoders": encoders, "metrics": metrics, "random_k_curves": curves,
                "claim2": v2, "claim3": v3, "figures": rel_figs}
-    atomic_write_json(out_dir / "metrics.json", summary)
-
     tables = {f"{e}/projections": (["projection"] + list(next(iter(m.values())).keys()),
                                    [[p] + list(v.values()) for p, v in m.items()]) for e, m in metrics.items() if m}
     tables.update({f"{e}/random_k": (list(rows[0].keys()), [list(r.values()) for r in rows])
                    for e, rows in curves.items() if rows})
-    _log(cfg, _flat({"encoders": encoders, "metrics": metrics, "claim2": v2, "claim3": v3}), tables, figures)
-    print(f"[images] wrote {results_path} (claim 2 holds: {v2['holds']}, claim 3 holds: {v3['holds']}) "
-          f"in {time.time() - t0:.0f} s")
+    logged = _flat({"encoders": encoders, "metrics": metrics, "claim2": v2, "claim3": v3})
+    verdicts = {claim: v["holds"] if v["evaluated"] else None for claim, v in (("claim 2", v2), ("claim 3", v3))}
+    study.finish(Outcome(md, summary, logged, tables, figures, verdicts, _quality(encoders)))
     return summary

@@ -4,14 +4,13 @@ Why a module of its own: training is the only slow, stateful step of the molecul
 study.  Each latent size gets its own folder ``<run>/latent<d>/`` holding
 ``checkpoints/last.ckpt`` (a killed run resumes from it) and ``latents.pt`` (written
 atomically once the model is trained; when it exists a re-run skips training and
-reuses both) and ``fingerprint.json`` (what the folder was trained with: a re-run with a
-different model, data, batch size or seed is refused instead of silently reusing a model
-trained with other settings; a re-run asking for more epochs continues the training).
+reuses both) and ``fingerprint.json`` (what the folder was trained with, checked by
+:mod:`eqlatent.studies.fingerprint`: a re-run with a different model, data, batch size or
+seed is refused; a re-run asking for more epochs continues the training).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,11 @@ from torch.utils.data import DataLoader
 from eqlatent.data.loaders import tensor_loader
 from eqlatent.data.molecules import MoleculeDataset
 from eqlatent.errors import ConfigError
-from eqlatent.io import atomic_torch_save, atomic_write_json, settings_digest
+from eqlatent.io import atomic_torch_save
 from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
 from eqlatent.models.graph_vae import GraphVAE
 from eqlatent.resume import EpochSeededSampler
+from eqlatent.studies.fingerprint import check_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -73,41 +73,11 @@ def build_model(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int) -> GraphV
                                    bond_types=list(ds.bond_types))
 
 
-def training_fingerprint(cfg: DictConfig, latent_dim: int) -> dict[str, object]:
+def training_settings(cfg: DictConfig, latent_dim: int) -> dict[str, object]:
     """What changes the trained VAE of one latent size, except the number of epochs (which may grow)."""
     data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k not in ("cache_dir", "path")}
-    train = {"model": OmegaConf.to_container(cfg.model, resolve=True), "data": data, "latent_dim": int(latent_dim),
-             "batch_size": int(cfg.molecules.batch_size), "seed": int(cfg.seed)}
-    return {"train": settings_digest(train), "epochs": int(cfg.trainer.max_epochs), "settings": train}
-
-
-def check_fingerprint(cfg: DictConfig, latent_dim: int, run_dir: Path) -> bool:
-    """Compare ``run_dir/fingerprint.json`` with this run; returns True when training must continue.
-
-    Same settings: reuse.  Same settings and more epochs: continue from ``last.ckpt`` (True).
-    Other settings, or fewer epochs than the folder was trained for: a one-line
-    :class:`ConfigError` instead of silently reusing a model trained differently.  A new
-    folder is stamped with this run's settings.
-    """
-    current = training_fingerprint(cfg, latent_dim)
-    fp_file = run_dir / "fingerprint.json"
-    if not fp_file.is_file():
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(fp_file, current)
-        return False
-    stored = json.loads(fp_file.read_text())
-    fix = f"delete {run_dir} (or pick another seed / run_name) to retrain"
-    if stored.get("train") != current["train"]:
-        before, now = stored.get("settings", {}), current["settings"]
-        changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k)) or ["unknown"]
-        raise ConfigError(f"{run_dir} holds a VAE trained with other settings (changed: {', '.join(changed)})", fix)
-    if int(stored.get("epochs", 0)) > current["epochs"]:
-        raise ConfigError(f"{run_dir} holds a VAE trained for {stored['epochs']} epochs, this run asks for "
-                          f"{current['epochs']}", f"ask for >= {stored['epochs']} epochs or {fix}")
-    if int(stored.get("epochs", 0)) < current["epochs"]:
-        atomic_write_json(fp_file, current)
-        return True
-    return False
+    return {"model": OmegaConf.to_container(cfg.model, resolve=True), "data": data, "latent_dim": int(latent_dim),
+            "batch_size": int(cfg.molecules.batch_size), "seed": int(cfg.seed)}
 
 
 def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir: Path) -> tuple[GraphVAE, bool]:
@@ -117,7 +87,7 @@ def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir
     checkpoint is loaded and nothing is trained; otherwise training starts (or resumes from
     ``last.ckpt``, also when a re-run asks for more epochs; its stale latents are dropped).
     """
-    more_epochs = check_fingerprint(cfg, latent_dim, run_dir)
+    more_epochs = check_fingerprint(run_dir, training_settings(cfg, latent_dim), int(cfg.trainer.max_epochs), "a VAE")
     if more_epochs:
         (run_dir / "latents.pt").unlink(missing_ok=True)  # derived from the shorter training: re-encoded below
     last = run_dir / "checkpoints" / "last.ckpt"

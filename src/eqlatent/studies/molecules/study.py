@@ -6,7 +6,8 @@ every configured projection, measures retained information (quotient-distance
 preservation, kNN consistency, decodability), runs property probes (also on
 node-shuffled latents), draws the figures, and writes ``results.md`` + ``metrics.json``
 to the run folder (``results.md`` also to ``outputs/<task_name>/results.md``).  Every
-metric is also sent to the configured loggers (CSV, wandb offline).
+metric is also sent to the configured loggers (CSV, wandb offline); the end of the run is
+the shared :mod:`eqlatent.studies.skeleton`.
 """
 
 from __future__ import annotations
@@ -21,18 +22,17 @@ import torch
 from omegaconf import DictConfig
 
 from eqlatent.errors import ConfigError
-from eqlatent.io import atomic_write_json, atomic_write_text
-from eqlatent.loggers import finish_loggers, log_config, log_run_summary, make_loggers
 from eqlatent.projections.identity import Identity
-from eqlatent.studies.molecule_figures import embedding_figure, interpolation_figure
-from eqlatent.studies.molecule_probes import run_probes
-from eqlatent.studies.molecule_ceiling import decodable_mask
-from eqlatent.studies.molecule_interpolation import interpolation_stats, random_pairs
-from eqlatent.studies.molecule_reconstruction import exact_matches, posterior_sample, reconstruction_scores
-from eqlatent.studies.molecule_report import claim1_verdict, projection_table, results_markdown
-from eqlatent.studies.molecule_retention import (applies, decodability, distance_retention, instantiate_projections,
+from eqlatent.studies.molecules.figures import embedding_figure, interpolation_figure
+from eqlatent.studies.molecules.probes import run_probes
+from eqlatent.studies.molecules.ceiling import decodable_mask
+from eqlatent.studies.molecules.interpolation import interpolation_stats, random_pairs
+from eqlatent.studies.molecules.reconstruction import exact_matches, posterior_sample, reconstruction_scores
+from eqlatent.studies.molecules.report import claim1_verdict, projection_table, results_markdown
+from eqlatent.studies.molecules.retention import (applies, decodability, distance_retention, instantiate_projections,
                                                  random_node_permutations)
-from eqlatent.studies.molecule_training import latents_for, train_or_load, without_hydra
+from eqlatent.studies.molecules.training import latents_for, train_or_load
+from eqlatent.studies.skeleton import Outcome, StudyRun
 from eqlatent.projections.node_latent import gather_nodes
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def analyse_latent_dim(cfg: DictConfig, ds, d: int, projections: dict, probes: d
     """Train/reuse the VAE for ``d`` and measure everything for it.
 
     ``decodable``: ``[n_test]`` mask of test molecules an equivariant VAE can decode exactly
-    from its posterior mean at all (the ceiling, :mod:`eqlatent.studies.molecule_ceiling`).
+    from its posterior mean at all (the ceiling, :mod:`eqlatent.studies.molecules.ceiling`).
     """
     mcfg = cfg.molecules
     run_dir = out_dir / f"latent{d}"
@@ -163,23 +163,29 @@ def _flat_metrics(results: dict) -> dict[str, float]:
     return {k: float(v) for k, v in flat.items() if v is not None}
 
 
-def _log_everything(cfg: DictConfig, results: dict, verdict: dict) -> None:
-    loggers = make_loggers(cfg)
-    log_config(loggers, without_hydra(cfg))
-    flat = _flat_metrics(results)
-    flat["claim1_held"] = float(bool(verdict.get("held")))
+def _tables(results: dict) -> dict[str, tuple[list, list]]:
+    """One projection table per latent size, for wandb (missing numbers as NaN)."""
+    cell = lambda c: c if isinstance(c, str) else float("nan") if c is None else float(c)  # noqa: E731
     tables = {}
     for d, rd in results["latent_dims"].items():
         header, rows = projection_table(rd)
-        cell = lambda c: c if isinstance(c, str) else float("nan") if c is None else float(c)  # noqa: E731
         tables[f"latent{d}/projections"] = (header, [[cell(c) for c in row] for row in rows])
-    log_run_summary(loggers, flat, tables, results["figures"])
-    finish_loggers(loggers)
+    return tables
+
+
+def _quality(results: dict) -> dict[str, str]:
+    """Per latent size: how well the VAE rebuilds test molecules from the posterior mean."""
+    out = {}
+    for d, rd in results["latent_dims"].items():
+        sc = rd["reconstruction"]["posterior mean"]
+        out[f"VAE latent_dim {d}"] = (f"exact graphs {sc['graph_exact']:.3f}, valid {sc['validity']:.3f}, "
+                                      f"valid one fragment {sc['valid_connected']:.3f} (test, posterior mean)")
+    return out
 
 
 def run(cfg: DictConfig) -> dict:
     """Run the whole molecules study and return its headline metrics (flat dict)."""
-    t_start = time.time()
+    study = StudyRun(cfg)
     mcfg = cfg.get("molecules")
     if mcfg is None:
         raise ConfigError("the config has no 'molecules' block", "run with experiment=molecules")
@@ -197,7 +203,7 @@ def run(cfg: DictConfig) -> dict:
     if not cfg.get("probe"):
         raise ConfigError("no probes selected", "pass probe=molecules_all or probe=ridge")
     probes = {name: hydra.utils.instantiate(spec) for name, spec in cfg.probe.items()}
-    out_dir = Path(cfg.paths.output_dir)
+    out_dir = study.out_dir
     results: dict[str, Any] = {
         "run_name": str(cfg.run_name), "dataset": {"name": ds.name, "summary": ds.summary(), "n": len(ds)},
         "model": ", ".join(f"{k}={v}" for k, v in cfg.model.items() if not str(k).startswith("_")),
@@ -212,16 +218,11 @@ def run(cfg: DictConfig) -> dict:
         results["latent_dims"][str(d)] = analyse_latent_dim(cfg, ds, d, projections, probes, out_dir, decodable)
     results["figures"] = [f for rd in results["latent_dims"].values() for f in rd["figures"]]
     results["train_time_s"] = sum(rd["train_time_s"] for rd in results["latent_dims"].values())
-    results["wall_time_s"] = time.time() - t_start
+    results["wall_time_s"] = study.wall_s()
     verdict = claim1_verdict(results)
     results["claim1"] = verdict
-    text = results_markdown(results, verdict)
-    atomic_write_text(out_dir / "results.md", text)
-    atomic_write_json(out_dir / "metrics.json", results)
-    atomic_write_text(Path(cfg.paths.output_root) / str(cfg.task_name) / "results.md", text)
-    _log_everything(cfg, results, verdict)
-    log.info("results written to %s", out_dir / "results.md")
-    print(text)
     summary = _flat_metrics(results)
     summary["claim1_held"] = float(bool(verdict.get("held")))
+    study.finish(Outcome(results_markdown(results, verdict), results, summary, _tables(results), results["figures"],
+                         {"claim 1": verdict.get("held")}, _quality(results)))
     return summary

@@ -4,7 +4,8 @@ Why a cache: training and encoding dominate the study's run time, while projecti
 metrics and figures are cheap and change often.  Each encoder gets its own folder
 ``<output_dir>/<encoder>/`` holding ``checkpoints/last.ckpt`` (a killed run resumes from
 it), ``latents.pt`` (a finished encoder is not retrained or re-encoded) and
-``fingerprint.json`` (the config it was trained with; a different config is refused).
+``fingerprint.json`` (the settings it was trained with; other settings are refused, more
+epochs continue the training).
 
 Latents are stored per split and per layout (``latents[split][layout]``):
 
@@ -19,7 +20,6 @@ Latents are stored per split and per layout (``latents[split][layout]``):
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
@@ -34,11 +34,11 @@ from torch.utils.data import DataLoader
 
 from eqlatent.data.loaders import tensor_loader
 from eqlatent.data.rotation import rotate_images
-from eqlatent.errors import ConfigError
-from eqlatent.io import atomic_torch_save, atomic_write_json, settings_digest
+from eqlatent.io import atomic_torch_save, settings_digest
 from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
 from eqlatent.models.image_classifier import ImageClassifier
 from eqlatent.resume import EpochSeededSampler
+from eqlatent.studies.fingerprint import check_fingerprint
 
 LATENTS_FILE = "latents.pt"
 CACHE_VERSION = 2
@@ -187,12 +187,21 @@ def extract_latents(cfg: DictConfig, model: ImageClassifier, data: Any, name: st
     }
 
 
-def fingerprints(cfg: DictConfig, name: str, model_cfg: DictConfig) -> tuple[str, str]:
-    """(training, extraction) fingerprints: what a cached checkpoint / latents file was made with."""
+def training_settings(cfg: DictConfig, model_cfg: DictConfig) -> dict[str, Any]:
+    """What changes a trained encoder, except the number of epochs (which may grow)."""
+    return {"model": OmegaConf.to_container(model_cfg, resolve=True),
+            "data": OmegaConf.to_container(cfg.data, resolve=True),
+            "batch_size": int(cfg.profile.images.batch_size), "seed": int(cfg.seed)}
+
+
+def cache_digests(cfg: DictConfig, name: str, model_cfg: DictConfig) -> tuple[str, str]:
+    """(training, extraction) digests: training settings and epochs / what a latents file was made with.
+
+    The training digest is also what an older ``fingerprint.json`` held (settings and epochs
+    in one digest); the extraction digest changes with it, so more epochs re-encode.
+    """
     icfg = cfg.profile.images
-    train = {"model": OmegaConf.to_container(model_cfg, resolve=True),
-             "data": OmegaConf.to_container(cfg.data, resolve=True),
-             "epochs": epochs_for(cfg, name), "batch_size": int(icfg.batch_size), "seed": int(cfg.seed)}
+    train = {**training_settings(cfg, model_cfg), "epochs": epochs_for(cfg, name)}
     extract = {"train": settings_digest(train), "n_probe_train": int(icfg.n_probe_train),
                "n_invariance": int(icfg.n_invariance), "orbit_copies": int(icfg.orbit_copies), "version": CACHE_VERSION}
     return settings_digest(train), settings_digest(extract)
@@ -202,21 +211,16 @@ def latents_for(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, ou
     """Cached latents of encoder ``name``; trains and encodes only what is missing.
 
     A finished encoder folder is reused only if it was made with the same model, data,
-    epochs, batch size and seed (``fingerprint.json``); a folder from another config is an
-    error rather than silently mixed results.  If only the extraction settings changed, the
+    batch size and seed (``fingerprint.json``, :mod:`eqlatent.studies.fingerprint`); a folder
+    from another config is an error rather than silently mixed results, and more epochs
+    continue its training from ``last.ckpt``.  If only the extraction settings changed, the
     latents are re-encoded from the finished checkpoint without retraining.
     """
     enc_dir = out_dir / name
     path = enc_dir / LATENTS_FILE
-    fp_train, fp_extract = fingerprints(cfg, name, model_cfg)
-    fp_file = enc_dir / "fingerprint.json"
-    if fp_file.is_file():
-        stored = json.loads(fp_file.read_text())
-        if stored.get("train") != fp_train:
-            raise ConfigError(f"{enc_dir} holds encoder '{name}' trained with a different config",
-                              f"delete {enc_dir} (or pick another seed / paths.output_root) to retrain")
-    else:
-        atomic_write_json(fp_file, {"train": fp_train})
+    fp_train, fp_extract = cache_digests(cfg, name, model_cfg)
+    check_fingerprint(enc_dir, training_settings(cfg, model_cfg), epochs_for(cfg, name), f"encoder '{name}'",
+                      legacy_digest=fp_train)
     if path.is_file():
         cached = torch.load(path, map_location="cpu", weights_only=False)
         if cached.get("fingerprint") == fp_extract:

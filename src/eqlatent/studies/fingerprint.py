@@ -1,0 +1,72 @@
+"""Refuse to reuse a model folder trained with other settings; let more epochs continue it.
+
+Why: both studies keep one folder per trained model (a VAE per latent size, an encoder per
+name) so that a killed or repeated run resumes instead of retraining.  Reusing such a
+folder is only right if it was trained with this run's settings, so each folder carries
+``fingerprint.json``: a digest of the settings that shape the model (everything but the
+number of epochs), the settings themselves (to name what changed) and the epochs.  A run
+asking for more epochs is the one change that is safe: training continues from
+``last.ckpt``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from eqlatent.errors import ConfigError
+from eqlatent.io import atomic_write_json, settings_digest
+
+FILE = "fingerprint.json"
+
+
+def training_fingerprint(settings: dict[str, Any], epochs: int) -> dict[str, Any]:
+    """What ``fingerprint.json`` holds: the digest of ``settings``, the epochs, and the settings."""
+    return {"train": settings_digest(settings), "epochs": int(epochs), "settings": settings}
+
+
+def _changed(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    if "settings" not in stored:
+        return ["not recorded in that folder"]
+    before = stored["settings"]
+    now = json.loads(json.dumps(now, default=str))  # as it would read back from the file
+    return sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k)) or ["unknown"]
+
+
+def check_fingerprint(folder: Path, settings: dict[str, Any], epochs: int, what: str,
+                      legacy_digest: str | None = None) -> bool:
+    """Compare ``folder/fingerprint.json`` with this run; returns True when training must continue.
+
+    Same settings and epochs: reuse (False).  Same settings and more epochs: the file is
+    updated and training continues from ``last.ckpt`` (True).  Other settings, or fewer
+    epochs than the folder was trained for: a one-line :class:`ConfigError` naming what
+    changed and the fix, instead of silently reusing a model trained differently.  A new
+    folder is stamped with this run's fingerprint.
+
+    ``what`` names the model in the message (``"a VAE"``, ``"encoder 'c8'"``).
+    ``legacy_digest``: the digest an older ``fingerprint.json`` (settings and epochs in one
+    digest, nothing else) holds for these settings and epochs; such a folder is accepted and
+    its file rewritten in the current form.
+    """
+    current = training_fingerprint(settings, epochs)
+    fp_file = folder / FILE
+    if not fp_file.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(fp_file, current)
+        return False
+    stored = json.loads(fp_file.read_text())
+    if "epochs" not in stored and legacy_digest is not None and stored.get("train") == legacy_digest:
+        atomic_write_json(fp_file, current)
+        return False
+    fix = f"delete {folder} (or pick another seed / run_name) to retrain"
+    if stored.get("train") != current["train"]:
+        changed = _changed(stored, settings)
+        raise ConfigError(f"{folder} holds {what} trained with other settings (changed: {', '.join(changed)})", fix)
+    if int(stored.get("epochs", 0)) > current["epochs"]:
+        raise ConfigError(f"{folder} holds {what} trained for {stored['epochs']} epochs, this run asks for "
+                          f"{current['epochs']}", f"ask for >= {stored['epochs']} epochs or {fix}")
+    if int(stored.get("epochs", 0)) < current["epochs"]:
+        atomic_write_json(fp_file, current)
+        return True
+    return False

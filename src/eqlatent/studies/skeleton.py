@@ -1,0 +1,93 @@
+"""The frame both studies run in: the run's clock, and everything that happens once the numbers exist.
+
+Why shared: the molecules and images studies measure different things, but a finished
+run must leave the same trail whichever study it was -- ``results.md`` (also copied to
+``<output_root>/<task_name>/results.md``, the latest run of that study) and
+``metrics.json``, both written atomically so an interrupted run never leaves half a file;
+the headline metrics, tables and figures in every configured logger; and one short block
+on the console that says where the results are, whether each claim held, and how good
+each trained model is (a verdict on a badly trained model means little).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from omegaconf import DictConfig
+
+from eqlatent.io import atomic_write_json, atomic_write_text
+from eqlatent.loggers import finish_loggers, log_config, log_run_summary, make_loggers
+
+
+@dataclass
+class Outcome:
+    """What a study hands to :meth:`StudyRun.finish`.
+
+    ``logged``: flat headline metrics for the loggers; ``tables``: ``key -> (columns, rows)``
+    for wandb; ``verdicts``: claim -> held (``None``: not tested); ``quality``: model ->
+    one line on how well it trained.
+    """
+
+    results_md: str
+    metrics: dict[str, Any]
+    logged: dict[str, float]
+    tables: dict[str, tuple[list, list]] = field(default_factory=dict)
+    figures: Sequence[str | Path] = ()
+    verdicts: Mapping[str, bool | None] = field(default_factory=dict)
+    quality: Mapping[str, str] = field(default_factory=dict)
+
+
+def verdict_word(held: bool | None) -> str:
+    """``holds`` / ``does not hold`` / ``not tested``: the verdict as the summary prints it."""
+    return "not tested" if held is None else "holds" if held else "does not hold"
+
+
+def summary_lines(study: str, results_path: Path, wall_s: float, verdicts: Mapping[str, bool | None],
+                  quality: Mapping[str, str]) -> list[str]:
+    """The end-of-run block: where the results are, each claim's verdict, each model's quality."""
+    lines = [f"== {study} study done in {wall_s:.0f} s ==",
+             f"results: {results_path} (metrics.json and figures/ beside it)"]
+    lines += [f"{claim}: {verdict_word(held)}" for claim, held in verdicts.items()]
+    lines += [f"{model}: {text}" for model, text in quality.items()]
+    return lines
+
+
+def log_results(cfg: DictConfig, logged: dict[str, float], tables: dict[str, tuple[list, list]],
+                figures: Sequence[str | Path]) -> None:
+    """Send the config and a finished run's metrics, tables and figures to every configured logger."""
+    loggers = make_loggers(cfg)
+    try:
+        log_config(loggers, cfg)
+        log_run_summary(loggers, logged, tables, figures)
+    finally:
+        finish_loggers(loggers)
+
+
+class StudyRun:
+    """One run of a study: its output folder, its clock, and its end."""
+
+    def __init__(self, cfg: DictConfig) -> None:
+        self.cfg = cfg
+        self.out_dir = Path(cfg.paths.output_dir)
+        self.started = time.time()
+
+    def wall_s(self) -> float:
+        """Seconds since the run started."""
+        return time.time() - self.started
+
+    def finish(self, outcome: Outcome) -> Path:
+        """Write results.md (and the study's latest copy) and metrics.json, log, print the summary block.
+
+        Returns the path of the run's ``results.md``.
+        """
+        results_path = atomic_write_text(self.out_dir / "results.md", outcome.results_md)
+        atomic_write_text(Path(self.cfg.paths.output_root) / str(self.cfg.task_name) / "results.md",
+                          outcome.results_md)
+        atomic_write_json(self.out_dir / "metrics.json", outcome.metrics)
+        log_results(self.cfg, outcome.logged, outcome.tables, outcome.figures)
+        lines = summary_lines(str(self.cfg.task_name), results_path, self.wall_s(), outcome.verdicts, outcome.quality)
+        print("\n" + "\n".join(lines))  # own line, also after a progress bar that ended without one
+        return results_path
