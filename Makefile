@@ -10,7 +10,7 @@ PROFILE ?= cpu
 ARGS    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test prepare-data reproduce-molecules reproduce-images reproduce sweep-molecules sweep-images report bench paper-check wandb-sync clean clean-data
+.PHONY: help setup test prepare-data reproduce-molecules reproduce-images reproduce-zinc reproduce sweep-molecules sweep-images report bench paper-check wandb-sync clean clean-data
 
 help: ## list the targets with what they do
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ reproduce-molecules: $(STAMP) ## graph-VAE study on QM9 (claim 1) -> outputs/mol
 
 reproduce-images: $(STAMP) ## rotated-MNIST study, escnn + augmented CNN (claims 2, 3) -> outputs/images/
 	$(PY) -m eqlatent.run experiment=images profile=$(PROFILE) $(ARGS)
+
+reproduce-zinc: $(STAMP) ## the molecules pipeline on a 20k ZINC subset, its own experiment -> outputs/molecules_zinc/
+	$(PY) -m eqlatent.run experiment=molecules_zinc profile=$(PROFILE) $(ARGS)
 
 reproduce: reproduce-molecules reproduce-images ## both studies
 
