@@ -56,6 +56,8 @@ def test_execution_settings_do_not_split_a_cell_but_experiment_settings_do(runs_
 
     edit(1, lambda c: c["profile"].update(loader={"num_workers": 4, "pin_memory": True}))   # how it ran: same cell
     assert sorted(len(c.runs) for c in group_cells(find_runs(runs_dir))) == [2, 2]
+    edit(1, lambda c: c["profile"]["images"].update(epochs=999))              # another study's sizes: same cell
+    assert sorted(len(c.runs) for c in group_cells(find_runs(runs_dir))) == [2, 2]
     edit(1, lambda c: c["profile"]["molecules"].update(epochs=999))                           # what it ran: new cell
     assert sorted(len(c.runs) for c in group_cells(find_runs(runs_dir))) == [1, 1, 2]
 

@@ -20,6 +20,9 @@ from omegaconf import OmegaConf
 #: config keys that do not define the experiment (they differ between seeds of one cell, or only say how it
 #: was executed: trainer, loggers, DataLoader workers/pinning); dotted names are nested keys
 _IGNORED = ("seed", "run_name", "paths", "hydra", "trainer", "logger", "callbacks", "profile.loader")
+#: profile blocks each study never reads: a change in another study's sizes must not split a cell
+_OTHER_STUDIES_BLOCKS = {"molecules": ("profile.images", "profile.zinc"), "molecules_zinc": ("profile.images",),
+                         "images": ("profile.molecules", "profile.zinc")}
 
 
 @dataclass
@@ -59,7 +62,8 @@ def _without(cfg: dict[str, Any], ignored: tuple[str, ...], prefix: str = "") ->
 
 
 def _signature(cfg: dict[str, Any]) -> str:
-    return json.dumps(_without(cfg, _IGNORED), sort_keys=True, default=str)
+    ignored = _IGNORED + _OTHER_STUDIES_BLOCKS.get(str(cfg.get("task_name")), ())
+    return json.dumps(_without(cfg, ignored), sort_keys=True, default=str)
 
 
 def load_run(metrics_path: Path) -> Run | None:
