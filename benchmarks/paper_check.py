@@ -111,6 +111,9 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--molecules-override", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Hydra override for the molecules study (repeatable)")
     args = parser.parse_args(argv)
+    from eqlatent.console import configure_console
+
+    configure_console()   # one line per event, no third-party tips (as in `python -m eqlatent.run`)
     if not 0 < args.fraction <= 1:
         parser.error(f"--fraction must be in (0, 1], got {args.fraction}")
     rows: list[dict] = []
