@@ -17,6 +17,7 @@ also computed as a function of K (the retained-information-vs-K curve).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable
 
 import hydra
@@ -29,6 +30,8 @@ from eqlatent.metrics.cyclic_quotient import cyclic_quotient_distances, orbit_qu
 from eqlatent.metrics.retention import distance_preservation, knn_consistency, pairwise_distances
 from eqlatent.probes import CLASSIFICATION, REGRESSION
 from eqlatent.projections.image_latent import ImageLatentProjection
+
+log = logging.getLogger(__name__)
 
 KNN_K = 10
 
@@ -143,7 +146,7 @@ def analyse_encoder(cache: dict[str, Any], proj_cfg: DictConfig, probe_cfg: Dict
         m.update(probe_metrics(probes, feats["train"], feats["train_upright"], feats["test"], cache, seed))
         results[name] = m
         features[name] = feats["test"]
-        print(f"[images] {cache['encoder']}/{name}: " + ", ".join(f"{k}={v:.3f}" for k, v in m.items()))
+        log.debug("%s/%s: %s", cache["encoder"], name, ", ".join(f"{k}={v:.3f}" for k, v in m.items()))
     return results, features
 
 
@@ -171,6 +174,7 @@ def random_k_curve(cache: dict[str, Any], proj_cfg: DictConfig, probe_cfg: DictC
             row[f"{pname}_acc"] = fn(x_train=f_tr, y_train=cache["labels"]["train"], x_test=f_te,
                                      y_test=cache["labels"]["test"], seed=seed)["accuracy"]
         rows.append(row)
-        print(f"[images] {cache['encoder']}/random K={k}: spearman={row['spearman']:.3f} knn={row['knn_consistency']:.3f}")
+        log.debug("%s/random K=%d: spearman=%.3f knn=%.3f", cache["encoder"], k, row["spearman"],
+                  row["knn_consistency"])
     return rows
 

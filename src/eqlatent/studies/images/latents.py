@@ -20,6 +20,7 @@ Latents are stored per split and per layout (``latents[split][layout]``):
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from pathlib import Path
@@ -39,6 +40,8 @@ from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_lo
 from eqlatent.models.image_classifier import ImageClassifier
 from eqlatent.resume import EpochSeededSampler
 from eqlatent.studies.fingerprint import check_fingerprint
+
+log = logging.getLogger(__name__)
 
 LATENTS_FILE = "latents.pt"
 CACHE_VERSION = 2
@@ -224,9 +227,9 @@ def latents_for(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, ou
     if path.is_file():
         cached = torch.load(path, map_location="cpu", weights_only=False)
         if cached.get("fingerprint") == fp_extract:
-            print(f"[images] {name}: reusing {path}")
+            log.info(f"{name}: reusing {path}")
             return cached
-    print(f"[images] {name}: training ({epochs_for(cfg, name)} epochs, resumes from last.ckpt) then encoding")
+    log.info(f"{name}: training ({epochs_for(cfg, name)} epochs, resumes from last.ckpt) then encoding")
     start = time.perf_counter()
     model = train_encoder(cfg, name, model_cfg, data, enc_dir)
     train_seconds = time.perf_counter() - start

@@ -10,6 +10,7 @@ loggers (CSV, wandb offline with tables and images), through the shared end of a
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -23,6 +24,8 @@ from eqlatent.studies.images.figures import embedding_grid, retention_curve
 from eqlatent.studies.images.latents import latents_for
 from eqlatent.studies.images.report import claim2_verdict, claim3_verdict, results_markdown
 from eqlatent.studies.skeleton import Outcome, StudyRun
+
+log = logging.getLogger(__name__)
 
 
 def _encoder_configs(cfg: DictConfig) -> dict[str, DictConfig]:
@@ -57,7 +60,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     out_dir = study.out_dir
     models = _encoder_configs(cfg)
     data = hydra.utils.instantiate(cfg.data)
-    print(f"[images] {data.summary()}")
+    log.info(f"{data.summary()}")
 
     caches, reused = {}, []
     for name, mcfg in models.items():
@@ -67,7 +70,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             reused.append(name)
 
     t_latents = time.time()
-    print(f"[images] encoders ready after {study.wall_s():.0f} s")
+    log.info(f"encoders ready after {study.wall_s():.0f} s")
     encoders, metrics, features, curves = {}, {}, {}, {}
     for name, cache in caches.items():
         z = cache["latents"]["test"][cache["layout"]]
@@ -80,7 +83,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         curves[name] = random_k_curve(cache, cfg.projection, cfg.probe, list(icfg.k_multipliers), int(icfg.n_eval),
                                       int(cfg.seed))
 
-    print(f"[images] projections, metrics and probes took {time.time() - t_latents:.0f} s")
+    log.info(f"projections, metrics and probes took {time.time() - t_latents:.0f} s")
     labels = next(iter(caches.values()))["labels"]["test"].numpy()
     fig_dir = out_dir / "figures"
     feats_np = {e: {p: f.numpy() for p, f in fs.items()} for e, fs in features.items()}
