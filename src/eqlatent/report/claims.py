@@ -96,28 +96,36 @@ def _image_rows(metrics: dict, enc: str, columns: list[str]) -> list[list[Any]]:
     return [[p] + [cell(m, c) for c in columns[1:]] for p, m in metrics[enc].items()]
 
 
-def _claims23_deciding(c2: list[dict], c3: list[dict]) -> list[str]:
-    """One compact table per cell with the numbers the claim 2 and 3 verdicts are decided on."""
-    rows = []
+def _claim2_margins(c2: list[dict]) -> dict[str, tuple[str, str, str]]:
+    """Per equivariant encoder, over seeds: Spearman(random-K), 10-NN consistency gain and upright->rotated gain."""
+    out = {}
     for e in sorted({e for c in c2 for e in c.get("per_encoder", {})}):
         per = [c["per_encoder"][e] for c in c2 if e in c.get("per_encoder", {})]
-        rows.append([f"2: {e}", _margin([p["spearman_random"] for p in per]),
-                     _margin([p["knn_consistency_random"] - p["knn_consistency_raw"] for p in per]),
-                     _margin([p["upright_to_rotated_acc_random"] - p["upright_to_rotated_acc_raw"] for p in per])])
-    if not rows and not any(c.get("evaluated") for c in c3):
+        out[e] = (_margin([p["spearman_random"] for p in per]),
+                  _margin([p["knn_consistency_random"] - p["knn_consistency_raw"] for p in per]),
+                  _margin([p["upright_to_rotated_acc_random"] - p["upright_to_rotated_acc_raw"] for p in per]))
+    return out
+
+
+def _claim3_margins(evaluated: list[dict]) -> tuple[str, str, str]:
+    """Over seeds: the raw latent's and orbit_average's relative change under rotation, and the 10-NN gain."""
+    return (_margin([c["raw_inv_err"] for c in evaluated]), _margin([c["orbit_inv_err"] for c in evaluated]),
+            _margin([c["knn_consistency_orbit"] - c["knn_consistency_raw"] for c in evaluated]))
+
+
+def _claims23_deciding(m2: dict[str, tuple[str, str, str]], m3: tuple[str, str, str] | None) -> list[str]:
+    """One compact table per cell with the numbers the claim 2 and 3 verdicts are decided on."""
+    if not m2 and m3 is None:
         return []
     out = ["Deciding numbers (mean ± std over seeds). Claim 2 needs, per equivariant encoder, random-K distances "
            "ranked like the quotient distance and better analysis than on the raw latent:", ""]
     out += markdown_table(["claim: encoder", "Spearman(random-K, quotient)", "10-NN consistency gain over raw",
-                           "upright→rotated accuracy gain"], rows) + [""]
-    ev = [c for c in c3 if c.get("evaluated")]
-    if ev:
+                           "upright→rotated accuracy gain"], [[f"2: {e}", *m] for e, m in m2.items()]) + [""]
+    if m3 is not None:
         out += ["Claim 3 needs the augmented CNN's raw latent to move under rotation and orbit averaging to fix it:", ""]
         out += markdown_table(["claim: encoder", "raw latent: relative change under rotation",
                                "orbit_average: relative change", "10-NN consistency gain of orbit_average"],
-                              [["3: cnn_aug", _margin([c["raw_inv_err"] for c in ev]),
-                                _margin([c["orbit_inv_err"] for c in ev]),
-                                _margin([c["knn_consistency_orbit"] - c["knn_consistency_raw"] for c in ev])]]) + [""]
+                              [["3: cnn_aug", *m3]]) + [""]
     return out
 
 
@@ -129,7 +137,9 @@ def claims23_section(cell: Cell) -> tuple[list[str], bool | None, bool | None]:
     out = [f"### `{cell.study}` ({cell.profile} profile), {len(cell.runs)} seed(s): {_seeds(cell)}", ""]
     c2 = [r.metrics.get("claim2", {}) for r in cell.runs]
     c3 = [r.metrics.get("claim3", {}) for r in cell.runs]
-    out += _claims23_deciding(c2, c3)
+    evaluated3 = [c for c in c3 if c.get("evaluated")]
+    m2, m3 = _claim2_margins(c2), _claim3_margins(evaluated3) if evaluated3 else None
+    out += _claims23_deciding(m2, m3)
     enc_cols = ["acc_rotated_test", "acc_upright_test"]
     out += ["Model quality (test accuracy, mean ± std over seeds):", ""]
     out += markdown_table(["encoder", "layout"] + enc_cols,
@@ -142,21 +152,14 @@ def claims23_section(cell: Cell) -> tuple[list[str], bool | None, bool | None]:
     held2 = bool(c2) and all(c.get("holds") for c in c2) if any(c.get("evaluated") for c in c2) else None
     held3 = bool(c3) and all(c.get("holds") for c in c3) if any(c.get("evaluated") for c in c3) else None
     if held2 is not None:
-        encs = sorted({e for c in c2 for e in c.get("per_encoder", {})})
-        parts = []
-        for e in encs:
-            per = [c["per_encoder"][e] for c in c2 if e in c.get("per_encoder", {})]
-            parts.append(f"{e}: Spearman(random-K) {_margin([p['spearman_random'] for p in per])}, 10-NN consistency "
-                         f"gain over raw {_margin([p['knn_consistency_random'] - p['knn_consistency_raw'] for p in per])}, "
-                         f"upright->rotated accuracy gain "
-                         f"{_margin([p['upright_to_rotated_acc_random'] - p['upright_to_rotated_acc_raw'] for p in per])}")
+        parts = [f"{e}: Spearman(random-K) {rho}, 10-NN consistency gain over raw {knn}, upright->rotated accuracy gain "
+                 f"{acc}" for e, (rho, knn, acc) in m2.items()]
         out += [f"**Claim 2 {'held' if held2 else 'did not hold'}** in every seed: "
                 f"{sum(bool(c.get('holds')) for c in c2)}/{len(c2)} seeds. By how much: " + "; ".join(parts) + ".", ""]
     if held3 is not None:
-        ev = [c for c in c3 if c.get("evaluated")]
+        raw, orbit, knn = m3
         out += [f"**Claim 3 {'held' if held3 else 'did not hold'}** in every seed: "
                 f"{sum(bool(c.get('holds')) for c in c3)}/{len(c3)} seeds. By how much: raw latent relative change "
-                f"under rotation {_margin([c['raw_inv_err'] for c in ev])} vs orbit_average "
-                f"{_margin([c['orbit_inv_err'] for c in ev])}; 10-NN consistency gain of orbit_average over raw "
-                f"{_margin([c['knn_consistency_orbit'] - c['knn_consistency_raw'] for c in ev])}.", ""]
+                f"under rotation {raw} vs orbit_average {orbit}; 10-NN consistency gain of orbit_average over raw "
+                f"{knn}.", ""]
     return out, held2, held3
