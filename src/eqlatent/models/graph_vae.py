@@ -97,6 +97,13 @@ class RadialFeatures(nn.Module):
         return torch.cat([z, bumps.flatten(-2)], dim=-1)
 
 
+def latent_features(latent_dim: int, rbf_centres: int) -> tuple[nn.Module, int]:
+    """The decoders' input map of each latent number and its output width (``rbf_centres = 0``: the latent alone)."""
+    if rbf_centres <= 0:
+        return nn.Identity(), latent_dim
+    return RadialFeatures(rbf_centres), latent_dim * (1 + rbf_centres)
+
+
 class BilinearBondHead(nn.Module):
     """Node features ``[B, n, C]`` -> bond logits ``[B, n, n, K]``: ``sum_r u_ir^k s_r^k u_jr^k`` per bond class k.
 
@@ -126,8 +133,7 @@ class GraphDecoder(nn.Module):
     def __init__(self, latent_dim: int, hidden: int, n_layers: int, n_node_classes: int, n_bond_classes: int,
                  rbf_centres: int = 0, residual: bool = False, bilinear_rank: int = 0) -> None:
         super().__init__()
-        self.features = RadialFeatures(rbf_centres) if rbf_centres > 0 else nn.Identity()
-        n_in = latent_dim * (1 + rbf_centres)
+        self.features, n_in = latent_features(latent_dim, rbf_centres)
         self.node_in = Equivariant1to1(n_in, hidden)
         self.node_mid = Equivariant1to1(hidden, hidden)
         self.node_head = Equivariant1to1(hidden, n_node_classes)
@@ -228,8 +234,7 @@ class GraphVAE(L.LightningModule):
             self.decoder = GraphDecoder(latent_dim, hidden, n_layers, n_atom_types + 1, n_bond_types + 1, rbf_centres,
                                         residual, bilinear_rank)
         else:
-            features = RadialFeatures(rbf_centres) if rbf_centres > 0 else nn.Identity()
-            self.decoder = AttentionDecoder(features, latent_dim * (1 + rbf_centres), width, decoder_layers,
+            self.decoder = AttentionDecoder(*latent_features(latent_dim, rbf_centres), width, decoder_layers,
                                             n_atom_types + 1, n_bond_types + 1)
         weights = torch.ones(n_bond_types + 1)
         weights[1:] = bond_weight
