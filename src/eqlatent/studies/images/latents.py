@@ -227,9 +227,9 @@ def latents_for(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, ou
     if path.is_file():
         cached = torch.load(path, map_location="cpu", weights_only=False)
         if cached.get("fingerprint") == fp_extract:
-            log.info(f"{name}: reusing {path}")
+            log.info("%s: reusing %s", name, path)
             return cached
-    log.info(f"{name}: training ({epochs_for(cfg, name)} epochs, resumes from last.ckpt) then encoding")
+    log.info("%s: training (%d epochs, resumes from last.ckpt) then encoding", name, epochs_for(cfg, name))
     start = time.perf_counter()
     model = train_encoder(cfg, name, model_cfg, data, enc_dir)
     train_seconds = time.perf_counter() - start

@@ -60,7 +60,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     out_dir = study.out_dir
     models = _encoder_configs(cfg)
     data = hydra.utils.instantiate(cfg.data)
-    log.info(f"{data.summary()}")
+    log.info(data.summary())
 
     caches, reused = {}, []
     for name, mcfg in models.items():
@@ -70,7 +70,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             reused.append(name)
 
     t_latents = time.time()
-    log.info(f"encoders ready after {study.wall_s():.0f} s")
+    log.info("encoders ready after %.0f s", study.wall_s())
     encoders, metrics, features, curves = {}, {}, {}, {}
     for name, cache in caches.items():
         z = cache["latents"]["test"][cache["layout"]]
@@ -83,7 +83,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         curves[name] = random_k_curve(cache, cfg.projection, cfg.probe, list(icfg.k_multipliers), int(icfg.n_eval),
                                       int(cfg.seed))
 
-    log.info(f"projections, metrics and probes took {time.time() - t_latents:.0f} s")
+    log.info("projections, metrics and probes took %.0f s", time.time() - t_latents)
     labels = next(iter(caches.values()))["labels"]["test"].numpy()
     fig_dir = out_dir / "figures"
     feats_np = {e: {p: f.numpy() for p, f in fs.items()} for e, fs in features.items()}
