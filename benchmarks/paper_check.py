@@ -11,7 +11,8 @@ is not included in the projection and is stated as such.
 
 ``--fraction f`` trains on the first fraction of each epoch's batches and scales the time
 up (model construction is scaled with it, so small fractions over-estimate); the default
-1.0 is the full epoch.  ``tests/test_paper_check.py`` smoke-runs it on tiny data.  Prints a table and writes ``outputs/bench/paper_check.md``.
+1.0 is the full epoch.  ``tests/test_paper_check.py`` smoke-runs it on tiny data.  Prints a
+table and writes ``outputs/bench/paper_check.md``.
 """
 
 from __future__ import annotations
