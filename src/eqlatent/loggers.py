@@ -10,9 +10,41 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+import csv
+
 import hydra
-from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
+from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.loggers.logger import rank_zero_experiment
 from omegaconf import DictConfig
+
+
+class _AppendingCSVWriter(ExperimentWriter):
+    """Lightning's CSV writer, but an existing ``metrics.csv`` is continued instead of deleted.
+
+    Lightning's writer warns "logs directory ... is not empty" and removes the old file
+    when a run resumes into the same folder, which threw away the learning curve of every
+    epoch before the resume.  Here the old header is read back, so new rows are appended
+    under the same columns (a new column rewrites the file with the union header).
+    """
+
+    def _check_log_dir_exists(self) -> None:
+        if self._fs.isfile(self.metrics_file_path):
+            with self._fs.open(self.metrics_file_path, "r", newline="") as file:
+                header = next(csv.reader(file), [])
+            self.metrics_keys = sorted(header)
+
+
+class ResumableCSVLogger(CSVLogger):
+    """``CSVLogger`` whose ``metrics.csv`` survives a resumed run (rows of every attempt, in order)."""
+
+    @property
+    @rank_zero_experiment
+    def experiment(self) -> ExperimentWriter:
+        if self._experiment is None:
+            self._fs.makedirs(self.root_dir, exist_ok=True)
+            self._experiment = _AppendingCSVWriter(log_dir=self.log_dir)
+        return self._experiment
 
 
 class OfflineWandbLogger(WandbLogger):

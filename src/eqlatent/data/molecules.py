@@ -105,10 +105,10 @@ def graphs_to_tensors(graphs: Sequence[MolGraph], max_nodes: int) -> dict[str, T
 
 def convert_all(records: Iterable[tuple[int, object]], to_graph, desc: str, total: int | None = None) -> tuple[list[int], list[MolGraph], Counter]:
     """Apply ``to_graph`` to every ``(row, raw)`` record; keep successes, count rejections by reason."""
-    from tqdm.auto import tqdm
+    from rich.progress import track  # the bar Lightning and the images study draw too; removed when done
 
     kept_rows, graphs, dropped = [], [], Counter()
-    for row, raw in tqdm(records, desc=desc, unit="mol", total=total, mininterval=2.0):
+    for row, raw in track(records, description=desc, total=total, transient=True, update_period=0.5):
         try:
             graphs.append(to_graph(raw))
             kept_rows.append(row)

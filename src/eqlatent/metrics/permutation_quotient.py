@@ -62,9 +62,9 @@ def quotient_distance_matrix(z: Tensor, chunk: int = 4096, progress: bool = True
     d = torch.empty(len(i), dtype=torch.float64)
     starts = range(0, len(i), chunk)
     if progress:
-        from tqdm.auto import tqdm
+        from rich.progress import track  # the bar Lightning and the images study draw too; removed when done
 
-        starts = tqdm(starts, desc=f"quotient distances ({len(i):,} pairs)", unit="chunk", leave=False)
+        starts = track(starts, description=f"quotient distances ({len(i):,} pairs)", transient=True)
     for s in starts:
         d[s:s + chunk] = quotient_distance(z[i[s:s + chunk]], z[j[s:s + chunk]])
     out = torch.zeros(m, m, dtype=torch.float64)

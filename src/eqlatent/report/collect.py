@@ -20,11 +20,6 @@ from omegaconf import OmegaConf
 #: config keys that do not define the experiment (they differ between seeds of one cell, or only say how it
 #: was executed: trainer, loggers, DataLoader workers/pinning); dotted names are nested keys
 _IGNORED = ("seed", "run_name", "paths", "hydra", "trainer", "logger", "callbacks", "profile.loader")
-#: profile blocks each study never reads: a change in another study's sizes must not split a cell
-_OTHER_STUDIES_BLOCKS = {"molecules": ("profile.images", "profile.zinc"), "molecules_zinc": ("profile.images",),
-                         "images": ("profile.molecules", "profile.zinc")}
-
-
 @dataclass
 class Run:
     """One finished run: where it is, what it was, and what it measured."""
@@ -62,7 +57,17 @@ def _without(cfg: dict[str, Any], ignored: tuple[str, ...], prefix: str = "") ->
 
 
 def _signature(cfg: dict[str, Any]) -> str:
-    ignored = _IGNORED + _OTHER_STUDIES_BLOCKS.get(str(cfg.get("task_name")), ())
+    """The config minus what does not define the experiment, as a comparable string.
+
+    A study names the profile blocks it reads (``profile_blocks`` in its experiment config), so
+    another study's sizes in the same profile never split its cell; a run recorded without that
+    key keeps every block (a stricter grouping, never a wrong merge).
+    """
+    reads = cfg.get("profile_blocks")
+    ignored = _IGNORED
+    if reads is not None:
+        ignored += tuple(f"profile.{block}" for block in (cfg.get("profile") or {})
+                         if block != "name" and block not in set(reads))
     return json.dumps(_without(cfg, ignored), sort_keys=True, default=str)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import hydra
 import torch
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 from rich.progress import track
 from torch import Tensor
 from torch.utils.data import DataLoader
@@ -36,28 +36,15 @@ from torch.utils.data import DataLoader
 from eqlatent.data.loaders import tensor_loader
 from eqlatent.data.rotation import rotate_images
 from eqlatent.io import atomic_torch_save, settings_digest
-from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
 from eqlatent.models.image_classifier import ImageClassifier
 from eqlatent.resume import EpochSeededSampler
 from eqlatent.studies.fingerprint import check_fingerprint
+from eqlatent.studies.fitting import fit_in_folder, folder_config
 
 log = logging.getLogger(__name__)
 
 LATENTS_FILE = "latents.pt"
 CACHE_VERSION = 2
-
-
-def encoder_config(cfg: DictConfig, name: str, enc_dir: Path) -> DictConfig:
-    """A copy of ``cfg`` whose ``paths.output_dir`` (checkpoints, CSV, wandb) is the encoder's own folder."""
-    container = OmegaConf.to_container(cfg, resolve=False)
-    container.pop("hydra", None)
-    enc_cfg = OmegaConf.create(container)
-    with open_dict(enc_cfg):
-        enc_cfg.paths.output_dir = str(enc_dir)
-        wandb_cfg = (enc_cfg.get("logger") or {}).get("wandb")
-        if wandb_cfg is not None:
-            wandb_cfg.name = f"{cfg.task_name}-{cfg.run_name}-{name}"
-    return enc_cfg
 
 
 def _loader(images: Tensor, labels: Tensor, batch_size: int, shuffle: bool, seed: int, loader_cfg: Any) -> DataLoader:
@@ -78,27 +65,15 @@ def epochs_for(cfg: DictConfig, name: str) -> int:
 
 
 def train_encoder(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, enc_dir: Path) -> ImageClassifier:
-    """Fit one encoder with Lightning, resuming from ``enc_dir/checkpoints/last.ckpt`` when present."""
-    enc_cfg = encoder_config(cfg, name, enc_dir)
+    """Fit one encoder with Lightning in ``enc_dir``, resuming from its ``last.ckpt`` when present."""
+    enc_cfg = folder_config(cfg, enc_dir, f"{cfg.task_name}-{cfg.run_name}-{name}")
     model: ImageClassifier = hydra.utils.instantiate(model_cfg, _convert_="all")
-    loggers = make_loggers(enc_cfg)
-    log_config(loggers, enc_cfg)
-    trainer = hydra.utils.instantiate(enc_cfg.trainer, default_root_dir=str(enc_dir), logger=loggers,
-                                      callbacks=make_callbacks(enc_cfg), max_epochs=epochs_for(cfg, name))
     bs = int(cfg.profile.images.batch_size)
-    ckpt = enc_dir / "checkpoints" / "last.ckpt"
-    try:
-        loader_cfg = cfg.profile.get("loader")
-        images = data.train.upright if model.train_on == "upright" else data.train.images
-        trainer.fit(model, _loader(images, data.train.labels, bs, True, int(cfg.seed), loader_cfg),
-                    _loader(data.val.images, data.val.labels, 512, False, 0, loader_cfg),
-                    # our own checkpoint; it also holds the RNG states (numpy arrays) weights_only=True refuses
-                    ckpt_path=str(ckpt) if ckpt.is_file() else None, weights_only=False if ckpt.is_file() else None)
-    finally:
-        finish_loggers(loggers)
-    if ckpt.is_file():  # weights of the last finished epoch, also when fit() found nothing left to do
-        model.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"])
-    return model.eval()
+    loader_cfg = cfg.profile.get("loader")
+    images = data.train.upright if model.train_on == "upright" else data.train.images
+    train = _loader(images, data.train.labels, bs, True, int(cfg.seed), loader_cfg)
+    val = _loader(data.val.images, data.val.labels, 512, False, 0, loader_cfg)
+    return fit_in_folder(enc_cfg, model, train, val, max_epochs=epochs_for(cfg, name), what=name)
 
 
 @torch.no_grad()

@@ -17,7 +17,7 @@ from typing import Any
 
 import hydra
 import torch
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 from torch import Tensor
 from torch.utils.data import DataLoader
 
@@ -25,33 +25,17 @@ from eqlatent.data.loaders import tensor_loader
 from eqlatent.data.molecules import MoleculeDataset
 from eqlatent.errors import ConfigError
 from eqlatent.io import atomic_torch_save
-from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
 from eqlatent.models.graph_vae import GraphVAE
 from eqlatent.resume import EpochSeededSampler
 from eqlatent.studies.fingerprint import check_fingerprint
+from eqlatent.studies.fitting import fit_in_folder, folder_config, last_checkpoint
 
 log = logging.getLogger(__name__)
 
 
-def without_hydra(cfg: DictConfig) -> DictConfig:
-    """A copy of ``cfg`` without the ``hydra`` node (it only resolves inside a Hydra job, e.g. not in tests)."""
-    out = cfg.copy()
-    with open_dict(out):
-        out.pop("hydra", None)
-    return out
-
-
 def latent_run_config(cfg: DictConfig, run_dir: Path, latent_dim: int) -> DictConfig:
     """A copy of ``cfg`` whose output folder (loggers, checkpoints) is ``run_dir`` for one latent size."""
-    sub = without_hydra(cfg)
-    OmegaConf.update(sub, "paths.output_dir", str(run_dir), merge=False)
-    # Lightning only refreshes last.ckpt when it also saves a regular checkpoint, so keep one (the latest epoch):
-    # that is what makes a killed run resumable epoch by epoch.
-    if sub.get("callbacks") and sub.callbacks.get("model_checkpoint") is not None:
-        OmegaConf.update(sub, "callbacks.model_checkpoint.save_top_k", 1, merge=False)
-    if sub.get("logger") and sub.logger.get("wandb") is not None:
-        OmegaConf.update(sub, "logger.wandb.name", f"{cfg.task_name}-{cfg.run_name}-latent{latent_dim}", merge=False)
-    return sub
+    return folder_config(cfg, run_dir, f"{cfg.task_name}-{cfg.run_name}-latent{latent_dim}")
 
 
 def graph_loader(ds: MoleculeDataset, rows: Tensor, batch_size: int, shuffle: bool, seed: int,
@@ -90,7 +74,7 @@ def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir
     more_epochs = check_fingerprint(run_dir, training_settings(cfg, latent_dim), int(cfg.trainer.max_epochs), "a VAE")
     if more_epochs:
         (run_dir / "latents.pt").unlink(missing_ok=True)  # derived from the shorter training: re-encoded below
-    last = run_dir / "checkpoints" / "last.ckpt"
+    last = last_checkpoint(run_dir)
     if (run_dir / "latents.pt").is_file() and last.is_file():
         log.info("latent_dim=%d: reusing %s", latent_dim, last)
         # our own checkpoint: it also stores callback state (numpy scalars), which weights_only=True refuses
@@ -102,15 +86,7 @@ def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir
     loader_cfg = cfg.profile.get("loader")
     train = graph_loader(ds, ds.split["train"], batch, shuffle=True, seed=int(cfg.seed), loader_cfg=loader_cfg)
     val = graph_loader(ds, ds.split["val"], batch, shuffle=False, seed=int(cfg.seed), loader_cfg=loader_cfg)
-    loggers = make_loggers(sub)
-    log_config(loggers, sub)
-    trainer = hydra.utils.instantiate(sub.trainer, logger=loggers or False, callbacks=make_callbacks(sub))
-    resume = str(last) if last.is_file() else None
-    if resume:
-        log.info("latent_dim=%d: resuming from %s", latent_dim, resume)
-    trainer.fit(model, train, val, ckpt_path=resume, weights_only=False if resume else None)
-    finish_loggers(loggers)
-    return model.eval(), True
+    return fit_in_folder(sub, model, train, val, what=f"latent_dim={latent_dim}"), True
 
 
 @torch.no_grad()

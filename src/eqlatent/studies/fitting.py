@@ -1,0 +1,72 @@
+"""Fit one model with Lightning in a folder of its own, resuming from that folder's ``last.ckpt``.
+
+Why shared: every study trains one or more models (a VAE per latent size, an encoder per
+group) the same way -- its checkpoints, CSV log and wandb run in the model's own folder,
+a killed run continued from the last finished epoch, the loggers closed even when fit()
+fails.  The studies say *what* to fit (model, loaders, epochs); this module says *how*.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+import torch
+from lightning.pytorch import LightningModule
+from omegaconf import DictConfig, OmegaConf, open_dict
+from torch.utils.data import DataLoader
+
+from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
+
+log = logging.getLogger(__name__)
+
+
+def folder_config(cfg: DictConfig, folder: Path, wandb_name: str) -> DictConfig:
+    """A copy of ``cfg`` writing into ``folder`` (checkpoints, CSV, wandb), its wandb run named ``wandb_name``.
+
+    The ``hydra`` node is dropped: it only resolves inside a Hydra job (not in tests or the API).
+    """
+    container = OmegaConf.to_container(cfg, resolve=False)
+    container.pop("hydra", None)
+    sub = OmegaConf.create(container)
+    with open_dict(sub):
+        sub.paths.output_dir = str(folder)
+        wandb_cfg = (sub.get("logger") or {}).get("wandb")
+        if wandb_cfg is not None:
+            wandb_cfg.name = wandb_name
+    return sub
+
+
+def last_checkpoint(folder: Path) -> Path:
+    """Where the model trained in ``folder`` keeps its latest epoch (what a re-run resumes from)."""
+    return folder / "checkpoints" / "last.ckpt"
+
+
+def fit_in_folder(sub: DictConfig, model: LightningModule, train: DataLoader, val: DataLoader,
+                  max_epochs: int | None = None, what: str = "model") -> LightningModule:
+    """Train ``model`` with ``sub``'s trainer, loggers and callbacks; returns it in eval mode.
+
+    ``sub`` comes from :func:`folder_config`.  If the folder holds a ``last.ckpt``, training
+    resumes from it (weights, optimiser, schedule, RNG states), so only the missing epochs
+    run; afterwards the weights of the last finished epoch are loaded, also when fit() found
+    nothing left to do.
+    """
+    folder = Path(sub.paths.output_dir)
+    last = last_checkpoint(folder)
+    extra = {} if max_epochs is None else {"max_epochs": int(max_epochs)}
+    loggers = make_loggers(sub)
+    try:
+        log_config(loggers, sub)
+        trainer = hydra.utils.instantiate(sub.trainer, default_root_dir=str(folder), logger=loggers or False,
+                                          callbacks=make_callbacks(sub), **extra)
+        if last.is_file():
+            log.info("%s: resuming from %s", what, last)
+        # our own checkpoint: it also holds RNG states (numpy arrays), which weights_only=True refuses
+        trainer.fit(model, train, val, ckpt_path=str(last) if last.is_file() else None,
+                    weights_only=False if last.is_file() else None)
+    finally:
+        finish_loggers(loggers)
+    if last.is_file():
+        model.load_state_dict(torch.load(last, map_location="cpu", weights_only=False)["state_dict"])
+    return model.eval()
