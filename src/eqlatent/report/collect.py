@@ -18,8 +18,11 @@ from typing import Any
 from omegaconf import OmegaConf
 
 #: config keys that do not define the experiment (they differ between seeds of one cell, or only say how it
-#: was executed: trainer, loggers, DataLoader workers/pinning); dotted names are nested keys
-_IGNORED = ("seed", "run_name", "paths", "hydra", "trainer", "logger", "callbacks", "profile.loader")
+#: was executed: trainer, loggers, DataLoader workers/pinning, CPU threads); dotted names are nested keys
+_IGNORED = ("seed", "run_name", "paths", "hydra", "trainer", "logger", "callbacks", "profile.loader",
+            "molecules.torch_threads", "profile.molecules.torch_threads")
+
+
 @dataclass
 class Run:
     """One finished run: where it is, what it was, and what it measured."""

@@ -9,6 +9,7 @@ fails.  The studies say *what* to fit (model, loaders, epochs); this module says
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import hydra
@@ -60,11 +61,14 @@ def fit_in_folder(sub: DictConfig, model: LightningModule, train: DataLoader, va
         log_config(loggers, sub)
         trainer = hydra.utils.instantiate(sub.trainer, default_root_dir=str(folder), logger=loggers or False,
                                           callbacks=make_callbacks(sub), **extra)
-        if last.is_file():
-            log.info("%s: resuming from %s", what, last)
-        # our own checkpoint: it also holds RNG states (numpy arrays), which weights_only=True refuses
-        trainer.fit(model, train, val, ckpt_path=str(last) if last.is_file() else None,
-                    weights_only=False if last.is_file() else None)
+        with warnings.catch_warnings():
+            if last.is_file():
+                log.info("%s: resuming from %s", what, last)
+                # the folder holds this model's own earlier epochs: that is what resuming means, not a clash
+                warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+            # our own checkpoint: it also holds RNG states (numpy arrays), which weights_only=True refuses
+            trainer.fit(model, train, val, ckpt_path=str(last) if last.is_file() else None,
+                        weights_only=False if last.is_file() else None)
     finally:
         finish_loggers(loggers)
     if last.is_file():
