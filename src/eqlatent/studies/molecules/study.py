@@ -195,8 +195,8 @@ def run(cfg: DictConfig) -> dict:
                           "e.g. molecules.latent_dims=[1,2,4]")
     threads = int(mcfg.get("torch_threads", 0))
     if threads > 0:
-        # on a small shared CPU, torch's default of one thread per core makes the many small ops of the
-        # equivariant layers up to 20x slower (threads spin waiting for each other); 1 thread is fastest there
+        # a fixed count for a shared CPU: beside another job, torch's default of one thread per core makes the
+        # many small ops of the equivariant layers much slower (threads spin waiting for each other)
         torch.set_num_threads(threads)
     ds = hydra.utils.instantiate(cfg.data)
     projections = instantiate_projections(cfg.get("projection"))
