@@ -62,6 +62,20 @@ def test_execution_settings_do_not_split_a_cell_but_experiment_settings_do(runs_
     assert sorted(len(c.runs) for c in group_cells(find_runs(runs_dir))) == [1, 1, 2]
 
 
+def test_a_run_without_profile_blocks_keeps_every_profile_block_in_its_signature(runs_dir):
+    # runs recorded before experiments named the profile blocks they read: grouped strictly, never merged wrongly
+    import yaml
+
+    for seed in (0, 1):
+        path = runs_dir / "molecules" / f"cpu-seed{seed}" / ".hydra" / "config.yaml"
+        cfg = yaml.safe_load(path.read_text())
+        cfg.pop("profile_blocks")
+        if seed == 1:
+            cfg["profile"]["images"]["epochs"] = 999
+        path.write_text(yaml.safe_dump(cfg))
+    assert sorted(len(c.runs) for c in group_cells(find_runs(runs_dir))) == [1, 1, 2]
+
+
 def test_unfinished_and_corrupt_runs_are_skipped(runs_dir):
     (runs_dir / "molecules" / "cpu-seed7").mkdir()                     # crashed before writing metrics
     bad = runs_dir / "molecules" / "cpu-seed8"

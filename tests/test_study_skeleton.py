@@ -91,3 +91,31 @@ def test_finish_writes_both_results_metrics_logs_and_prints_one_block(tmp_path, 
     printed = capsys.readouterr().out
     assert "# Molecules study" not in printed                         # the summary, not the whole results.md
     assert str(path) in printed and "claim 1: holds" in printed and "VAE latent_dim 1: exact graphs 0.500" in printed
+
+
+def test_folder_config_points_every_writer_at_the_model_folder(tmp_path):
+    from eqlatent.studies.fitting import folder_config, last_checkpoint
+
+    cfg = OmegaConf.create({"task_name": "images", "run_name": "cpu-seed0", "hydra": {"run": {"dir": "${hydra:x}"}},
+                            "paths": {"output_dir": "/elsewhere"},
+                            "logger": {"wandb": {"name": "run", "save_dir": "${paths.output_dir}"}}})
+    sub = folder_config(cfg, tmp_path / "c8", "images-cpu-seed0-c8")
+    assert "hydra" not in sub and sub.paths.output_dir == str(tmp_path / "c8")
+    assert sub.logger.wandb.save_dir == str(tmp_path / "c8") and sub.logger.wandb.name == "images-cpu-seed0-c8"
+    assert cfg.paths.output_dir == "/elsewhere"                      # the study's own config is left alone
+    assert last_checkpoint(tmp_path / "c8") == tmp_path / "c8" / "checkpoints" / "last.ckpt"
+
+
+def test_csv_log_of_a_resumed_fit_is_continued_not_replaced(tmp_path):
+    import csv
+
+    from eqlatent.loggers import ResumableCSVLogger
+
+    first = ResumableCSVLogger(save_dir=str(tmp_path), name="csv", version="")
+    first.log_metrics({"train/loss": 1.0}, step=0)
+    first.save()
+    again = ResumableCSVLogger(save_dir=str(tmp_path), name="csv", version="")   # the resumed fit's logger
+    again.log_metrics({"train/loss": 0.5, "val/acc": 0.9}, step=1)               # a new column rewrites the header
+    again.save()
+    rows = list(csv.DictReader(open(tmp_path / "csv" / "metrics.csv")))
+    assert [(r["step"], r["train/loss"], r["val/acc"]) for r in rows] == [("0", "1.0", ""), ("1", "0.5", "0.9")]

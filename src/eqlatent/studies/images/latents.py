@@ -204,7 +204,7 @@ def latents_for(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, ou
         if cached.get("fingerprint") == fp_extract:
             log.info("%s: reusing %s", name, path)
             return cached
-    log.info("%s: training (%d epochs, resumes from last.ckpt) then encoding", name, epochs_for(cfg, name))
+    log.info("%s: training (%d epochs) then encoding", name, epochs_for(cfg, name))
     start = time.perf_counter()
     model = train_encoder(cfg, name, model_cfg, data, enc_dir)
     train_seconds = time.perf_counter() - start
