@@ -99,7 +99,7 @@ def test_folder_config_points_every_writer_at_the_model_folder(tmp_path):
     cfg = OmegaConf.create({"task_name": "images", "run_name": "cpu-seed0", "hydra": {"run": {"dir": "${hydra:x}"}},
                             "paths": {"output_dir": "/elsewhere"},
                             "logger": {"wandb": {"name": "run", "save_dir": "${paths.output_dir}"}}})
-    sub = folder_config(cfg, tmp_path / "c8", "images-cpu-seed0-c8")
+    sub = folder_config(cfg, tmp_path / "c8", "c8")
     assert "hydra" not in sub and sub.paths.output_dir == str(tmp_path / "c8")
     assert sub.logger.wandb.save_dir == str(tmp_path / "c8") and sub.logger.wandb.name == "images-cpu-seed0-c8"
     assert cfg.paths.output_dir == "/elsewhere"                      # the study's own config is left alone

@@ -6,11 +6,10 @@ Hydra multirun never merge into one wandb run.
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 from typing import Any, Sequence
-
-import csv
 
 import hydra
 from lightning.pytorch.loggers import CSVLogger, WandbLogger

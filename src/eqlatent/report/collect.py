@@ -69,8 +69,8 @@ def _signature(cfg: dict[str, Any]) -> str:
     reads = cfg.get("profile_blocks")
     ignored = _IGNORED
     if reads is not None:
-        ignored += tuple(f"profile.{block}" for block in (cfg.get("profile") or {})
-                         if block != "name" and block not in set(reads))
+        kept = {"name", *reads}
+        ignored += tuple(f"profile.{block}" for block in (cfg.get("profile") or {}) if block not in kept)
     return json.dumps(_without(cfg, ignored), sort_keys=True, default=str)
 
 

@@ -23,10 +23,11 @@ from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_lo
 log = logging.getLogger(__name__)
 
 
-def folder_config(cfg: DictConfig, folder: Path, wandb_name: str) -> DictConfig:
-    """A copy of ``cfg`` writing into ``folder`` (checkpoints, CSV, wandb), its wandb run named ``wandb_name``.
+def folder_config(cfg: DictConfig, folder: Path, model_name: str) -> DictConfig:
+    """A copy of ``cfg`` writing into ``folder`` (checkpoints, CSV, wandb) for the model ``model_name``.
 
-    The ``hydra`` node is dropped: it only resolves inside a Hydra job (not in tests or the API).
+    Its wandb run is named ``<task>-<run>-<model_name>``, so the runs of one study group by
+    name.  The ``hydra`` node is dropped: it only resolves inside a Hydra job (not in tests or the API).
     """
     container = OmegaConf.to_container(cfg, resolve=False)
     container.pop("hydra", None)
@@ -35,7 +36,7 @@ def folder_config(cfg: DictConfig, folder: Path, wandb_name: str) -> DictConfig:
         sub.paths.output_dir = str(folder)
         wandb_cfg = (sub.get("logger") or {}).get("wandb")
         if wandb_cfg is not None:
-            wandb_cfg.name = wandb_name
+            wandb_cfg.name = f"{cfg.task_name}-{cfg.run_name}-{model_name}"
     return sub
 
 
@@ -55,6 +56,7 @@ def fit_in_folder(sub: DictConfig, model: LightningModule, train: DataLoader, va
     """
     folder = Path(sub.paths.output_dir)
     last = last_checkpoint(folder)
+    resuming = last.is_file()
     extra = {} if max_epochs is None else {"max_epochs": int(max_epochs)}
     loggers = make_loggers(sub)
     try:
@@ -62,15 +64,15 @@ def fit_in_folder(sub: DictConfig, model: LightningModule, train: DataLoader, va
         trainer = hydra.utils.instantiate(sub.trainer, default_root_dir=str(folder), logger=loggers or False,
                                           callbacks=make_callbacks(sub), **extra)
         with warnings.catch_warnings():
-            if last.is_file():
+            if resuming:
                 log.info("%s: resuming from %s", what, last)
                 # the folder holds this model's own earlier epochs: that is what resuming means, not a clash
                 warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
             # our own checkpoint: it also holds RNG states (numpy arrays), which weights_only=True refuses
-            trainer.fit(model, train, val, ckpt_path=str(last) if last.is_file() else None,
-                        weights_only=False if last.is_file() else None)
+            trainer.fit(model, train, val, ckpt_path=str(last) if resuming else None,
+                        weights_only=False if resuming else None)
     finally:
         finish_loggers(loggers)
-    if last.is_file():
+    if last.is_file():   # written by this fit, or by the earlier one it resumed
         model.load_state_dict(torch.load(last, map_location="cpu", weights_only=False)["state_dict"])
     return model.eval()

@@ -66,7 +66,7 @@ def epochs_for(cfg: DictConfig, name: str) -> int:
 
 def train_encoder(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, enc_dir: Path) -> ImageClassifier:
     """Fit one encoder with Lightning in ``enc_dir``, resuming from its ``last.ckpt`` when present."""
-    enc_cfg = folder_config(cfg, enc_dir, f"{cfg.task_name}-{cfg.run_name}-{name}")
+    enc_cfg = folder_config(cfg, enc_dir, name)
     model: ImageClassifier = hydra.utils.instantiate(model_cfg, _convert_="all")
     bs = int(cfg.profile.images.batch_size)
     loader_cfg = cfg.profile.get("loader")

@@ -33,11 +33,6 @@ from eqlatent.studies.fitting import fit_in_folder, folder_config, last_checkpoi
 log = logging.getLogger(__name__)
 
 
-def latent_run_config(cfg: DictConfig, run_dir: Path, latent_dim: int) -> DictConfig:
-    """A copy of ``cfg`` whose output folder (loggers, checkpoints) is ``run_dir`` for one latent size."""
-    return folder_config(cfg, run_dir, f"{cfg.task_name}-{cfg.run_name}-latent{latent_dim}")
-
-
 def graph_loader(ds: MoleculeDataset, rows: Tensor, batch_size: int, shuffle: bool, seed: int,
                  loader_cfg: Any = None) -> DataLoader:
     """Batches of ``(node_type, bond_type)`` for the molecules ``rows``.
@@ -80,7 +75,7 @@ def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir
         # our own checkpoint: it also stores callback state (numpy scalars), which weights_only=True refuses
         model = GraphVAE.load_from_checkpoint(last, map_location="cpu", weights_only=False)
         return model.eval(), False
-    sub = latent_run_config(cfg, run_dir, latent_dim)
+    sub = folder_config(cfg, run_dir, f"latent{latent_dim}")
     model = build_model(sub, ds, latent_dim)
     batch = int(cfg.molecules.batch_size)
     loader_cfg = cfg.profile.get("loader")
