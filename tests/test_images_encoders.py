@@ -126,6 +126,33 @@ def test_training_set_choice_is_checked():
         PlainCNN(channels=(4, 8, 8), train_on="sideways")
 
 
+def test_label_smoothing_enters_the_training_loss_only():
+    """The training step's loss is the smoothed cross-entropy, checked against its formula written out by hand."""
+    import warnings
+
+    import torch.nn.functional as F
+
+    from eqlatent.errors import ConfigError
+
+    x, y = _images(4), torch.tensor([0, 1, 2, 3])
+    losses = {}
+    for eps in (0.0, 0.3):
+        torch.manual_seed(0)
+        model = PlainCNN(channels=(4, 8, 8), label_smoothing=eps).eval()  # eval: batch-norm statistics fixed
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # self.log outside a Trainer
+            losses[eps] = model.training_step((x, y), 0).item()
+        logits = model(x)
+        # by hand: (1 - eps) * NLL of the label + eps * mean over the 10 classes of -log p
+        logp = logits.log_softmax(-1)
+        by_hand = ((1 - eps) * -logp[torch.arange(4), y] + eps * -logp.mean(-1)).mean().item()
+        assert losses[eps] == pytest.approx(by_hand, rel=1e-5)
+        assert F.cross_entropy(logits, y).item() == pytest.approx(losses[0.0], rel=1e-5)  # same init, same plain loss
+    assert losses[0.3] != pytest.approx(losses[0.0], rel=1e-3)
+    with pytest.raises(ConfigError, match="label_smoothing"):
+        PlainCNN(channels=(4, 8, 8), label_smoothing=1.0)
+
+
 def test_warmup_cosine_schedule_rises_then_decays_to_zero():
     from eqlatent.models.image_classifier import warmup_cosine
 

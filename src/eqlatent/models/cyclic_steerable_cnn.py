@@ -38,8 +38,9 @@ class CyclicSteerableCNN(ImageClassifier):
     def __init__(self, order: int = 8, fields: tuple[int, ...] = (6, 12, 16), kernel_sizes: tuple[int, ...] = (5, 5, 3),
                  hidden: int = 64, n_classes: int = 10, lr: float = 1e-3, augment_rotations: bool = False,
                  pool_after: tuple[int, ...] | None = None, train_on: str = "rotated",
-                 width: float = 1.0) -> None:
-        super().__init__(lr=lr, augment_rotations=augment_rotations, train_on=train_on)
+                 width: float = 1.0, label_smoothing: float = 0.0) -> None:
+        super().__init__(lr=lr, augment_rotations=augment_rotations, train_on=train_on,
+                         label_smoothing=label_smoothing)
         self.save_hyperparameters()
         fields = scaled_widths(fields, width)
         from escnn import gspaces

@@ -35,8 +35,9 @@ class SO2SteerableCNN(ImageClassifier):
     def __init__(self, max_frequency: int = 3, channels: tuple[int, ...] = (8, 16, 16), kernel_sizes: tuple[int, ...] = (5, 5, 3),
                  grid_size: int = 12, hidden: int = 64, n_classes: int = 10, lr: float = 1e-3,
                  augment_rotations: bool = False, pool_after: tuple[int, ...] | None = None, train_on: str = "rotated",
-                 width: float = 1.0, activation: str = "p_relu") -> None:
-        super().__init__(lr=lr, augment_rotations=augment_rotations, train_on=train_on)
+                 width: float = 1.0, activation: str = "p_relu", label_smoothing: float = 0.0) -> None:
+        super().__init__(lr=lr, augment_rotations=augment_rotations, train_on=train_on,
+                         label_smoothing=label_smoothing)
         self.save_hyperparameters()
         channels = scaled_widths(channels, width)
         from escnn import gspaces
