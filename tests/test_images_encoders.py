@@ -127,7 +127,7 @@ def test_training_set_choice_is_checked():
 
 
 def test_label_smoothing_enters_the_training_loss_only():
-    """The training step's loss is the smoothed cross-entropy, checked against its formula written out by hand."""
+    """Training loss: the smoothed cross-entropy, its formula written out by hand; validation loss stays plain."""
     import warnings
 
     import torch.nn.functional as F
@@ -142,7 +142,11 @@ def test_label_smoothing_enters_the_training_loss_only():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # self.log outside a Trainer
             losses[eps] = model.training_step((x, y), 0).item()
+        logged = {}
+        model.log_dict = lambda metrics, **_: logged.update(metrics)
+        model.validation_step((x, y), 0)
         logits = model(x)
+        assert logged["val/loss"].item() == pytest.approx(F.cross_entropy(logits, y).item(), rel=1e-6)  # plain
         # by hand: (1 - eps) * NLL of the label + eps * mean over the 10 classes of -log p
         logp = logits.log_softmax(-1)
         by_hand = ((1 - eps) * -logp[torch.arange(4), y] + eps * -logp.mean(-1)).mean().item()

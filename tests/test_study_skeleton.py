@@ -117,5 +117,5 @@ def test_csv_log_of_a_resumed_fit_is_continued_not_replaced(tmp_path):
     again = ResumableCSVLogger(save_dir=str(tmp_path), name="csv", version="")   # the resumed fit's logger
     again.log_metrics({"train/loss": 0.5, "val/acc": 0.9}, step=1)               # a new column rewrites the header
     again.save()
-    rows = list(csv.DictReader(open(tmp_path / "csv" / "metrics.csv")))
+    rows = list(csv.DictReader((tmp_path / "csv" / "metrics.csv").read_text().splitlines()))
     assert [(r["step"], r["train/loss"], r["val/acc"]) for r in rows] == [("0", "1.0", ""), ("1", "0.5", "0.9")]

@@ -51,11 +51,11 @@ class ImageClassifier(L.LightningModule):
         super().__init__()
         if train_on not in ("rotated", "upright"):
             raise ConfigError(f"train_on={train_on!r} is not a training set", "use train_on: rotated or train_on: upright")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ConfigError(f"label_smoothing={label_smoothing} is outside [0, 1)", "use e.g. label_smoothing: 0.1 (0 = off)")
         self.lr = lr
         self.augment_rotations = augment_rotations
         self.train_on = train_on
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ConfigError(f"label_smoothing={label_smoothing} is outside [0, 1)", "use e.g. label_smoothing: 0.1 (0 = off)")
         self.label_smoothing = label_smoothing
 
     @abstractmethod
