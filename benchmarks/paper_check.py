@@ -56,7 +56,7 @@ def time_image_encoders(out_root: str, fraction: float, extra: list[str]) -> lis
     for name, mcfg in cfg.model.items():
         if mcfg is None:
             continue
-        model = train_encoder(cfg, name, mcfg, data, Path(out_root) / "images" / name)
+        model, _ = train_encoder(cfg, name, mcfg, data, Path(out_root) / "images" / name)
         seconds = StepTimer.results.pop() * math.ceil(len(data.train) / int(cfg.profile.images.batch_size))
         rows.append({"study": "images", "model": name, "n_train": len(data.train),
                      "parameters": sum(p.numel() for p in model.parameters()), "epoch_s": seconds,

@@ -90,7 +90,12 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path):
         run_study(_cfg(tmp_path / "killed", *one, crash))
     enc_dir = tmp_path / "killed" / "images" / "cpu-seed0" / "c8"
     assert (enc_dir / "checkpoints" / "last.ckpt").is_file() and not (enc_dir / "latents.pt").exists()
+    from eqlatent.resume import TrainingClock
+
+    killed_seconds = torch.load(enc_dir / "checkpoints" / "last.ckpt", weights_only=False)[TrainingClock.KEY]
     resumed = run_study(_cfg(tmp_path / "killed", *one))
+    # the reported training time includes the killed run's finished epoch, not only the resumed one
+    assert torch.load(enc_dir / "latents.pt", weights_only=False)["train_seconds"] > killed_seconds > 0
     straight = run_study(_cfg(tmp_path / "straight", *one))
     za = torch.load(enc_dir / "latents.pt", weights_only=False)["latents"]["test"]["regular"]
     zb = torch.load(tmp_path / "straight" / "images" / "cpu-seed0" / "c8" / "latents.pt", weights_only=False)

@@ -10,7 +10,7 @@ import torch
 
 from eqlatent.config import compose
 from eqlatent.loggers import log_config
-from eqlatent.resume import EpochSeededSampler, RngStateCheckpoint
+from eqlatent.resume import EpochSeededSampler, RngStateCheckpoint, TrainingClock
 
 
 def test_sampler_order_depends_only_on_seed_and_epoch():
@@ -36,6 +36,30 @@ def test_rng_states_round_trip_through_a_weights_only_load():
     cb.on_load_checkpoint(None, None, loaded)
     assert torch.equal(torch.rand(3), expected[0])
     assert np.array_equal(np.random.rand(3), expected[1]) and random.random() == expected[2]
+
+
+def test_training_clock_carries_the_killed_runs_seconds_into_the_resumed_fit():
+    now = [100.0]
+    first = TrainingClock(clock=lambda: now[0])
+    first.on_fit_start(None, None)
+    now[0] = 130.0
+    ckpt: dict = {}
+    first.on_save_checkpoint(None, None, ckpt)      # epoch k saved after 30 s
+    now[0] = 137.0                                 # killed 7 s into the next epoch: those seconds are lost
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    buf.seek(0)
+    resumed = TrainingClock(clock=lambda: now[0])
+    resumed.on_load_checkpoint(None, None, torch.load(buf, weights_only=True))
+    now[0] = 500.0
+    resumed.on_fit_start(None, None)
+    now[0] = 512.5
+    resumed.on_fit_end(None, None)
+    now[0] = 900.0                                 # time after the fit is not training
+    assert resumed.seconds == 30.0 + 12.5
+    old = TrainingClock()
+    old.on_load_checkpoint(None, None, {})         # a checkpoint from before the clock existed
+    assert old.seconds == 0.0
 
 
 def test_log_config_works_on_a_composed_config():

@@ -11,13 +11,16 @@ Two sources of randomness survive a restart differently from an uninterrupted ru
   checkpoint and restores them when training resumes from it.
 
 With both, on CPU, a run killed after epoch k and resumed from ``last.ckpt`` ends with
-the same weights and metrics as a run that was never interrupted.
+the same weights and metrics as a run that was never interrupted.  :class:`TrainingClock`
+does the same for the training time a results table reports: the seconds of the earlier,
+killed run travel in the checkpoint, so a resumed model reports its whole training.
 """
 
 from __future__ import annotations
 
 import random
-from typing import Any, Iterator
+import time
+from typing import Any, Callable, Iterator
 
 import lightning as L
 import numpy as np
@@ -63,3 +66,40 @@ class RngStateCheckpoint(L.Callback):
         kind, keys, pos, has_gauss, cached = states["numpy"]
         np.random.set_state((kind, np.asarray(keys, dtype=np.int64).astype(np.uint32), pos, has_gauss, cached))
         random.setstate(states["python"])
+
+
+class TrainingClock(L.Callback):
+    """Training seconds of a model summed over the fits that trained it (resumed ones included).
+
+    Why: a run killed after epoch k and resumed from ``last.ckpt`` would otherwise report
+    only the time of its last part.  Every checkpoint stores the seconds spent up to it;
+    a fit resumed from one starts counting from there.  The partial epoch a crash lost is
+    not counted: it produced nothing the model kept.  ``clock`` is injectable for tests.
+    """
+
+    KEY = "eqlatent_training_seconds"
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.clock = clock
+        self.before = 0.0            # seconds of the earlier fits, from the checkpoint resumed from
+        self.started: float | None = None
+        self.ended: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        """The earlier fits plus this one (up to now while it runs, up to its end after)."""
+        if self.started is None:
+            return self.before
+        return self.before + ((self.clock() if self.ended is None else self.ended) - self.started)
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.started, self.ended = self.clock(), None
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.ended = self.clock()
+
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        checkpoint[self.KEY] = float(self.seconds)
+
+    def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
+        self.before = float(checkpoint.get(self.KEY, 0.0))  # 0 for a checkpoint from before this clock existed

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
 from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
+from eqlatent.resume import TrainingClock
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,11 @@ def last_checkpoint(folder: Path) -> Path:
 
 
 def fit_in_folder(sub: DictConfig, model: LightningModule, train: DataLoader, val: DataLoader,
-                  max_epochs: int | None = None, what: str = "model") -> LightningModule:
+                  max_epochs: int | None = None, what: str = "model") -> tuple[LightningModule, float]:
     """Train ``model`` with ``sub``'s trainer, loggers and callbacks; returns it in eval mode.
+
+    Also returns its training seconds, summed over every fit that trained it
+    (:class:`eqlatent.resume.TrainingClock`): a resumed model reports its whole training.
 
     ``sub`` comes from :func:`folder_config`.  If the folder holds a ``last.ckpt``, training
     resumes from it (weights, optimiser, schedule, RNG states), so only the missing epochs
@@ -61,8 +65,9 @@ def fit_in_folder(sub: DictConfig, model: LightningModule, train: DataLoader, va
     loggers = make_loggers(sub)
     try:
         log_config(loggers, sub)
+        clock = TrainingClock()  # not a config callback: the seconds are reported even with callbacks=none
         trainer = hydra.utils.instantiate(sub.trainer, default_root_dir=str(folder), logger=loggers or False,
-                                          callbacks=make_callbacks(sub), **extra)
+                                          callbacks=[*make_callbacks(sub), clock], **extra)
         with warnings.catch_warnings():
             if resuming:
                 log.info("%s: resuming from %s", what, last)
@@ -75,4 +80,4 @@ def fit_in_folder(sub: DictConfig, model: LightningModule, train: DataLoader, va
         finish_loggers(loggers)
     if last.is_file():   # written by this fit, or by the earlier one it resumed
         model.load_state_dict(torch.load(last, map_location="cpu", weights_only=False)["state_dict"])
-    return model.eval()
+    return model.eval(), clock.seconds

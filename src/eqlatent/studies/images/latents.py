@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +63,12 @@ def epochs_for(cfg: DictConfig, name: str) -> int:
     return int((icfg.get("epochs_by_encoder") or {}).get(name, icfg.epochs))
 
 
-def train_encoder(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, enc_dir: Path) -> ImageClassifier:
-    """Fit one encoder with Lightning in ``enc_dir``, resuming from its ``last.ckpt`` when present."""
+def train_encoder(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any,
+                  enc_dir: Path) -> tuple[ImageClassifier, float]:
+    """Fit one encoder with Lightning in ``enc_dir``, resuming from its ``last.ckpt`` when present.
+
+    Returns the model and its training seconds, a resumed run's earlier part included.
+    """
     enc_cfg = folder_config(cfg, enc_dir, name)
     model: ImageClassifier = hydra.utils.instantiate(model_cfg, _convert_="all")
     bs = int(cfg.profile.images.batch_size)
@@ -205,9 +208,7 @@ def latents_for(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, ou
             log.info("%s: reusing %s", name, path)
             return cached
     log.info("%s: training (%d epochs) then encoding", name, epochs_for(cfg, name))
-    start = time.perf_counter()
-    model = train_encoder(cfg, name, model_cfg, data, enc_dir)
-    train_seconds = time.perf_counter() - start
+    model, train_seconds = train_encoder(cfg, name, model_cfg, data, enc_dir)
     if torch.cuda.is_available() and str(cfg.trainer.get("accelerator", "auto")) in ("auto", "gpu", "cuda"):
         model = model.cuda()  # Lightning hands the model back on the CPU; encode on the GPU it trained on
     result = extract_latents(cfg, model, data, name)

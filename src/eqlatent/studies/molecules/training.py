@@ -81,7 +81,8 @@ def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir
     loader_cfg = cfg.profile.get("loader")
     train = graph_loader(ds, ds.split["train"], batch, shuffle=True, seed=int(cfg.seed), loader_cfg=loader_cfg)
     val = graph_loader(ds, ds.split["val"], batch, shuffle=False, seed=int(cfg.seed), loader_cfg=loader_cfg)
-    return fit_in_folder(sub, model, train, val, what=f"latent_dim={latent_dim}"), True
+    model, _ = fit_in_folder(sub, model, train, val, what=f"latent_dim={latent_dim}")
+    return model, True
 
 
 @torch.no_grad()
