@@ -220,7 +220,6 @@ def loading_vs_training(repeats: int, quick: bool) -> list[list[object]]:
     from eqlatent.data.loaders import tensor_loader
     from eqlatent.data.qm9 import load_qm9
     from eqlatent.data.rotated_mnist import load_rotated_mnist
-    from eqlatent.resume import EpochSeededSampler
     from eqlatent.studies.molecules.training import graph_loader
 
     cfg = compose(["experiment=images"], with_hydra=False)
@@ -228,7 +227,7 @@ def loading_vs_training(repeats: int, quick: bool) -> list[list[object]]:
     ds = load_qm9(cache_dir=str(project_root() / "data" / "processed"), subset=1024 if quick else 4000)
     mols = graph_loader(ds, ds.split["train"], int(cfg.profile.molecules.batch_size), True, 0, loader_cfg)
     imgs = load_rotated_mnist(n_train=512 if quick else int(cfg.profile.images.n_train), n_test=1).train
-    images = tensor_loader((imgs.images, imgs.labels), bs, EpochSeededSampler(len(imgs.labels), 0), loader_cfg)
+    images = tensor_loader((imgs.images, imgs.labels), bs, 0, loader_cfg)
     rows = []
     for device in _devices():
         cases = [("QM9 graph VAE d=1", _vae(1), mols)]

@@ -16,9 +16,10 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Sampler, TensorDataset
+from torch.utils.data import DataLoader, TensorDataset
 
 from eqlatent.errors import ConfigError
+from eqlatent.resume import EpochSeededSampler
 
 
 def resolve_pin_memory(setting: Any) -> bool:
@@ -31,10 +32,12 @@ def resolve_pin_memory(setting: Any) -> bool:
     return bool(setting)
 
 
-def tensor_loader(tensors: tuple[Tensor, ...], batch_size: int, sampler: Sampler | None = None,
+def tensor_loader(tensors: tuple[Tensor, ...], batch_size: int, shuffle_seed: int | None = None,
                   loader_cfg: Any = None) -> DataLoader:
-    """A DataLoader over ``tensors`` (same first dimension) in ``sampler`` order (None: in order).
+    """A DataLoader over ``tensors`` (same first dimension): shuffled if ``shuffle_seed`` is given, else in order.
 
+    Shuffled orders depend on ``(shuffle_seed, epoch)`` only (:class:`eqlatent.resume.EpochSeededSampler`),
+    so a run resumed from ``last.ckpt`` sees the same batches as an uninterrupted one.
     ``loader_cfg`` is the profile's ``loader`` block (``num_workers``, ``pin_memory``);
     None means the defaults (no workers, pinning when CUDA is available).
     """
@@ -43,5 +46,6 @@ def tensor_loader(tensors: tuple[Tensor, ...], batch_size: int, sampler: Sampler
     if workers < 0:
         raise ConfigError(f"profile.loader.num_workers must be >= 0, got {workers}", "set profile.loader.num_workers=0")
     pin = resolve_pin_memory(loader_cfg.get("pin_memory", "auto"))
+    sampler = None if shuffle_seed is None else EpochSeededSampler(len(tensors[0]), int(shuffle_seed))
     return DataLoader(TensorDataset(*tensors), batch_size=batch_size, sampler=sampler, num_workers=workers,
                       pin_memory=pin, persistent_workers=workers > 0)

@@ -30,13 +30,11 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from rich.progress import track
 from torch import Tensor
-from torch.utils.data import DataLoader
 
 from eqlatent.data.loaders import tensor_loader
 from eqlatent.data.rotation import rotate_images
 from eqlatent.io import atomic_torch_save, settings_digest
 from eqlatent.models.image_classifier import ImageClassifier
-from eqlatent.resume import EpochSeededSampler
 from eqlatent.studies.fingerprint import check_fingerprint
 from eqlatent.studies.fitting import fit_in_folder, folder_config
 
@@ -44,12 +42,6 @@ log = logging.getLogger(__name__)
 
 LATENTS_FILE = "latents.pt"
 CACHE_VERSION = 2
-
-
-def _loader(images: Tensor, labels: Tensor, batch_size: int, shuffle: bool, seed: int, loader_cfg: Any) -> DataLoader:
-    # shuffle order drawn from (seed, epoch): a run resumed from last.ckpt sees the same batches
-    sampler = EpochSeededSampler(len(labels), seed) if shuffle else None
-    return tensor_loader((images, labels), batch_size, sampler, loader_cfg)
 
 
 def epochs_for(cfg: DictConfig, name: str) -> int:
@@ -74,8 +66,8 @@ def train_encoder(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any,
     bs = int(cfg.profile.images.batch_size)
     loader_cfg = cfg.profile.get("loader")
     images = data.train.upright if model.train_on == "upright" else data.train.images
-    train = _loader(images, data.train.labels, bs, True, int(cfg.seed), loader_cfg)
-    val = _loader(data.val.images, data.val.labels, 512, False, 0, loader_cfg)
+    train = tensor_loader((images, data.train.labels), bs, int(cfg.seed), loader_cfg)
+    val = tensor_loader((data.val.images, data.val.labels), 512, None, loader_cfg)
     return fit_in_folder(enc_cfg, model, train, val, max_epochs=epochs_for(cfg, name), what=name)
 
 

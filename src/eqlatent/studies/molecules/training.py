@@ -26,7 +26,6 @@ from eqlatent.data.molecules import MoleculeDataset
 from eqlatent.errors import ConfigError
 from eqlatent.io import atomic_torch_save
 from eqlatent.models.graph_vae import GraphVAE
-from eqlatent.resume import EpochSeededSampler
 from eqlatent.studies.fingerprint import check_fingerprint
 from eqlatent.studies.fitting import fit_in_folder, folder_config, last_checkpoint
 
@@ -35,14 +34,12 @@ log = logging.getLogger(__name__)
 
 def graph_loader(ds: MoleculeDataset, rows: Tensor, batch_size: int, shuffle: bool, seed: int,
                  loader_cfg: Any = None) -> DataLoader:
-    """Batches of ``(node_type, bond_type)`` for the molecules ``rows``.
+    """Batches of ``(node_type, bond_type)`` for the molecules ``rows`` (shuffled from ``(seed, epoch)``).
 
-    Shuffled loaders draw each epoch's order from ``(seed, epoch)`` only
-    (:class:`eqlatent.resume.EpochSeededSampler`), so a resumed run sees the same batches as
-    an uninterrupted one.  ``loader_cfg``: the profile's ``loader`` block (workers, pinning).
+    ``loader_cfg``: the profile's ``loader`` block (workers, pinning).
     """
-    sampler = EpochSeededSampler(len(rows), seed) if shuffle else None
-    return tensor_loader((ds.node_type[rows], ds.bond_type[rows].long()), batch_size, sampler, loader_cfg)
+    return tensor_loader((ds.node_type[rows], ds.bond_type[rows].long()), batch_size, seed if shuffle else None,
+                         loader_cfg)
 
 
 def build_model(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int) -> GraphVAE:
