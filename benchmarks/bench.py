@@ -291,6 +291,59 @@ def api_costs(repeats: int, quick: bool) -> list[list[object]]:
     return rows
 
 
+def _synthetic_loader(tensors: tuple[torch.Tensor, ...], batch: int):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    return DataLoader(TensorDataset(*tensors), batch_size=batch, shuffle=False)
+
+
+def paper_training_steps(quick: bool, device: str = "cpu") -> list[list[object]]:
+    """One row per `paper`-profile model: operators per training step (torch.profiler) and step time.
+
+    Each model trains a few batches of SYNTHETIC inputs of the paper's shapes (random QM9-sized
+    graphs, random 29x29 images; timing only) inside a real Lightning fit, so the step holds
+    everything a study's step holds: forward, loss, logging, backward and the optimiser.
+    """
+    import warnings
+
+    import lightning as L
+    from timing import StepProfile
+
+    from eqlatent.data.graphs import BOND_TYPES
+    from eqlatent.data.qm9 import ATOM_TYPES
+
+    mol_cfg = compose(["experiment=molecules", "profile=paper"], with_hydra=False)
+    img_cfg = compose(["experiment=images", "profile=paper"], with_hydra=False)
+    timed = 2 if quick else 5
+    cases = []
+    mol_batch = 32 if quick else int(mol_cfg.molecules.batch_size)
+    for d in ([1] if quick else list(mol_cfg.molecules.latent_dims)):
+        model = hydra.utils.instantiate(mol_cfg.model, n_atom_types=len(ATOM_TYPES), n_bond_types=len(BOND_TYPES),
+                                        max_nodes=9, latent_dim=int(d), atom_types=list(ATOM_TYPES),
+                                        bond_types=list(BOND_TYPES))
+        cases.append((f"graph VAE d={d}", model, _random_graphs(mol_batch * (3 + timed), 9), mol_batch))
+    img_batch = 8 if quick else int(img_cfg.profile.images.batch_size)
+    gen = torch.Generator().manual_seed(0)
+    for name, mc in img_cfg.model.items():
+        if mc is None or (quick and name != "c8"):
+            continue
+        n = img_batch * (3 + timed)
+        images = torch.rand(n, 1, 29, 29, generator=gen)
+        cases.append((name, hydra.utils.instantiate(mc), (images, torch.randint(0, 10, (n,), generator=gen)), img_batch))
+    rows = []
+    for label, model, tensors, batch in cases:
+        prof = StepProfile(profile_at=2)
+        trainer = L.Trainer(accelerator=device, devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
+                            enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                            callbacks=[prof])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # Lightning's advice on workers and val loaders: not what is measured
+            trainer.fit(model, _synthetic_loader(tensors, batch))
+        rows.append([label, device, batch, f"{sum(p.numel() for p in model.parameters()):,}", prof.ops,
+                     prof.step_seconds() * 1e3])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> str:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny sizes, no cold QM9 build (smoke test)")
@@ -338,6 +391,12 @@ def main(argv: list[str] | None = None) -> str:
         api_costs(repeats, args.quick))
         + "\n\nRun this section alone: `.venv/bin/python -c \"import sys; sys.path.insert(0, 'benchmarks'); "
         "import bench; print(bench.api_costs(7, False))\"`.")
+    parts.append("## (g) Paper-profile training steps\n\n" + markdown_table(
+        ["model", "device", "batch", "parameters", "ops per step", "step ms"],
+        [row for device in _devices() for row in paper_training_steps(args.quick, device)])
+        + "\n\nOps = every torch.profiler event of one training step inside a Lightning fit (forward, loss, logging, "
+        "backward, optimiser; nested events included), on synthetic inputs of the paper's shapes.  On a GPU these small "
+        "models are bound by that count (kernel launches), so it tracks GPU cost on any machine.")
     text = "\n\n".join(parts) + "\n"
     atomic_write_text(args.out, text)
     print(text)
