@@ -84,6 +84,8 @@ def _random_graphs(b: int, n: int, n_types: int, gen: torch.Generator):
     {"rbf_centres": 6, "residual": True, "n_layers": 3, "bilinear_rank": 4},
     {"encoder": "message_passing", "decoder": "attention", "width": 8, "encoder_layers": 2, "decoder_layers": 2,
      "rbf_centres": 4},
+    {"encoder": "pegvae", "decoder": "pegvae"},
+    {"encoder": "pegvae", "decoder": "pegvae", "rbf_centres": 4},
     # valence-aware decoding breaks ties by slot index only; random latents have no ties
     {"valence_decoding": True, "atom_types": ["C", "N", "O", "F"], "bond_types": ["SINGLE", "DOUBLE", "TRIPLE", "AROMATIC"]},
 ])
@@ -111,9 +113,9 @@ def test_encoder_and_decoder_are_permutation_equivariant(options):
 
 
 def test_unknown_encoder_or_decoder_names_the_choices():
-    with pytest.raises(ValueError, match="use 'maron' or 'message_passing'"):
+    with pytest.raises(ValueError, match="use 'maron', 'message_passing' or 'pegvae'"):
         GraphVAE(n_atom_types=4, max_nodes=5, encoder="gat")
-    with pytest.raises(ValueError, match="use 'maron' or 'attention'"):
+    with pytest.raises(ValueError, match="use 'maron', 'attention' or 'pegvae'"):
         GraphVAE(n_atom_types=4, max_nodes=5, decoder="mlp")
 
 
@@ -132,7 +134,7 @@ def test_message_passing_encoder_reads_the_bonds():
     assert (mu - mu_cut).abs().max() > 1e-6
 
 
-@pytest.mark.parametrize("decoder", ["maron", "attention"])
+@pytest.mark.parametrize("decoder", ["maron", "attention", "pegvae"])
 def test_decoded_bond_logits_are_symmetric(decoder):
     model = GraphVAE(n_atom_types=4, max_nodes=6, decoder=decoder, width=8, decoder_layers=1, hidden=8,
                      n_layers=2).double().eval()
@@ -190,3 +192,4 @@ def test_fast_forward_gradients_equal_the_stacked_basis():
     slow = layer.mix(layer.basis(x)) + torch.eye(6).view(1, 6, 6, 1) * layer.diag_bias
     (slow ** 2).sum().backward()
     assert torch.allclose(fast, layer.mix.weight.grad, atol=1e-10)
+

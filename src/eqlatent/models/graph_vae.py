@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from eqlatent.models.attention_decoder import AttentionDecoder
 from eqlatent.models.message_passing_encoder import MessagePassingEncoder
+from eqlatent.models.pegvae_stacks import PegvaeDecoder, PegvaeEncoder
 from eqlatent.models.permutation_layers import Equivariant1to1, Equivariant1to2, Equivariant2to1, Equivariant2to2
 from eqlatent.models.valence_decoding import bond_orders_for, valence_decode, valences_for
 
@@ -191,8 +192,9 @@ class GraphVAE(L.LightningModule):
     residual:
         Pre-norm residual blocks in the pair stacks (:class:`PairStack`).
     encoder, decoder:
-        ``"maron"`` (the author's 2->2 pair stacks, :class:`GraphEncoder` / :class:`GraphDecoder`)
-        or ``"message_passing"`` / ``"attention"``
+        ``"pegvae"`` (the first author's PEGVAE stacks, width ``hidden``:
+        :mod:`eqlatent.models.pegvae_stacks`), ``"maron"`` (deeper Maron 2->2 pair stacks,
+        :class:`GraphEncoder` / :class:`GraphDecoder`) or ``"message_passing"`` / ``"attention"``
         (:class:`~eqlatent.models.message_passing_encoder.MessagePassingEncoder`,
         :class:`~eqlatent.models.attention_decoder.AttentionDecoder`), which learn far faster
         per CPU second at the same per-node latent.
@@ -200,7 +202,9 @@ class GraphVAE(L.LightningModule):
         Node width and depth of the message-passing encoder and the attention decoder
         (unused by the Maron stacks, which use ``hidden`` and ``n_layers``).
     lr_schedule:
-        ``"constant"`` or ``"onecycle"`` (warm-up, then cosine decay over the run).
+        ``"constant"``, ``"onecycle"`` (warm-up, then cosine decay over the run) or
+        ``"plateau"`` (the first author's: halve the rate after 150 epochs without a better
+        validation loss).
     valence_decoding, atom_types, bond_types:
         Decode bonds greedily within each atom's valence (:meth:`decode_graph`); needs the
         dataset's atom and bond vocabularies.
@@ -214,25 +218,30 @@ class GraphVAE(L.LightningModule):
                  valence_decoding: bool = False, atom_types: list[str] | None = None,
                  bond_types: list[str] | None = None) -> None:
         super().__init__()
-        if lr_schedule not in ("constant", "onecycle"):
-            raise ValueError(f"lr_schedule={lr_schedule!r} is not known; use 'constant' or 'onecycle'")
+        if lr_schedule not in ("constant", "onecycle", "plateau"):
+            raise ValueError(f"lr_schedule={lr_schedule!r} is not known; use 'constant', 'onecycle' or 'plateau'")
         if valence_decoding and (atom_types is None or bond_types is None):
             raise ValueError("valence_decoding needs atom_types and bond_types; pass the dataset's vocabularies")
-        if encoder not in ("maron", "message_passing"):
-            raise ValueError(f"encoder={encoder!r} is not known; use 'maron' or 'message_passing'")
-        if decoder not in ("maron", "attention"):
-            raise ValueError(f"decoder={decoder!r} is not known; use 'maron' or 'attention'")
+        if encoder not in ("maron", "message_passing", "pegvae"):
+            raise ValueError(f"encoder={encoder!r} is not known; use 'maron', 'message_passing' or 'pegvae'")
+        if decoder not in ("maron", "attention", "pegvae"):
+            raise ValueError(f"decoder={decoder!r} is not known; use 'maron', 'attention' or 'pegvae'")
         self.save_hyperparameters()
         self.max_valence = valences_for(atom_types) if valence_decoding else None
         self.bond_order = bond_orders_for(bond_types) if valence_decoding else None
         self.n_atom_types, self.n_bond_types, self.latent_dim = n_atom_types, n_bond_types, latent_dim
         if encoder == "maron":
             self.encoder = GraphEncoder(n_bond_types + n_atom_types + 1, hidden, n_layers, latent_dim, residual)
+        elif encoder == "pegvae":
+            self.encoder = PegvaeEncoder(n_bond_types, n_atom_types + 1, hidden, latent_dim)
         else:
             self.encoder = MessagePassingEncoder(n_bond_types, n_atom_types + 1, width, encoder_layers, latent_dim)
         if decoder == "maron":
             self.decoder = GraphDecoder(latent_dim, hidden, n_layers, n_atom_types + 1, n_bond_types + 1, rbf_centres,
                                         residual, bilinear_rank)
+        elif decoder == "pegvae":
+            self.decoder = PegvaeDecoder(*latent_features(latent_dim, rbf_centres), hidden, n_atom_types + 1,
+                                         n_bond_types + 1)
         else:
             self.decoder = AttentionDecoder(*latent_features(latent_dim, rbf_centres), width, decoder_layers,
                                             n_atom_types + 1, n_bond_types + 1)
@@ -359,6 +368,12 @@ class GraphVAE(L.LightningModule):
         schedule = self.hparams.get("lr_schedule", "constant")
         if schedule == "constant":
             return opt
+        if schedule == "plateau":
+            # the first author's PEGVAE schedule (models/model.py there): halve the rate when the validation loss
+            # has not improved for 150 epochs, then wait 25 epochs before the next halving
+            plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, "min", factor=0.5, patience=150, cooldown=25)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": plateau, "interval": "epoch", "monitor": "val/loss",
+                                                          "strict": False}}   # a fit without validation keeps the rate
         # a plain function of the step (not OneCycleLR, whose step count is frozen in its state): a re-run asking
         # for more epochs resumes from last.ckpt and simply stretches the cycle
         total = max(int(self.trainer.estimated_stepping_batches), 1)
