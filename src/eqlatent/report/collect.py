@@ -18,9 +18,11 @@ from typing import Any
 from omegaconf import OmegaConf
 
 #: config keys that do not define the experiment (they differ between seeds of one cell, or only say how it
-#: was executed: trainer, loggers, DataLoader workers/pinning, CPU threads); dotted names are nested keys
+#: was executed: trainer, loggers, DataLoader workers/pinning, CPU threads, GPU matmul precision, compiling);
+#: dotted names are nested keys
 _IGNORED = ("seed", "run_name", "paths", "hydra", "trainer", "logger", "callbacks", "profile.loader",
-            "molecules.torch_threads", "profile.molecules.torch_threads")
+            "molecules.torch_threads", "profile.molecules.torch_threads", "matmul_precision", "model.compile",
+            "profile.molecules.compile")
 
 
 @dataclass
