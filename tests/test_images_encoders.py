@@ -2,7 +2,8 @@
 
 Inputs are synthetic random 29x29 images (no data needed).  Quarter turns (torch.rot90)
 permute the odd-size pixel grid exactly, so the only error left is float32 round-off
-through three conv blocks: tolerance 1e-4 (absolute, latents are O(0.1-1)).
+through three conv blocks: tolerance 1e-4 (absolute, latents are O(0.1-1)), on the CPU and,
+in full float32 (no TF32), on a GPU.
 """
 
 from __future__ import annotations
@@ -23,6 +24,41 @@ ATOL = 1e-4
 
 def _images(n=6, seed=0):
     return torch.rand(n, 1, 29, 29, generator=torch.Generator().manual_seed(seed))
+
+
+#: small versions of the study's three escnn encoders
+ESCNN_ENCODERS = {
+    "c8": lambda: CyclicSteerableCNN(order=8, fields=(2, 3, 4)),
+    "c16": lambda: CyclicSteerableCNN(order=16, fields=(2, 3, 4)),
+    "so2": lambda: SO2SteerableCNN(max_frequency=2, channels=(2, 3, 4), grid_size=8),
+}
+
+
+@pytest.mark.parametrize("name", list(ESCNN_ENCODERS))
+def test_casting_or_moving_one_escnn_encoder_leaves_another_alone(name):
+    """Two encoders built alike share no tensor: escnn's cache of sampled filter bases is not used.
+
+    Shared, ``.double()`` on one made the other's float forward fail ("expected scalar type
+    Float but found Double"), and ``.cuda()`` on one made the other's CPU forward fail ("mat2
+    is on cpu, different from other tensors on cuda:0").  The move is simulated with the meta device.
+    """
+    build = ESCNN_ENCODERS[name]
+    a, b = build(), build()
+
+    def storage(m):
+        return {t.data_ptr() for t in [*m.parameters(), *m.buffers()] if t.numel()}
+
+    assert not storage(a) & storage(b)
+    x = _images(2)
+    with torch.no_grad():
+        before = b.eval()(x)
+        a.double().eval()  # eval() expands a's filters from its (now float64) basis
+        assert a(x.double()).dtype == torch.float64
+        b.train().eval()   # ... and b's from its own, still float32 on the CPU
+        assert torch.equal(b(x), before)
+        a.to("meta")
+        b.train().eval()
+        assert torch.equal(b(x), before)
 
 
 @pytest.mark.parametrize("order", [8, 16])
@@ -91,21 +127,22 @@ def test_plain_cnn_shapes_and_augmentation_rotates_inputs():
 
 
 @pytest.mark.parametrize("name", ["c8", "c16", "so2"])
-def test_study_encoders_as_configured_are_equivariant(name):
+def test_study_encoders_as_configured_are_equivariant(name, device, full_float32):
     """The study's own architectures (4 blocks, pooling after the first two, 29 -> 15 -> 8), scaled to a quarter width."""
     import hydra
 
     from eqlatent.config import compose
 
     cfg = compose(["experiment=images", f"model={name}", "profile.images.width=0.25"], with_hydra=False)
-    model = hydra.utils.instantiate(cfg.model[name], _convert_="all").eval()
+    model = hydra.utils.instantiate(cfg.model[name], _convert_="all").to(device).eval()
     if name == "so2":
         act = lambda z, k: rotate_irreps(z, k * math.pi / 2)  # noqa: E731
     else:
         act = lambda z, k: roll_regular(z, k * model.order // 4)  # noqa: E731
+    x = _images().to(device)
     with torch.no_grad():
-        assert_equivariant(model.encode, _images(), rot90_sampler(output_action=act), atol=ATOL, n_samples=4)
-        assert_invariant(model, _images(), rot90_sampler(), atol=ATOL, n_samples=4)
+        assert_equivariant(model.encode, x, rot90_sampler(output_action=act), atol=ATOL, n_samples=4)
+        assert_invariant(model, x, rot90_sampler(), atol=ATOL, n_samples=4)
 
 
 def test_width_scales_every_block_and_rejects_nonsense():

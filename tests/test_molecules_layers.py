@@ -12,7 +12,7 @@ import torch
 from eqlatent.models.graph_vae import GraphVAE
 from eqlatent.models.permutation_layers import (Equivariant1to1, Equivariant1to2, Equivariant2to1, Equivariant2to2,
                                                 basis_2_to_2)
-from eqlatent.testing import assert_equivariant, equivariance_error, node_permutation_sampler
+from eqlatent.testing import assert_equivariant, equivariance_error, node_permutation_sampler, random_dense_graphs
 
 ATOL = 1e-10
 
@@ -68,15 +68,6 @@ def test_a_non_equivariant_map_fails_the_check():
     assert err > 0.1
 
 
-def _random_graphs(b: int, n: int, n_types: int, gen: torch.Generator):
-    """Synthetic dense graphs: random atom counts, types and symmetric bonds (padding slots at random places)."""
-    node = torch.randint(n_types, (b, n), generator=gen)
-    node[torch.rand(b, n, generator=gen) < 0.3] = -1
-    bond = torch.randint(5, (b, n, n), generator=gen) * (torch.rand(b, n, n, generator=gen) < 0.3)
-    bond = torch.triu(bond, 1)
-    bond = bond + bond.transpose(1, 2)
-    real = node >= 0
-    return node, bond * (real.unsqueeze(1) & real.unsqueeze(2))
 
 
 @pytest.mark.parametrize("options", [
@@ -94,7 +85,7 @@ def test_encoder_and_decoder_are_permutation_equivariant(options):
 
     kwargs = {"n_atom_types": 4, "max_nodes": 7, "latent_dim": 2, "hidden": 8, "n_layers": 2} | options
     model = GraphVAE(**kwargs).double().eval()
-    node, bond = _random_graphs(5, 7, 4, torch.Generator().manual_seed(1))
+    node, bond = random_dense_graphs(5, 7, 4, torch.Generator().manual_seed(1))
 
     def graph_sampler(g):
         perm = torch.randperm(7, generator=g)
@@ -146,7 +137,7 @@ def test_vae_learns_to_reconstruct_a_tiny_synthetic_set():
     # a learning sanity check, not a benchmark: 16 synthetic graphs, full batch, 150 Adam steps
     torch.manual_seed(0)
     model = GraphVAE(n_atom_types=3, max_nodes=5, latent_dim=2, hidden=16, n_layers=2, lr=3e-3, kl_weight=0.0)
-    node, bond = _random_graphs(16, 5, 3, torch.Generator().manual_seed(2))
+    node, bond = random_dense_graphs(16, 5, 3, torch.Generator().manual_seed(2))
     opt = model.configure_optimizers()
     model.train()
     first = None
@@ -203,7 +194,7 @@ def test_compiled_training_step_equals_the_eager_one():
     eager = GraphVAE(**kwargs).double().train()
     fast = GraphVAE(**kwargs, compile=True).double().train()
     fast.load_state_dict(eager.state_dict())
-    node, bond = _random_graphs(8, 6, 4, torch.Generator().manual_seed(3))
+    node, bond = random_dense_graphs(8, 6, 4, torch.Generator().manual_seed(3))
     from torch._dynamo.utils import counters
 
     counters.clear()

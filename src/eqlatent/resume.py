@@ -7,13 +7,17 @@ Two sources of randomness survive a restart differently from an uninterrupted ru
   :class:`EpochSeededSampler` draws epoch k's order from ``seed + k`` (Lightning calls
   ``set_epoch`` on it before every epoch), so the order depends on the epoch only;
 * the global RNGs (dropout, the VAE's reparameterisation noise, augmentation angles):
-  :class:`RngStateCheckpoint` stores torch / numpy / python RNG states in every
-  checkpoint and restores them when training resumes from it.
+  :class:`RngStateCheckpoint` stores torch (CPU and the current CUDA device) / numpy /
+  python RNG states in every checkpoint and restores them when training resumes from it.
+  On a GPU the VAE's noise comes from the CUDA generator: without its state a resumed
+  run would draw epoch 0's noise again, from the seed.
 
-With both, on CPU, a run killed after epoch k and resumed from ``last.ckpt`` ends with
-the same weights and metrics as a run that was never interrupted.  :class:`TrainingClock`
-does the same for the training time a results table reports: the seconds of the earlier,
-killed run travel in the checkpoint, so a resumed model reports its whole training.
+With both, a run killed after epoch k and resumed from ``last.ckpt`` ends with the same
+weights and metrics as a run that was never interrupted: exactly on CPU, and on a GPU
+with deterministic kernels (``trainer.deterministic``) within the tolerance the GPU tests
+state.  :class:`TrainingClock` does the same for the training time a results table
+reports: the seconds of the earlier, killed run travel in the checkpoint, so a resumed
+model reports its whole training.
 """
 
 from __future__ import annotations
@@ -47,7 +51,11 @@ class EpochSeededSampler(Sampler[int]):
 
 
 class RngStateCheckpoint(L.Callback):
-    """Save the global RNG states with every checkpoint; restore them on resume."""
+    """Save the global RNG states with every checkpoint; restore them on resume.
+
+    The CUDA state is that of the current device (each DDP process has its own and
+    draws alike), saved when CUDA is in use and restored where CUDA is available.
+    """
 
     KEY = "eqlatent_rng_states"
 
@@ -56,7 +64,8 @@ class RngStateCheckpoint(L.Callback):
         # tensors and plain Python values only, so torch.load(weights_only=True) accepts the checkpoint
         checkpoint[self.KEY] = {"torch": torch.get_rng_state(),
                                 "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
-                                "python": random.getstate()}
+                                "python": random.getstate(),
+                                "cuda": torch.cuda.get_rng_state() if torch.cuda.is_initialized() else None}
 
     def on_load_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
         states = checkpoint.get(self.KEY)
@@ -66,6 +75,8 @@ class RngStateCheckpoint(L.Callback):
         kind, keys, pos, has_gauss, cached = states["numpy"]
         np.random.set_state((kind, np.asarray(keys, dtype=np.int64).astype(np.uint32), pos, has_gauss, cached))
         random.setstate(states["python"])
+        if states.get("cuda") is not None and torch.cuda.is_available():  # older checkpoints have no CUDA state
+            torch.cuda.set_rng_state(states["cuda"])
 
 
 class TrainingClock(L.Callback):

@@ -23,11 +23,14 @@ def run_study(cfg: DictConfig) -> dict:
         raise ConfigError("no study selected", "pass experiment=molecules or experiment=images")
     os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
+    # deterministic cuBLAS (trainer.deterministic): read when the first cuBLAS handle is made, so before any GPU work
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     import lightning
 
-    from eqlatent.console import configure_console
+    from eqlatent.console import configure_console, set_matmul_precision
 
     configure_console()
+    set_matmul_precision(str(cfg.get("matmul_precision", "highest")))
     lightning.seed_everything(int(cfg.seed), workers=True)
     study = hydra.utils.get_method(cfg.study)
     return study(cfg)

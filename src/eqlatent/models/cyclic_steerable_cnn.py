@@ -54,7 +54,10 @@ class CyclicSteerableCNN(ImageClassifier):
         blocks: list[enn.EquivariantModule] = []
         for i, (f, k) in enumerate(zip(fields, kernel_sizes)):
             out = enn.FieldType(self.gspace, [self.gspace.regular_repr] * f)
-            blocks += [enn.R2Conv(ftype, out, kernel_size=k, padding=k // 2), enn.InnerBatchNorm(out), enn.ReLU(out, inplace=True)]
+            # recompute=True: a sampled filter basis of its own.  Otherwise escnn hands every alike R2Conv
+            # the one module of its process-wide cache, and casting or moving one model casts or moves all.
+            conv = enn.R2Conv(ftype, out, kernel_size=k, padding=k // 2, recompute=True)
+            blocks += [conv, enn.InnerBatchNorm(out), enn.ReLU(out, inplace=True)]
             if i in pools:
                 blocks.append(enn.PointwiseAvgPoolAntialiased(out, sigma=0.66, stride=2))
             ftype = out

@@ -42,7 +42,8 @@ def roll_regular(z: Tensor, k: int | Tensor) -> Tensor:
 def all_rolls(z: Tensor) -> Tensor:
     """Every C_N translate of ``z`` ``[B, C, N]`` at once: ``[B, N, C, N]`` with ``out[:, g] = g . z``."""
     n = z.shape[-1]
-    idx = (torch.arange(n)[None, :] - torch.arange(n)[:, None]) % n  # [g, j] -> j - g
+    ar = torch.arange(n, device=z.device)
+    idx = (ar[None, :] - ar[:, None]) % n  # [g, j] -> j - g
     return z[..., idx].movedim(-2, 1)
 
 

@@ -52,7 +52,9 @@ class SO2SteerableCNN(ImageClassifier):
         blocks: list[enn.EquivariantModule] = []
         for i, (c, k) in enumerate(zip(channels, kernel_sizes)):
             act = enn.FourierPointwise(self.gspace, c, irreps, function=activation, N=grid_size)
-            blocks += [enn.R2Conv(ftype, act.in_type, kernel_size=k, padding=k // 2), enn.IIDBatchNorm2d(act.in_type), act]
+            # recompute=True: the model's own filter basis, not escnn's shared cached one (see CyclicSteerableCNN)
+            conv = enn.R2Conv(ftype, act.in_type, kernel_size=k, padding=k // 2, recompute=True)
+            blocks += [conv, enn.IIDBatchNorm2d(act.in_type), act]
             if i in pools:
                 blocks.append(enn.PointwiseAvgPoolAntialiased(act.out_type, sigma=0.66, stride=2))
             ftype = act.out_type

@@ -49,7 +49,7 @@ def path_smiles(model: GraphVAE, z_a: Tensor, z_b: Tensor, steps: int, atom_type
     from rdkit import Chem
 
     quiet_rdkit()
-    ts = torch.linspace(0, 1, steps, dtype=z_a.dtype).view(-1, 1, 1)
+    ts = torch.linspace(0, 1, steps, dtype=z_a.dtype, device=z_a.device).view(-1, 1, 1)
     node, bond = model.decode_graph((1 - ts) * z_a + ts * z_b, valence=valence)
     mols = [graph_to_mol(nt, bt, list(atom_types)) for nt, bt in zip(node, bond)]
     return [Chem.MolToSmiles(m) if m is not None else None for m in mols]

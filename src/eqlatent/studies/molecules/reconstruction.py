@@ -50,7 +50,7 @@ def reconstruction_scores(model: GraphVAE, z: Tensor, node_true: Tensor, bond_tr
     """
     node, bond = model.decode_graph(z)
     n = node.shape[1]
-    off = ~torch.eye(n, dtype=torch.bool)
+    off = ~torch.eye(n, dtype=torch.bool, device=node.device)
     real = node_true >= 0
     bonded = (bond_true > 0) & off
     exact = (node == node_true).all(1) & (bond == bond_true).flatten(1).all(1)
@@ -70,5 +70,6 @@ def reconstruction_scores(model: GraphVAE, z: Tensor, node_true: Tensor, bond_tr
 
 def posterior_sample(mu: Tensor, logvar: Tensor, seed: int) -> Tensor:
     """One reproducible sample ``mu + sigma * eps`` from the per-node posterior."""
-    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed))
+    # drawn on the CPU, so the sample is the same on every device
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(seed)).to(mu.device, mu.dtype)
     return mu + eps * (0.5 * logvar).exp()
