@@ -10,17 +10,31 @@ PROFILE ?= cpu
 ARGS    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test prepare-data reproduce-molecules reproduce-images reproduce-zinc reproduce sweep-molecules sweep-images report bench paper-check wandb-sync clean clean-data
+.PHONY: help setup test prepare-data reproduce-molecules reproduce-images reproduce-zinc reproduce sweep-molecules sweep-images report bench paper-check gpu-check wandb-sync clean clean-data
 
 help: ## list the targets with what they do
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
 	@echo "  variables: PROFILE=cpu|full|paper (default cpu), ARGS='hydra overrides'"
 
+# System packages, one `apt-get update` at most, installed only as root: gfortran is required (py3nj, pulled by
+# escnn, compiles Fortran); libXrender/libXext are optional (rdkit.Chem.Draw loads them for the molecule grids:
+# without them a run skips those figures and says so in results.md), so their absence never stops setup.
 $(STAMP): requirements.txt pyproject.toml
-	@command -v gfortran >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then echo "installing gfortran (py3nj, pulled by escnn, compiles Fortran)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gfortran >/dev/null; \
-	  else echo "gfortran is missing and we are not root: run 'sudo apt-get install -y gfortran' then retry"; exit 1; fi; }
+	@need=""; drawing=""; command -v gfortran >/dev/null || need=gfortran; \
+	for pair in libXrender.so.1:libxrender1 libXext.so.6:libxext6; do \
+	  PATH="$$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null | grep -q "$${pair%%:*}" || drawing="$$drawing $${pair#*:}"; \
+	done; \
+	if [ -n "$$need$$drawing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq || true; \
+	  if [ -n "$$need" ]; then echo "installing gfortran (py3nj, pulled by escnn, compiles Fortran)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gfortran >/dev/null || exit 1; fi; \
+	  if [ -n "$$drawing" ]; then echo "installing$$drawing (rdkit draws molecules with them)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$drawing >/dev/null \
+	    || echo "could not install$$drawing: molecule figures will be skipped (fix: apt-get install -y$$drawing)"; fi; \
+	else \
+	  if [ -n "$$need" ]; then echo "gfortran is missing and cannot be installed here (needs root and apt-get): run 'sudo apt-get install -y gfortran' then retry"; exit 1; fi; \
+	  if [ -n "$$drawing" ]; then echo "rdkit's drawing libraries are missing, molecule figures will be skipped (fix: sudo apt-get install -y$$drawing)"; fi; \
+	fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing pinned requirements into $(VENV) (a few minutes on a fresh machine)"
 	@$(PIP) install -r requirements.txt 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
@@ -61,6 +75,9 @@ bench: $(STAMP) ## time projections vs encoders, throughput, scaling, QM9 prepro
 
 paper-check: $(STAMP) ## train every paper-profile model 1 epoch on the full data, project the paper profile's time -> outputs/bench/paper_check.md
 	$(PY) benchmarks/paper_check.py $(ARGS)
+
+gpu-check: $(STAMP) ## on a CUDA host: the gpu-marked tests, paper-check on a tenth of each epoch, one table of device, epoch times, projected hours
+	$(PY) benchmarks/gpu_check.py $(ARGS)
 
 wandb-sync: $(STAMP) ## upload every offline wandb run under outputs/ (needs `wandb login` first)
 	@runs=$$(find outputs -type d -name 'offline-run-*' 2>/dev/null); \

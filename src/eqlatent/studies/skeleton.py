@@ -6,7 +6,9 @@ run must leave the same trail whichever study it was -- ``results.md`` (also cop
 ``metrics.json``, both written atomically so an interrupted run never leaves half a file;
 the headline metrics, tables and figures in every configured logger; and one short block
 on the console that says where the results are, whether each claim held, and how good
-each trained model is (a verdict on a badly trained model means little).
+each trained model is (a verdict on a badly trained model means little).  A figure that
+could not be made (:mod:`eqlatent.studies.artefacts`) costs only that figure: the run
+notes it under "Missing artefacts" in ``results.md`` and in ``metrics.json``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from omegaconf import DictConfig
 
 from eqlatent.io import atomic_write_json, atomic_write_text
 from eqlatent.loggers import finish_loggers, log_config, log_run_summary, make_loggers
+from eqlatent.studies.artefacts import OptionalArtefacts
 
 
 @dataclass
@@ -67,12 +70,17 @@ def log_results(cfg: DictConfig, logged: dict[str, float], tables: dict[str, tup
 
 
 class StudyRun:
-    """One run of a study: its output folder, its clock, and its end."""
+    """One run of a study: its output folder, its clock, its optional artefacts, and its end.
+
+    Build every figure through ``artefacts.build(...)``: one that fails is logged once and
+    noted in ``results.md`` and ``metrics.json``, and the run goes on.
+    """
 
     def __init__(self, cfg: DictConfig) -> None:
         self.cfg = cfg
         self.out_dir = Path(cfg.paths.output_dir)
         self.started = time.time()
+        self.artefacts = OptionalArtefacts()
 
     def wall_s(self) -> float:
         """Seconds since the run started."""
@@ -81,12 +89,15 @@ class StudyRun:
     def finish(self, outcome: Outcome) -> Path:
         """Write results.md (and the study's latest copy) and metrics.json, log, print the summary block.
 
-        Returns the path of the run's ``results.md``.
+        Artefacts that could not be made are appended to ``results.md`` (section "Missing
+        artefacts") and listed in ``metrics.json`` under ``missing_artefacts``.  Returns the
+        path of the run's ``results.md``.
         """
-        results_path = atomic_write_text(self.out_dir / "results.md", outcome.results_md)
-        atomic_write_text(Path(self.cfg.paths.output_root) / str(self.cfg.task_name) / "results.md",
-                          outcome.results_md)
-        atomic_write_json(self.out_dir / "metrics.json", outcome.metrics)
+        results_md = outcome.results_md + self.artefacts.markdown()
+        results_path = atomic_write_text(self.out_dir / "results.md", results_md)
+        atomic_write_text(Path(self.cfg.paths.output_root) / str(self.cfg.task_name) / "results.md", results_md)
+        atomic_write_json(self.out_dir / "metrics.json",
+                          {**outcome.metrics, "missing_artefacts": self.artefacts.records()})
         log_results(self.cfg, outcome.logged, outcome.tables, outcome.figures)
         lines = summary_lines(str(self.cfg.task_name), results_path, self.wall_s(), outcome.verdicts, outcome.quality)
         print("\n" + "\n".join(lines))  # own line, also after a progress bar that ended without one
