@@ -21,6 +21,11 @@ TINY = ["profile.images.n_train=300", "profile.images.n_test=200", "profile.imag
         "profile.images.orbit_copies=4", "profile.images.k_multipliers=[0.25,1]", "profile.images.batch_size=64",
         "callbacks.rich_progress_bar=null"]
 
+#: one small C_8 encoder: the quickest run that still draws every kind of figure and a random-K curve
+SMALL_C8 = ["model=c8", "profile.images.tsne_encoders=[]", "profile.images.k_multipliers=[1]",
+            "profile.images.n_train=128", "profile.images.n_test=64", "profile.images.n_probe_train=64",
+            "profile.images.n_eval=50", "profile.images.n_invariance=16"]
+
 
 def _cfg(tmp_path, *extra):
     return compose(["experiment=images", "profile=cpu", *TINY, "logger=csv", f"paths.output_root={tmp_path}", *extra])
@@ -77,14 +82,39 @@ def test_images_configs_select_single_entries(tmp_path):
     assert full.trainer.max_epochs == 1
 
 
+def test_figures_that_cannot_be_drawn_cost_the_figures_not_the_run(tmp_path, monkeypatch, noted_once, capsys):
+    # a missing system library and a plotting failure: one line each on the console and in results.md, exit 0
+    from eqlatent.studies.images import study
+
+    def no_xrender(*args, **kwargs):
+        raise ImportError("libXrender.so.1: cannot open shared object file: No such file or directory")
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated plotting failure")
+
+    monkeypatch.setattr(study, "embedding_grid", no_xrender)
+    monkeypatch.setattr(study, "retention_curve", broken)
+    summary = run_study(_cfg(tmp_path, *SMALL_C8))
+    out = tmp_path / "images" / "cpu-seed0"
+    noted_once(out, {"figures/pca_latents.png": "apt-get install -y libxrender1 libxext6 (as root)",
+                     "figures/retention_vs_k.png": "see the traceback with hydra.verbose="})
+    md = (out / "results.md").read_text()
+    assert "RuntimeError: simulated plotting failure" in md and "### Claim 2" in md
+    assert summary["figures"] == [] and summary["random_k_curves"]["c8"]              # the numbers are all there
+    assert (out / "csv" / "metrics.csv").is_file() and not (out / "figures" / "pca_latents.png").exists()
+    assert "was not made" not in capsys.readouterr().out        # the end-of-run block does not repeat the lines
+
+
 @pytest.mark.slow
-def test_killed_training_resumes_from_last_checkpoint(tmp_path):
-    """A run killed after epoch 1 and re-run finishes with the same latents as an uninterrupted run."""
+def test_killed_training_resumes_from_last_checkpoint(tmp_path, device):
+    """A run killed after epoch 1 and re-run finishes with the same latents as an uninterrupted run.
+
+    On a GPU too, to the same 1e-5: its kernels are deterministic (``trainer.deterministic``), so
+    nothing but the kill separates the two runs (without them the latents differed by up to 1e-4).
+    """
     import torch
 
-    one = ["model=c8", "profile.images.epochs=2", "profile.images.tsne_encoders=[]", "profile.images.k_multipliers=[1]",
-           "profile.images.n_train=128", "profile.images.n_test=64", "profile.images.n_probe_train=64",
-           "profile.images.n_eval=50", "profile.images.n_invariance=16"]
+    one = [*SMALL_C8, "profile.images.epochs=2", f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}"]
     crash = "+callbacks.crash={_target_: eqlatent.testing.CrashAfterEpochs, epochs: 1}"
     with pytest.raises(RuntimeError, match="simulated crash"):
         run_study(_cfg(tmp_path / "killed", *one, crash))

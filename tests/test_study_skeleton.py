@@ -37,6 +37,23 @@ def test_more_epochs_continue_and_are_recorded(tmp_path):
     assert check_fingerprint(tmp_path, SETTINGS, 5, "a VAE") is False
 
 
+def test_more_epochs_drop_derived_files_and_only_rank_zero_writes(tmp_path, monkeypatch):
+    from eqlatent.studies import fingerprint
+
+    latents = tmp_path / "latents.pt"
+    check_fingerprint(tmp_path, SETTINGS, 2, "a VAE", derived=[latents])
+    latents.write_text("latents of 2 epochs")
+    assert check_fingerprint(tmp_path, SETTINGS, 2, "a VAE", derived=[latents]) is False and latents.is_file()
+    # another rank of a multi-device run: the same answer, nothing written or deleted
+    monkeypatch.setattr(fingerprint, "is_rank_zero", lambda: False)
+    assert check_fingerprint(tmp_path, SETTINGS, 5, "a VAE", derived=[latents]) is True
+    assert latents.is_file() and json.loads((tmp_path / "fingerprint.json").read_text())["epochs"] == 2
+    assert check_fingerprint(tmp_path / "new", SETTINGS, 5, "a VAE") is False and not (tmp_path / "new").exists()
+    monkeypatch.undo()
+    assert check_fingerprint(tmp_path, SETTINGS, 5, "a VAE", derived=[latents]) is True
+    assert not latents.is_file() and json.loads((tmp_path / "fingerprint.json").read_text())["epochs"] == 5
+
+
 @pytest.mark.parametrize("settings, epochs, why", [
     ({**SETTINGS, "model": {"width": 16}}, 2, r"encoder 'c8' trained with other settings \(changed: model\)"),
     ({**SETTINGS, "seed": 1, "batch_size": 32}, 2, r"\(changed: batch_size, seed\)"),

@@ -347,9 +347,9 @@ class GraphVAE(L.LightningModule):
         self.log_dict({f"{stage}/loss": loss, f"{stage}/recon_nodes": node_nll, f"{stage}/recon_bonds": bond_nll,
                        f"{stage}/kl": kl, f"{stage}/node_acc": node_ok.float().mean(),
                        f"{stage}/bond_acc": bond_hit.sum() / (b * n * (n - 1)), f"{stage}/graph_acc": graph_ok.float().mean()},
-                      prog_bar=stage == "val", on_epoch=True, on_step=False, batch_size=b)
-        if stage == "train":
-            self.log("train/kl_beta", beta, on_epoch=True, on_step=False, batch_size=b)
+                      prog_bar=stage == "val", on_epoch=True, on_step=False, batch_size=b, sync_dist=True)
+        if stage == "train":   # sync_dist: epoch means over every rank's batches under DDP (one reduction per epoch)
+            self.log("train/kl_beta", beta, on_epoch=True, on_step=False, batch_size=b, sync_dist=True)
         return loss
 
     def _off_diagonal(self, n: int, device: torch.device) -> Tensor:

@@ -82,14 +82,16 @@ class ImageClassifier(L.LightningModule):
         logits = self(x)
         loss = F.cross_entropy(logits, y, label_smoothing=self.label_smoothing)
         acc = (logits.argmax(-1) == y).float().mean()
-        self.log_dict({"train/loss": loss, "train/acc": acc}, prog_bar=True, on_step=True, on_epoch=True)
+        # sync_dist: under trainer=ddp the logged numbers cover every rank's batches (a no-op on one device)
+        self.log_dict({"train/loss": loss, "train/acc": acc}, prog_bar=True, on_step=True, on_epoch=True,
+                      sync_dist=True)
         return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         x, y = batch
         logits = self(x)
         self.log_dict({"val/loss": F.cross_entropy(logits, y), "val/acc": (logits.argmax(-1) == y).float().mean()},
-                      prog_bar=True, on_epoch=True)
+                      prog_bar=True, on_epoch=True, sync_dist=True)
 
     def configure_optimizers(self) -> dict:
         opt = torch.optim.Adam(self.parameters(), lr=self.lr)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from eqlatent.errors import ConfigError
 from eqlatent.io import atomic_write_json, settings_digest
+from eqlatent.studies.fitting import is_rank_zero
 
 FILE = "fingerprint.json"
 
@@ -35,7 +36,7 @@ def _changed(stored: dict[str, Any], now: dict[str, Any]) -> list[str]:
 
 
 def check_fingerprint(folder: Path, settings: dict[str, Any], epochs: int, what: str,
-                      legacy_digest: str | None = None) -> bool:
+                      legacy_digest: str | None = None, derived: Sequence[Path] = ()) -> bool:
     """Compare ``folder/fingerprint.json`` with this run; returns True when training must continue.
 
     Same settings and epochs: reuse (False).  Same settings and more epochs: the file is
@@ -48,16 +49,26 @@ def check_fingerprint(folder: Path, settings: dict[str, Any], epochs: int, what:
     ``legacy_digest``: the digest an older ``fingerprint.json`` (settings and epochs in one
     digest, nothing else) holds for these settings and epochs; such a folder is accepted and
     its file rewritten in the current form.
+    ``derived``: files made from the trained model (its latents).  When training must
+    continue they are deleted *before* the new fingerprint is written, so no reader -- a
+    re-run after a crash between the two steps, another rank -- ever finds the new
+    fingerprint beside files of the shorter training.
+
+    Only rank 0 writes or deletes (:func:`eqlatent.studies.fitting.is_rank_zero`); the other
+    ranks of a multi-device run get the same answer without touching the folder.
     """
     current = training_fingerprint(settings, epochs)
     fp_file = folder / FILE
+    writer = is_rank_zero()
     if not fp_file.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(fp_file, current)
+        if writer:
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(fp_file, current)
         return False
     stored = json.loads(fp_file.read_text())
     if "epochs" not in stored and legacy_digest is not None and stored.get("train") == legacy_digest:
-        atomic_write_json(fp_file, current)
+        if writer:
+            atomic_write_json(fp_file, current)
         return False
     fix = f"delete {folder} (or pick another seed / run_name) to retrain"
     if stored.get("train") != current["train"]:
@@ -67,6 +78,9 @@ def check_fingerprint(folder: Path, settings: dict[str, Any], epochs: int, what:
         raise ConfigError(f"{folder} holds {what} trained for {stored['epochs']} epochs, this run asks for "
                           f"{current['epochs']}", f"ask for >= {stored['epochs']} epochs or {fix}")
     if int(stored.get("epochs", 0)) < current["epochs"]:
-        atomic_write_json(fp_file, current)
+        if writer:
+            for path in derived:
+                Path(path).unlink(missing_ok=True)
+            atomic_write_json(fp_file, current)
         return True
     return False

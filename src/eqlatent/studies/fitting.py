@@ -4,6 +4,15 @@ Why shared: every study trains one or more models (a VAE per latent size, an enc
 group) the same way -- its checkpoints, CSV log and wandb run in the model's own folder,
 a killed run continued from the last finished epoch, the loggers closed even when fit()
 fails.  The studies say *what* to fit (model, loaders, epochs); this module says *how*.
+
+More than one device (``trainer=ddp``): Lightning's ``ddp`` strategy starts the other
+ranks at the first ``fit()`` by re-running the same command, so every rank runs the whole
+study function.  A fit is collective (every rank must enter it, in the same order), so a
+study first fits every model on all ranks; then the other ranks stop and rank 0 alone
+(:func:`is_rank_zero`) encodes, analyses and writes.  Before that, the other ranks only
+read the model folders (a fingerprint, a checkpoint), never write them.  Batch norms are
+synchronised across ranks with :class:`eqlatent.models.sync_batchnorm.EquivariantSyncBatchNorm`
+(``trainer.sync_batchnorm``), which escnn models survive.
 """
 
 from __future__ import annotations
@@ -15,13 +24,24 @@ from pathlib import Path
 import hydra
 import torch
 from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
 from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
+from eqlatent.models.sync_batchnorm import EquivariantSyncBatchNorm
 from eqlatent.resume import TrainingClock
 
 log = logging.getLogger(__name__)
+
+
+def is_rank_zero() -> bool:
+    """True in the process that analyses and writes: rank 0 of a multi-device run, or the only process.
+
+    Lightning sets the rank of the processes it starts (``LOCAL_RANK``) before they import
+    anything, so this holds before the first fit too.
+    """
+    return rank_zero_only.rank == 0
 
 
 def folder_config(cfg: DictConfig, folder: Path, model_name: str) -> DictConfig:
@@ -66,6 +86,10 @@ def fit_in_folder(sub: DictConfig, model: LightningModule, train: DataLoader, va
     try:
         log_config(loggers, sub)
         clock = TrainingClock()  # not a config callback: the seconds are reported even with callbacks=none
+        if sub.trainer.get("sync_batchnorm"):
+            # Lightning's own conversion rebuilds escnn's SequentialModule (refused) and needs CUDA tensors
+            extra["plugins"] = [*(hydra.utils.instantiate(sub.trainer.get("plugins")) or []),
+                                EquivariantSyncBatchNorm()]
         trainer = hydra.utils.instantiate(sub.trainer, default_root_dir=str(folder), logger=loggers or False,
                                           callbacks=[*make_callbacks(sub), clock], **extra)
         with warnings.catch_warnings():

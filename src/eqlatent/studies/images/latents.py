@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -180,14 +181,32 @@ def cache_digests(cfg: DictConfig, name: str, model_cfg: DictConfig) -> tuple[st
     return settings_digest(train), settings_digest(extract)
 
 
-def latents_for(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, out_dir: Path) -> dict[str, Any]:
-    """Cached latents of encoder ``name``; trains and encodes only what is missing.
+@dataclass
+class FittedEncoder:
+    """Encoder ``name`` after the training phase: its still valid cached latents, or the model trained now.
+
+    ``fingerprint``: the extraction digest (:func:`cache_digests`) the latents of ``model`` are saved with.
+    """
+
+    name: str
+    fingerprint: str
+    cached: dict[str, Any] | None = None
+    model: ImageClassifier | None = None
+    train_seconds: float = 0.0
+
+
+def train_or_reuse(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, out_dir: Path) -> FittedEncoder:
+    """The training phase of encoder ``name``: reuse its cached latents, else train it (or finish its training).
 
     A finished encoder folder is reused only if it was made with the same model, data,
     batch size and seed (``fingerprint.json``, :mod:`eqlatent.studies.fingerprint`); a folder
     from another config is an error rather than silently mixed results, and more epochs
     continue its training from ``last.ckpt``.  If only the extraction settings changed, the
-    latents are re-encoded from the finished checkpoint without retraining.
+    checkpoint is loaded without training (the latents are re-encoded by :func:`encode_and_cache`).
+
+    Under ``trainer=ddp`` every rank calls this for every encoder in the same order (each fit
+    is collective); the decision depends on the latents file's content, which only rank 0
+    writes and only after the last fit, so all ranks decide alike.
     """
     enc_dir = out_dir / name
     path = enc_dir / LATENTS_FILE
@@ -198,13 +217,30 @@ def latents_for(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, ou
         cached = torch.load(path, map_location="cpu", weights_only=False)
         if cached.get("fingerprint") == fp_extract:
             log.info("%s: reusing %s", name, path)
-            return cached
+            return FittedEncoder(name, fp_extract, cached=cached)
     log.info("%s: training (%d epochs) then encoding", name, epochs_for(cfg, name))
     model, train_seconds = train_encoder(cfg, name, model_cfg, data, enc_dir)
+    return FittedEncoder(name, fp_extract, model=model, train_seconds=train_seconds)
+
+
+def encode_and_cache(cfg: DictConfig, fitted: FittedEncoder, data: Any, out_dir: Path) -> dict[str, Any]:
+    """The latents of a fitted encoder: its cache, or its model's latents, encoded now and saved atomically."""
+    if fitted.cached is not None:
+        return fitted.cached
+    model = fitted.model
     if torch.cuda.is_available() and str(cfg.trainer.get("accelerator", "auto")) in ("auto", "gpu", "cuda"):
         model = model.cuda()  # Lightning hands the model back on the CPU; encode on the GPU it trained on
-    result = extract_latents(cfg, model, data, name)
-    result.update(fingerprint=fp_extract, train_seconds=train_seconds, epochs=epochs_for(cfg, name),
-                  train_on=model.train_on)
-    atomic_torch_save(result, path)
+    result = extract_latents(cfg, model, data, fitted.name)
+    result.update(fingerprint=fitted.fingerprint, train_seconds=fitted.train_seconds,
+                  epochs=epochs_for(cfg, fitted.name), train_on=model.train_on)
+    atomic_torch_save(result, out_dir / fitted.name / LATENTS_FILE)
     return result
+
+
+def latents_for(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, out_dir: Path) -> dict[str, Any]:
+    """Cached latents of encoder ``name``; trains and encodes only what is missing (one process).
+
+    :func:`train_or_reuse` then :func:`encode_and_cache`; a study on several devices calls
+    the first for every encoder before the second (see :mod:`eqlatent.studies.fitting`).
+    """
+    return encode_and_cache(cfg, train_or_reuse(cfg, name, model_cfg, data, out_dir), data, out_dir)

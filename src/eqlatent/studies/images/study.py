@@ -1,7 +1,7 @@
 """The images study (claims 2 and 3): ``python -m eqlatent.run experiment=images``.
 
-Pipeline: train each encoder of ``cfg.model`` on rotated MNIST (resumable) -> extract
-latents (cached) -> apply every projection that fits the encoder's latent layout ->
+Pipeline: train each encoder of ``cfg.model`` on rotated MNIST (resumable; on every rank
+under ``trainer=ddp``, after which the other ranks stop) -> extract latents (cached) -> apply every projection that fits the encoder's latent layout ->
 quotient-distance metrics, invariance errors, class and angle probes, random-K curve ->
 figures -> ``results.md`` (+ a copy in ``outputs/images/``), ``metrics.json`` and the
 loggers (CSV, wandb offline with tables and images), through the shared end of a run
@@ -21,7 +21,8 @@ from omegaconf import DictConfig
 from eqlatent.errors import ConfigError
 from eqlatent.studies.images.analysis import analyse_encoder, random_k_curve
 from eqlatent.studies.images.figures import embedding_grid, retention_curve
-from eqlatent.studies.images.latents import latents_for
+from eqlatent.studies.fitting import is_rank_zero
+from eqlatent.studies.images.latents import encode_and_cache, train_or_reuse
 from eqlatent.studies.images.report import claim2_verdict, claim3_verdict, results_markdown
 from eqlatent.studies.skeleton import Outcome, StudyRun
 
@@ -62,12 +63,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     data = hydra.utils.instantiate(cfg.data)
     log.info(data.summary())
 
-    caches, reused = {}, []
-    for name, mcfg in models.items():
-        cached = (out_dir / name / "latents.pt").is_file()
-        caches[name] = latents_for(cfg, name, mcfg, data, out_dir)
-        if cached:
-            reused.append(name)
+    # collective under trainer=ddp: every rank fits every encoder first; then rank 0 alone encodes and analyses
+    fitted = {name: train_or_reuse(cfg, name, mcfg, data, out_dir) for name, mcfg in models.items()}
+    if not is_rank_zero():
+        log.info("every encoder is trained; rank 0 encodes, analyses and writes the results")
+        return {}
+    caches = {name: encode_and_cache(cfg, enc, data, out_dir) for name, enc in fitted.items()}
+    reused = [name for name, enc in fitted.items() if enc.cached is not None]
 
     t_latents = time.time()
     log.info("encoders ready after %.0f s", study.wall_s())
@@ -87,14 +89,18 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     labels = next(iter(caches.values()))["labels"]["test"].numpy()
     fig_dir = out_dir / "figures"
     feats_np = {e: {p: f.numpy() for p, f in fs.items()} for e, fs in features.items()}
-    figures = [embedding_grid(feats_np, labels, fig_dir / "pca_latents.png", "pca", seed=int(cfg.seed))]
+    optional = study.artefacts.build     # a figure that fails is noted in results.md, the run goes on
+    figures = [optional("figures/pca_latents.png", embedding_grid, feats_np, labels, fig_dir / "pca_latents.png", "pca",
+                        seed=int(cfg.seed))]
     tsne = {e: feats_np[e] for e in icfg.tsne_encoders if e in feats_np}
     if tsne:
-        figures.append(embedding_grid(tsne, labels, fig_dir / "tsne_latents.png", "tsne", n_points=800,
-                                      seed=int(cfg.seed)))
+        figures.append(optional("figures/tsne_latents.png", embedding_grid, tsne, labels, fig_dir / "tsne_latents.png",
+                                "tsne", n_points=800, seed=int(cfg.seed)))
     if any(curves.values()):
         reference = {e: {**metrics[e].get("identity_field", {})} for e in curves}
-        figures.append(retention_curve(curves, reference, fig_dir / "retention_vs_k.png"))
+        figures.append(optional("figures/retention_vs_k.png", retention_curve, curves, reference,
+                                fig_dir / "retention_vs_k.png"))
+    figures = [f for f in figures if f is not None]
 
     v2 = claim2_verdict(metrics, {e: c["layout"] for e, c in caches.items()}, cfg.verdicts)
     v3 = claim3_verdict(metrics, cfg.verdicts)

@@ -1,7 +1,8 @@
 """The molecules study (claim 1): equivariant graph VAE on QM9 -> projections -> what they keep.
 
-``run(cfg)`` is what ``make reproduce-molecules`` calls (via ``eqlatent.run``).  For each
-``molecules.latent_dims`` entry it trains (or reuses) one VAE, extracts latents, applies
+``run(cfg)`` is what ``make reproduce-molecules`` calls (via ``eqlatent.run``).  It first
+trains (or reuses) one VAE per ``molecules.latent_dims`` entry -- on every rank under
+``trainer=ddp``, after which the other ranks stop -- then, for each, extracts latents, applies
 every configured projection, measures retained information (quotient-distance
 preservation, kNN consistency, decodability), runs property probes (also on
 node-shuffled latents), draws the figures, and writes ``results.md`` + ``metrics.json``
@@ -13,7 +14,6 @@ the shared :mod:`eqlatent.studies.skeleton`.
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 
 from eqlatent.errors import ConfigError
 from eqlatent.projections.identity import Identity
+from eqlatent.studies.artefacts import OptionalArtefacts
 from eqlatent.studies.molecules.figures import embedding_figure, interpolation_figure
 from eqlatent.studies.molecules.probes import run_probes
 from eqlatent.studies.molecules.ceiling import decodable_mask
@@ -31,7 +32,8 @@ from eqlatent.studies.molecules.reconstruction import exact_matches, posterior_s
 from eqlatent.studies.molecules.report import claim1_verdict, projection_table, results_markdown
 from eqlatent.studies.molecules.retention import (applies, decodability, distance_retention, instantiate_projections,
                                                  random_node_permutations)
-from eqlatent.studies.molecules.training import latents_for, train_or_load
+from eqlatent.studies.fitting import is_rank_zero
+from eqlatent.studies.molecules.training import latents_for, train_all
 from eqlatent.studies.skeleton import Outcome, StudyRun
 from eqlatent.projections.node_latent import gather_nodes
 
@@ -80,8 +82,11 @@ def _embedding(cfg: DictConfig, ds, z: torch.Tensor, d: int, projections: dict, 
 
 
 def _interpolations(cfg: DictConfig, ds, model, z: torch.Tensor, d: int, projections: dict, exact_rows: torch.Tensor,
-                    fig_dir: Path) -> tuple[list[str], dict]:
-    """Interpolation statistics over random exactly-reconstructed test pairs, and a figure of a few paths."""
+                    fig_dir: Path, artefacts: OptionalArtefacts) -> tuple[list[str], dict]:
+    """Interpolation statistics over random exactly-reconstructed test pairs, and a figure of a few paths.
+
+    The statistics are numbers of the study; the figure (rdkit drawings) is an optional artefact.
+    """
     mcfg = cfg.molecules
     cross = _cross_section(projections)
     if cross is None:
@@ -95,23 +100,24 @@ def _interpolations(cfg: DictConfig, ds, model, z: torch.Tensor, d: int, project
     shown = min(3, len(pairs))
     paths = [{label: kind["paths"][k] for label, kind in stats["kinds"].items()} for k in range(shown)]
     names = [(ds.smiles[a], ds.smiles[b]) for a, b in pairs[:shown]]
-    p = interpolation_figure(paths, names, int(mcfg.interpolation_steps), fig_dir / f"interpolation_latent{d}.png")
-    return [str(p)], stats
+    name = f"interpolation_latent{d}.png"
+    p = artefacts.build(f"{fig_dir.name}/{name}", interpolation_figure, paths, names, int(mcfg.interpolation_steps),
+                        fig_dir / name)
+    return [str(p)] if p is not None else [], stats
 
 
-def analyse_latent_dim(cfg: DictConfig, ds, d: int, projections: dict, probes: dict, out_dir: Path,
-                       decodable: torch.Tensor) -> dict:
-    """Train/reuse the VAE for ``d`` and measure everything for it.
+def analyse_latent_dim(cfg: DictConfig, ds, d: int, fitted: tuple[Any, float], projections: dict, probes: dict,
+                       out_dir: Path, decodable: torch.Tensor, artefacts: OptionalArtefacts) -> dict:
+    """Measure everything for the VAE of latent size ``d``: ``fitted`` is its ``(model, seconds trained now)``.
 
     ``decodable``: ``[n_test]`` mask of test molecules an equivariant VAE can decode exactly
     from its posterior mean at all (the ceiling, :mod:`eqlatent.studies.molecules.ceiling`).
+    Figures are built through ``artefacts``: one that fails is noted, the measurements stand.
     """
     mcfg = cfg.molecules
     run_dir = out_dir / f"latent{d}"
-    t0 = time.time()
-    model, trained = train_or_load(cfg, ds, d, run_dir)
+    model, train_s = fitted
     model = model.double().eval()
-    train_s = time.time() - t0 if trained else 0.0
     lat = latents_for(cfg, ds, model, run_dir)
     z = _analysis_latent(lat, str(mcfg.analysis_latent), int(cfg.seed)).double()
     test = ds.split["test"]
@@ -135,8 +141,10 @@ def analyse_latent_dim(cfg: DictConfig, ds, d: int, projections: dict, probes: d
     log.info("latent_dim=%d: probes", d)
     probe_rows = run_probes(z, ds, projs, probes, list(mcfg.probe_targets), list(mcfg.probe_conditions),
                             int(cfg.seed), int(mcfg.get("n_probe_train", 0)), int(mcfg.get("n_probe_test", 0)))
-    figs = [_embedding(cfg, ds, z, d, projs, eval_rows, out_dir / "figures")]
-    interp_figs, interp = _interpolations(cfg, ds, model, z, d, projs, exact_rows, out_dir / "figures")
+    embedding = artefacts.build(f"figures/embedding_latent{d}.png", _embedding, cfg, ds, z, d, projs, eval_rows,
+                                out_dir / "figures")
+    figs = [embedding] if embedding is not None else []
+    interp_figs, interp = _interpolations(cfg, ds, model, z, d, projs, exact_rows, out_dir / "figures", artefacts)
     figs += interp_figs
     return {"reconstruction": recon, "retention": retention, "decodability": decod, "probes": probe_rows,
             "projection_info": {k: _projection_info(v, d) for k, v in projs.items()}, "knn_k": int(mcfg.knn_k),
@@ -204,6 +212,10 @@ def run(cfg: DictConfig) -> dict:
         raise ConfigError("no probes selected", "pass probe=molecules_all or probe=ridge")
     probes = {name: hydra.utils.instantiate(spec) for name, spec in cfg.probe.items()}
     out_dir = study.out_dir
+    fitted = train_all(cfg, ds, dims, out_dir)   # collective under trainer=ddp: every rank fits every VAE first
+    if not is_rank_zero():
+        log.info("every VAE is trained; rank 0 encodes, analyses and writes the results")
+        return {}
     results: dict[str, Any] = {
         "run_name": str(cfg.run_name), "dataset": {"name": ds.name, "summary": ds.summary(), "n": len(ds)},
         "model": ", ".join(f"{k}={v}" for k, v in cfg.model.items() if not str(k).startswith("_")),
@@ -215,7 +227,8 @@ def run(cfg: DictConfig) -> dict:
     decodable = decodable_mask(ds.node_type[test], ds.bond_type[test].long())
     results["ceiling"] = {"decodable": float(decodable.float().mean()), "n_test": len(test)}
     for d in dims:
-        results["latent_dims"][str(d)] = analyse_latent_dim(cfg, ds, d, projections, probes, out_dir, decodable)
+        results["latent_dims"][str(d)] = analyse_latent_dim(cfg, ds, d, fitted[d], projections, probes, out_dir,
+                                                            decodable, study.artefacts)
     results["figures"] = [f for rd in results["latent_dims"].values() for f in rd["figures"]]
     results["train_time_s"] = sum(rd["train_time_s"] for rd in results["latent_dims"].values())
     results["wall_time_s"] = study.wall_s()

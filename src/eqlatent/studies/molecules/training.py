@@ -12,6 +12,8 @@ seed is refused; a re-run asking for more epochs continues the training).
 from __future__ import annotations
 
 import logging
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,9 @@ def build_model(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int) -> GraphV
 def training_settings(cfg: DictConfig, latent_dim: int) -> dict[str, object]:
     """What changes the trained VAE of one latent size, except the number of epochs (which may grow)."""
     data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k not in ("cache_dir", "path")}
-    return {"model": OmegaConf.to_container(cfg.model, resolve=True), "data": data, "latent_dim": int(latent_dim),
+    # compiling changes how a step runs, not what it computes: a model trained either way is the same model
+    model = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k != "compile"}
+    return {"model": model, "data": data, "latent_dim": int(latent_dim),
             "batch_size": int(cfg.molecules.batch_size), "seed": int(cfg.seed)}
 
 
@@ -63,11 +67,11 @@ def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir
     checkpoint is loaded and nothing is trained; otherwise training starts (or resumes from
     ``last.ckpt``, also when a re-run asks for more epochs; its stale latents are dropped).
     """
-    more_epochs = check_fingerprint(run_dir, training_settings(cfg, latent_dim), int(cfg.trainer.max_epochs), "a VAE")
-    if more_epochs:
-        (run_dir / "latents.pt").unlink(missing_ok=True)  # derived from the shorter training: re-encoded below
+    # latents derived from a shorter training are dropped (re-encoded after this training)
+    more_epochs = check_fingerprint(run_dir, training_settings(cfg, latent_dim), int(cfg.trainer.max_epochs), "a VAE",
+                                    derived=[run_dir / "latents.pt"])
     last = last_checkpoint(run_dir)
-    if (run_dir / "latents.pt").is_file() and last.is_file():
+    if not more_epochs and (run_dir / "latents.pt").is_file() and last.is_file():
         log.info("latent_dim=%d: reusing %s", latent_dim, last)
         # our own checkpoint: it also stores callback state (numpy scalars), which weights_only=True refuses
         model = GraphVAE.load_from_checkpoint(last, map_location="cpu", weights_only=False)
@@ -80,6 +84,73 @@ def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir
     val = graph_loader(ds, ds.split["val"], batch, shuffle=False, seed=int(cfg.seed), loader_cfg=loader_cfg)
     model, _ = fit_in_folder(sub, model, train, val, what=f"latent_dim={latent_dim}")
     return model, True
+
+
+def train_all(cfg: DictConfig, ds: MoleculeDataset, dims: list[int],
+              out_dir: Path) -> dict[int, tuple[GraphVAE, float]]:
+    """The trained VAE of every latent size, ``d -> (model, seconds trained now)`` (0 when reused).
+
+    Under ``trainer=ddp`` every rank calls this with the same sizes, in the same order: each
+    fit is collective, so all of them come before any rank-0-only analysis.  With
+    ``molecules.parallel_fits > 1`` the sizes first train side by side in processes of their
+    own (:func:`fit_side_by_side`); the loop below then finds each one finished.
+    """
+    parallel = int(cfg.molecules.get("parallel_fits", 1) or 1)
+    side_by_side = fit_side_by_side(cfg, dims, out_dir, parallel) if parallel > 1 and len(dims) > 1 else {}
+    fitted = {}
+    for d in dims:
+        t0 = time.time()
+        model, trained = train_or_load(cfg, ds, d, out_dir / f"latent{d}")
+        fitted[d] = (model, side_by_side.get(d, time.time() - t0 if trained else 0.0))
+    return fitted
+
+
+def _fit_in_own_process(container: dict, d: int, run_dir: str) -> float:
+    """One latent size's fit in a fresh process (spawned): seeded from the run's seed, no progress bar."""
+    import lightning
+
+    from eqlatent.console import configure_console
+
+    configure_console()
+    logging.getLogger("lightning").setLevel(logging.WARNING)   # one line per fit from the parent, not three
+    cfg = OmegaConf.create(container)
+    lightning.seed_everything(int(cfg.seed), workers=True, verbose=False)
+    t0 = time.time()
+    train_or_load(cfg, hydra.utils.instantiate(cfg.data), d, Path(run_dir))
+    return time.time() - t0
+
+
+def fit_side_by_side(cfg: DictConfig, dims: list[int], out_dir: Path, parallel: int) -> dict[int, float]:
+    """Train the VAEs of ``dims`` in up to ``parallel`` processes at once; returns ``d -> seconds``.
+
+    Why: one VAE step is thousands of small kernels, so a single fit leaves a GPU mostly
+    idle; two or three fits side by side fill it (the paper profile trains sizes 1, 2 and 4).
+    Each process trains one size from the run's seed, into that size's own folder, exactly as
+    :func:`train_or_load` would alone; a size already trained is reused there.  So size
+    ``d`` gets the model a sequential run gives the size it trains first.  Not with DDP
+    (each fit already spans every device) and not on a 2-core CPU (no gain).
+    """
+    import multiprocessing
+
+    if "ddp" in str(cfg.trainer.get("strategy", "auto")) or cfg.trainer.get("devices", 1) not in (1, "1", None):
+        raise ConfigError("molecules.parallel_fits > 1 cannot be combined with a multi-device trainer",
+                          "set molecules.parallel_fits=1 with trainer=ddp (DDP already spreads each fit)")
+    # the paths are resolved here, where ${hydra:...} (a sweep's output folder) still resolves; every other
+    # interpolation stays one, so each fit's folder_config() can point its logs and checkpoints at its own folder
+    container = OmegaConf.to_container(cfg, resolve=False)
+    container.pop("hydra", None)
+    container["paths"] = OmegaConf.to_container(cfg.paths, resolve=True)
+    container["trainer"]["enable_progress_bar"] = False
+    (container.get("callbacks") or {}).pop("rich_progress_bar", None)
+    seconds = {}
+    with ProcessPoolExecutor(max_workers=min(parallel, len(dims)),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        jobs = {pool.submit(_fit_in_own_process, container, d, str(out_dir / f"latent{d}")): d for d in dims}
+        log.info("training latent sizes %s side by side (%d processes)", ", ".join(map(str, dims)), len(jobs))
+        for job in as_completed(jobs):
+            seconds[jobs[job]] = job.result()
+            log.info("latent_dim=%d: trained in its own process in %.0f s", jobs[job], seconds[jobs[job]])
+    return seconds
 
 
 @torch.no_grad()
