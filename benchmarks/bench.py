@@ -321,7 +321,7 @@ def paper_training_steps(quick: bool, device: str = "cpu") -> list[list[object]]
         model = hydra.utils.instantiate(mol_cfg.model, n_atom_types=len(ATOM_TYPES), n_bond_types=len(BOND_TYPES),
                                         max_nodes=9, latent_dim=int(d), atom_types=list(ATOM_TYPES),
                                         bond_types=list(BOND_TYPES))
-        cases.append((f"graph VAE d={d}", model, _random_graphs(mol_batch * (3 + timed), 9), mol_batch))
+        cases.append((f"paper graph VAE d={d}", model, _random_graphs(mol_batch * (3 + timed), 9), mol_batch))
     img_batch = 8 if quick else int(img_cfg.profile.images.batch_size)
     gen = torch.Generator().manual_seed(0)
     for name, mc in img_cfg.model.items():
@@ -329,7 +329,7 @@ def paper_training_steps(quick: bool, device: str = "cpu") -> list[list[object]]
             continue
         n = img_batch * (3 + timed)
         images = torch.rand(n, 1, 29, 29, generator=gen)
-        cases.append((name, hydra.utils.instantiate(mc), (images, torch.randint(0, 10, (n,), generator=gen)), img_batch))
+        cases.append((f"paper {name}", hydra.utils.instantiate(mc), (images, torch.randint(0, 10, (n,), generator=gen)), img_batch))
     rows = []
     for label, model, tensors, batch in cases:
         prof = StepProfile(profile_at=2)

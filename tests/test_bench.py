@@ -16,7 +16,10 @@ def test_bench_quick_writes_every_section(tmp_path):
     text = bench.main(["--quick", "--out", str(out)])
     assert out.read_text() == text
     for section in ("## (a) Projection cost", "## (b) Latent-extraction throughput", "## (c) Scaling",
-                    "## (e) Data loading vs a training step"):
+                    "## (e) Data loading vs a training step", "## (g) Paper-profile training steps"):
         assert section in text
+    step_rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("| paper ")]
+    assert {r[0].strip() for r in step_rows} == {"paper graph VAE d=1", "paper c8"}
+    assert all(int(r[4].replace(",", "")) > 100 for r in step_rows)   # ops per step, counted by the profiler
     rows = [line for line in text.splitlines() if line.startswith("| QM9 VAE") or line.startswith("| c8 |")]
     assert rows and all(line.rstrip(" |").split("|")[-1].strip() in ("yes", "NO") for line in rows)
