@@ -30,15 +30,15 @@ def _results(sort_dev: float, sort_r2: float) -> dict:
 
 
 def test_verdict_holds_only_when_isometric_and_probes_win():
-    assert claim1_verdict(_results(sort_dev=1e-9, sort_r2=0.6))["held"] is True
-    assert claim1_verdict(_results(sort_dev=1e-3, sort_r2=0.6))["held"] is False      # not isometric
-    assert claim1_verdict(_results(sort_dev=1e-9, sort_r2=0.2))["held"] is False      # probes lose
+    assert claim1_verdict(_results(sort_dev=1e-9, sort_r2=0.6)).held is True
+    assert claim1_verdict(_results(sort_dev=1e-3, sort_r2=0.6)).held is False      # not isometric
+    assert claim1_verdict(_results(sort_dev=1e-9, sort_r2=0.2)).held is False      # probes lose
 
 
 def test_verdict_needs_latent_dim_one():
     res = _results(1e-9, 0.6)
     res["latent_dims"] = {"2": res["latent_dims"]["1"]}
-    assert claim1_verdict(res)["held"] is None
+    assert claim1_verdict(res).held is None
 
 
 def test_markdown_carries_the_verdict_and_the_numbers():
@@ -54,5 +54,5 @@ def test_a_single_projection_run_is_not_tested_and_still_renders():
     d1["retention"].pop("sort")
     d1["probes"] = [r for r in d1["probes"] if r["projection"] == "identity"]
     verdict = claim1_verdict(res)
-    assert verdict["held"] is None
+    assert verdict.held is None
     assert "not tested" in results_markdown(res, verdict)

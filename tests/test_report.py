@@ -2,6 +2,7 @@
 
 The fixture ``tests/fixtures/report_runs`` holds the small result files of four REAL tiny
 runs (molecules and images, seeds 0 and 1) made by ``tests/fixtures/make_report_runs.py``.
+A toy third study, registered for the test, shows that the report follows the registry.
 """
 
 from __future__ import annotations
@@ -9,14 +10,20 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+from omegaconf import OmegaConf
 
+from eqlatent.report import registry
 from eqlatent.report.aggregate import mean_std, pm
 from eqlatent.report.build import build_report
-from eqlatent.report.collect import find_runs, group_cells
+from eqlatent.report.collect import Cell, find_runs, group_cells
+from eqlatent.studies.results import StudyResults, Verdict
+from eqlatent.studies.skeleton import Outcome, StudyRun
 
 FIXTURE = Path(__file__).parent / "fixtures" / "report_runs"
 
@@ -104,6 +111,55 @@ def test_report_from_real_tiny_runs(runs_dir, tmp_path):
     spearman = [m["latent_dims"]["1"]["retention"]["sort"]["spearman"] for m in mol]
     row = next(ln for ln in text.splitlines() if ln.startswith("| sort |"))
     assert f"{sum(spearman) / 2:.3f}" in row
+
+
+@dataclass
+class ToyResults(StudyResults):
+    """A third study's results: one number and the verdict on its claim."""
+
+    verdict_keys: ClassVar[dict[str, str]] = {"claim9": "9"}
+    score: float = 0.0
+    claim9: Verdict | None = None
+
+
+def _toy_section(cell: Cell) -> tuple[list[str], list[Verdict]]:
+    runs = [ToyResults.from_json(r.metrics) for r in cell.runs]
+    held = all(r.claim9.held for r in runs)
+    return [f"### `{cell.study}`: mean score {sum(r.score for r in runs) / len(runs):.2f}", ""], [Verdict("9", held)]
+
+
+def _finish_toy_run(outputs: Path, seed: int, score: float) -> None:
+    """A finished toy run, written by the studies' own end of a run."""
+    run_dir = outputs / "toy" / f"cpu-seed{seed}"
+    cfg = OmegaConf.create({"task_name": "toy", "run_name": run_dir.name,
+                            "paths": {"output_root": str(outputs), "output_dir": str(run_dir)}})
+    results = ToyResults(score=score, claim9=Verdict("9", score > 0.5, f"score {score} > 0.5"))
+    StudyRun(cfg).finish(Outcome("# Toy study\n", results, {"score": score}))
+
+
+@pytest.fixture()
+def toy_registered():
+    saved = list(registry.STUDIES)
+    registry.register_section("Claim 9: a toy study's claim", "toy", empty="No toy runs found.")(_toy_section)
+    yield
+    registry.STUDIES[:] = saved
+
+
+def test_a_registered_study_gets_its_section_and_verdicts(runs_dir, tmp_path, toy_registered):
+    for seed, score in ((0, 0.7), (1, 0.8)):
+        _finish_toy_run(runs_dir, seed, score)
+    text = build_report(runs_dir, tmp_path / "report")
+    assert "- [Claim 9: a toy study's claim](#claim-9-a-toy-studys-claim)" in text        # in the contents
+    assert "| 9 | toy | cpu | 0, 1 | **HELD** |" in text                                  # in the verdict table
+    assert "## Claim 9: a toy study's claim\n\n### `toy`: mean score 0.75" in text        # its own section
+    assert "## Claim 1" in text and "## Claims 2 and 3" in text and "Not reported" not in text
+
+
+def test_runs_of_an_unregistered_study_are_named_not_dropped(runs_dir, tmp_path):
+    _finish_toy_run(runs_dir, 0, 0.7)
+    text = build_report(runs_dir, tmp_path / "report")
+    assert "Not reported (no report section is registered" in text and "`toy` (cpu profile, 1 run(s))" in text
+    assert "Claim 9" not in text
 
 
 def test_report_without_runs_is_a_one_line_error(tmp_path):

@@ -17,6 +17,7 @@ from omegaconf import OmegaConf
 from eqlatent.errors import ConfigError
 from eqlatent.io import settings_digest
 from eqlatent.studies.fingerprint import check_fingerprint
+from eqlatent.studies.results import MoleculesResults, Verdict
 from eqlatent.studies.skeleton import Outcome, StudyRun, summary_lines
 
 SETTINGS = {"model": {"width": 8}, "data": {"n": 200}, "batch_size": 64, "seed": 0}
@@ -96,14 +97,17 @@ def test_finish_writes_both_results_metrics_logs_and_prints_one_block(tmp_path, 
                            "name": "csv", "version": ""}},
     })
     run = StudyRun(cfg)
-    outcome = Outcome("# Molecules study\n", {"claim1": {"held": True}, "wall_time_s": run.wall_s()},
-                      {"latent1/sort/spearman": 1.0, "claim1_held": 1.0}, verdicts={"claim 1": True},
+    results = MoleculesResults(run_name="cpu-seed0", wall_time_s=run.wall_s(), claim1=Verdict("1", True, "held"))
+    outcome = Outcome("# Molecules study\n", results, {"latent1/sort/spearman": 1.0, "claim1_held": 1.0},
                       quality={"VAE latent_dim 1": "exact graphs 0.500, valid 0.900"})
     path = run.finish(outcome)
     out_dir = tmp_path / "molecules" / "cpu-seed0"
     assert path == out_dir / "results.md" and path.read_text() == "# Molecules study\n"
     assert (tmp_path / "molecules" / "results.md").read_text() == "# Molecules study\n"
-    assert json.loads((out_dir / "metrics.json").read_text())["claim1"] == {"held": True}
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["claim1"] == {"claim": "1", "evaluated": True, "held": True, "text": "held"}
+    loaded = MoleculesResults.from_json(metrics)                      # metrics.json reads back as the same results
+    assert loaded.claim1 == results.claim1 and loaded.extra == {"missing_artefacts": []} and loaded.to_json() == metrics
     assert "latent1/sort/spearman" in (out_dir / "csv" / "metrics.csv").read_text()
     printed = capsys.readouterr().out
     assert "# Molecules study" not in printed                         # the summary, not the whole results.md

@@ -1,7 +1,8 @@
 """``make report``: aggregate every finished run under ``outputs/`` into REPORT.md and index.html.
 
 ``python -m eqlatent.report [--outputs DIR] [--out DIR]``.  The HTML page embeds its
-figures as data URIs so it opens offline and can be mailed as one file.
+figures as data URIs so it opens offline and can be mailed as one file.  One section per
+registered study (:mod:`eqlatent.report.registry`; the built-in ones in :mod:`eqlatent.report.claims`).
 """
 
 from __future__ import annotations
@@ -19,14 +20,11 @@ from markdown.extensions.toc import slugify
 from eqlatent.config import project_root
 from eqlatent.io import atomic_write_text
 from eqlatent.markdown import markdown_table
-from eqlatent.report.claims import claim1_section, claims23_section
+from eqlatent.report import claims  # noqa: F401  (registers the built-in studies' sections)
 from eqlatent.report.collect import Cell, find_runs, group_cells
+from eqlatent.report.registry import STUDIES, reported_study
 
-MOLECULE_STUDIES = ("molecules", "molecules_zinc")
-IMAGE_STUDIES = ("images",)
 VERDICTS = "Verdicts"
-CLAIM1 = "Claim 1: a lossless (isometric) invariant projection for permutation-equivariant graph latents"
-CLAIMS23 = "Claims 2 and 3: random invariant projections (escnn) and the rotation-augmented CNN"
 
 
 def separate_lists(lines: list[str]) -> list[str]:
@@ -63,30 +61,30 @@ def build_report(output_root: Path, report_dir: Path) -> str:
         raise SystemExit(f"error: no finished runs (metrics.json) under {output_root} -- fix: run "
                          f"`make reproduce` or `make sweep-molecules` first")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    claim1, claim23, verdicts = [], [], []
+    sections: dict[str, list[str]] = {study.title: [] for study in STUDIES}
+    verdicts, unregistered = [], []
     for cell in cells:
+        study = reported_study(cell.study)
+        if study is None:
+            unregistered.append(f"`{cell.study}` ({cell.profile} profile, {len(cell.runs)} run(s))")
+            continue
         seeds = ", ".join(str(s) for s in cell.seeds)
-        if cell.study in MOLECULE_STUDIES:
-            lines, held = claim1_section(cell)
-            claim1 += lines + _figures(cell, report_dir) + [""]
-            verdicts.append(["1", cell.study, cell.profile, seeds, f"**{_verdict_word(held)}**"])
-        elif cell.study in IMAGE_STUDIES:
-            lines, h2, h3 = claims23_section(cell)
-            claim23 += lines + _figures(cell, report_dir) + [""]
-            verdicts.append(["2", cell.study, cell.profile, seeds, f"**{_verdict_word(h2)}**"])
-            verdicts.append(["3", cell.study, cell.profile, seeds, f"**{_verdict_word(h3)}**"])
-    sections = [VERDICTS, CLAIM1, CLAIMS23]
+        lines, cell_verdicts = study.section(cell)
+        sections[study.title] += lines + _figures(cell, report_dir) + [""]
+        verdicts += [[v.claim, cell.study, cell.profile, seeds, f"**{_verdict_word(v.held)}**"] for v in cell_verdicts]
     md = ["# eqlatent report", "",
           f"Generated {stamp} from {sum(len(c.runs) for c in cells)} finished run(s) under `{output_root}`. "
           "Every number below was measured by those runs; mean ± sample std over seeds. The seed of each run is "
           "listed with its cell.", "", "Contents:", ""]
-    md += [f"- [{title}](#{slugify(title, '-')})" for title in sections] + [""]
+    md += [f"- [{title}](#{slugify(title, '-')})" for title in [VERDICTS, *sections]] + [""]
     md += [f"## {VERDICTS}", ""]
     md += markdown_table(["claim", "study", "profile", "seeds", "verdict"], sorted(verdicts)) + [""]
-    md += [f"## {CLAIM1}", ""]
-    md += claim1 or ["No molecules runs found.", ""]
-    md += [f"## {CLAIMS23}", ""]
-    md += claim23 or ["No images runs found.", ""]
+    if unregistered:
+        md += ["Not reported (no report section is registered for their study, see `eqlatent.report.registry`): "
+               + ", ".join(unregistered) + ".", ""]
+    for study in STUDIES:
+        md += [f"## {study.title}", ""]
+        md += sections[study.title] or [study.empty, ""]
     md = separate_lists(md)
     text = "\n".join(md) + "\n"
     atomic_write_text(report_dir / "REPORT.md", text)

@@ -2,7 +2,8 @@
 
 Tables and verdict rules are the studies' own (``studies.molecules.report``, ``studies.images.report``):
 the report only feeds them averaged numbers, adds ``± std`` over seeds, counts in how
-many seeds each claim held, and states the margin by which it held or failed.
+many seeds each claim held, and states the margin by which it held or failed.  Each
+section is registered (:mod:`eqlatent.report.registry`) for the studies whose runs it shows.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import numpy as np
 from eqlatent.markdown import markdown_table
 from eqlatent.report.aggregate import mean_std, pm
 from eqlatent.report.collect import Cell
+from eqlatent.report.registry import register_section
+from eqlatent.studies.results import ImagesResults, MoleculesResults, Verdict
+
+CLAIM1 = "Claim 1: a lossless (isometric) invariant projection for permutation-equivariant graph latents"
+CLAIMS23 = "Claims 2 and 3: random invariant projections (escnn) and the rotation-augmented CNN"
 
 
 def _merge_rows(mean_rows: list[list[Any]], std_rows: list[list[Any]]) -> list[list[str]]:
@@ -32,10 +38,12 @@ def _seeds(cell: Cell) -> str:
     return ", ".join(str(s) for s in cell.seeds)
 
 
-def claim1_section(cell: Cell) -> tuple[list[str], bool | None]:
+@register_section(CLAIM1, "molecules", "molecules_zinc", empty="No molecules runs found.")
+def claim1_section(cell: Cell) -> tuple[list[str], list[Verdict]]:
     """Claim 1 (molecules): sort at d = 1 is an isometric cross-section, and probes on it beat the naive latent."""
     from eqlatent.studies.molecules.report import claim1_verdict, probe_lookup, projection_table
 
+    runs = [MoleculesResults.from_json(r.metrics) for r in cell.runs]
     mean, std = mean_std([r.metrics for r in cell.runs])
     out = [f"### `{cell.study}` ({cell.profile} profile), {len(cell.runs)} seed(s): {_seeds(cell)}", ""]
     detail = []
@@ -44,11 +52,11 @@ def claim1_section(cell: Cell) -> tuple[list[str], bool | None]:
         _, s_rows = projection_table(std["latent_dims"][d])
         detail += [f"latent_dim {d} (mean ± std over seeds):", ""] + markdown_table(header, _merge_rows(m_rows, s_rows))
         detail += [""]
-    per_seed = [r.metrics.get("claim1", {}).get("held") for r in cell.runs]
+    per_seed = [r.claim1.held if r.claim1 else None for r in runs]
     verdict = claim1_verdict(mean)
     margins = []
-    for run in cell.runs:
-        d1 = run.metrics.get("latent_dims", {}).get("1")
+    for res in runs:
+        d1 = res.latent_dims.get("1")
         if not d1:
             continue
         for probe in sorted({p["probe"] for p in d1["probes"]}):
@@ -56,9 +64,9 @@ def claim1_section(cell: Cell) -> tuple[list[str], bool | None]:
             n = probe_lookup(d1["probes"], "identity", "shuffled", probe)
             if s and n:
                 margins.append((probe, s["r2"] - n["r2"]))
-    devs = [r.metrics["latent_dims"]["1"]["retention"]["sort"]["max_abs_dev"] for r in cell.runs
-            if "1" in r.metrics.get("latent_dims", {}) and "sort" in r.metrics["latent_dims"]["1"]["retention"]]
-    held = verdict.get("held")
+    devs = [r.latent_dims["1"]["retention"]["sort"]["max_abs_dev"] for r in runs
+            if "sort" in r.latent_dims.get("1", {}).get("retention", {})]
+    held = verdict.held
     deciding = [["sort vs exact quotient distance, max abs difference (d = 1)", _margin(devs), "≤ 1e-6"]]
     deciding += [[f"{p} R²: sort minus shuffled naive latent (d = 1)", _margin([m for q, m in margins if q == p]), "> 0"]
                  for p in sorted({p for p, _ in margins})]
@@ -70,8 +78,8 @@ def claim1_section(cell: Cell) -> tuple[list[str], bool | None]:
             f"{sum(bool(h) for h in per_seed)}/{len(per_seed)} seeds. By how much: sort vs exact quotient distance, "
             f"max |difference| {_margin(devs)}; R² of probes on sort minus R² on the shuffled naive latent: "
             + ", ".join(f"{p} {_margin([m for q, m in margins if q == p])}" for p in sorted({p for p, _ in margins}))
-            + ".", "", verdict.get("text", ""), ""]
-    return out, held
+            + ".", "", verdict.text, ""]
+    return out, [verdict]
 
 
 def _vae_quality(cell: Cell) -> list[str]:
@@ -129,16 +137,18 @@ def _claims23_deciding(m2: dict[str, tuple[str, str, str]], m3: tuple[str, str, 
     return out
 
 
-def claims23_section(cell: Cell) -> tuple[list[str], bool | None, bool | None]:
+@register_section(CLAIMS23, "images", empty="No images runs found.")
+def claims23_section(cell: Cell) -> tuple[list[str], list[Verdict]]:
     """Claims 2 and 3 (rotated MNIST): random invariant projections keep information; augmented CNN is ambiguous."""
     from eqlatent.studies.images.report import PROJ_COLUMNS
 
+    runs = [ImagesResults.from_json(r.metrics) for r in cell.runs]
     mean, std = mean_std([r.metrics for r in cell.runs])
     out = [f"### `{cell.study}` ({cell.profile} profile), {len(cell.runs)} seed(s): {_seeds(cell)}", ""]
-    c2 = [r.metrics.get("claim2", {}) for r in cell.runs]
-    c3 = [r.metrics.get("claim3", {}) for r in cell.runs]
-    evaluated3 = [c for c in c3 if c.get("evaluated")]
-    m2, m3 = _claim2_margins(c2), _claim3_margins(evaluated3) if evaluated3 else None
+    c2 = [r.claim2 or Verdict("2", None) for r in runs]
+    c3 = [r.claim3 or Verdict("3", None) for r in runs]
+    evaluated3 = [c.details for c in c3 if c.evaluated]
+    m2, m3 = _claim2_margins([c.details for c in c2]), _claim3_margins(evaluated3) if evaluated3 else None
     out += _claims23_deciding(m2, m3)
     enc_cols = ["acc_rotated_test", "acc_upright_test"]
     out += ["Model quality (test accuracy, mean ± std over seeds):", ""]
@@ -149,17 +159,17 @@ def claims23_section(cell: Cell) -> tuple[list[str], bool | None, bool | None]:
         out += [f"{enc} (mean ± std over seeds):", ""]
         out += markdown_table(PROJ_COLUMNS, _merge_rows(_image_rows(mean["metrics"], enc, PROJ_COLUMNS),
                                                 _image_rows(std["metrics"], enc, PROJ_COLUMNS))) + [""]
-    held2 = bool(c2) and all(c.get("holds") for c in c2) if any(c.get("evaluated") for c in c2) else None
-    held3 = bool(c3) and all(c.get("holds") for c in c3) if any(c.get("evaluated") for c in c3) else None
+    held2 = all(c.held for c in c2) if any(c.evaluated for c in c2) else None
+    held3 = all(c.held for c in c3) if any(c.evaluated for c in c3) else None
     if held2 is not None:
         parts = [f"{e}: Spearman(random-K) {rho}, 10-NN consistency gain over raw {knn}, upright->rotated accuracy gain "
                  f"{acc}" for e, (rho, knn, acc) in m2.items()]
         out += [f"**Claim 2 {'held' if held2 else 'did not hold'}** in every seed: "
-                f"{sum(bool(c.get('holds')) for c in c2)}/{len(c2)} seeds. By how much: " + "; ".join(parts) + ".", ""]
+                f"{sum(bool(c.held) for c in c2)}/{len(c2)} seeds. By how much: " + "; ".join(parts) + ".", ""]
     if held3 is not None:
         raw, orbit, knn = m3
         out += [f"**Claim 3 {'held' if held3 else 'did not hold'}** in every seed: "
-                f"{sum(bool(c.get('holds')) for c in c3)}/{len(c3)} seeds. By how much: raw latent relative change "
+                f"{sum(bool(c.held) for c in c3)}/{len(c3)} seeds. By how much: raw latent relative change "
                 f"under rotation {raw} vs orbit_average {orbit}; 10-NN consistency gain of orbit_average over raw "
                 f"{knn}.", ""]
-    return out, held2, held3
+    return out, [Verdict("2", held2), Verdict("3", held3)]

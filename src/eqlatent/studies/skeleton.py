@@ -16,30 +16,30 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 from omegaconf import DictConfig
 
 from eqlatent.io import atomic_write_json, atomic_write_text
 from eqlatent.loggers import finish_loggers, log_config, log_run_summary, make_loggers
 from eqlatent.studies.artefacts import OptionalArtefacts
+from eqlatent.studies.results import StudyResults
 
 
 @dataclass
 class Outcome:
     """What a study hands to :meth:`StudyRun.finish`.
 
-    ``logged``: flat headline metrics for the loggers; ``tables``: ``key -> (columns, rows)``
-    for wandb; ``verdicts``: claim -> held (``None``: not tested); ``quality``: model ->
-    one line on how well it trained.
+    ``results``: the study's typed results, saved as ``metrics.json`` (their verdicts are the
+    summary's); ``logged``: flat headline metrics for the loggers; ``tables``:
+    ``key -> (columns, rows)`` for wandb; ``quality``: model -> one line on how well it trained.
     """
 
     results_md: str
-    metrics: dict[str, Any]
+    results: StudyResults
     logged: dict[str, float]
     tables: dict[str, tuple[list, list]] = field(default_factory=dict)
     figures: Sequence[str | Path] = ()
-    verdicts: Mapping[str, bool | None] = field(default_factory=dict)
     quality: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -97,8 +97,9 @@ class StudyRun:
         results_path = atomic_write_text(self.out_dir / "results.md", results_md)
         atomic_write_text(Path(self.cfg.paths.output_root) / str(self.cfg.task_name) / "results.md", results_md)
         atomic_write_json(self.out_dir / "metrics.json",
-                          {**outcome.metrics, "missing_artefacts": self.artefacts.records()})
+                          {**outcome.results.to_json(), "missing_artefacts": self.artefacts.records()})
         log_results(self.cfg, outcome.logged, outcome.tables, outcome.figures)
-        lines = summary_lines(str(self.cfg.task_name), results_path, self.wall_s(), outcome.verdicts, outcome.quality)
+        verdicts = {f"claim {v.claim}": v.held for v in outcome.results.verdicts()}
+        lines = summary_lines(str(self.cfg.task_name), results_path, self.wall_s(), verdicts, outcome.quality)
         print("\n" + "\n".join(lines))  # own line, also after a progress bar that ended without one
         return results_path

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from eqlatent.markdown import markdown_table
+from eqlatent.studies.results import Verdict
 
 EQUIVARIANT_LAYOUTS = ("regular", "irreps")
 RAW = "identity_field"
@@ -32,8 +33,8 @@ def _class_acc(m: dict[str, float], suffix: str) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
-def claim2_verdict(metrics: dict[str, dict[str, dict[str, float]]], layouts: dict[str, str], thr: Any) -> dict[str, Any]:
-    """Per-encoder checks of claim 2 and the overall verdict (holds if every equivariant encoder passes)."""
+def claim2_verdict(metrics: dict[str, dict[str, dict[str, float]]], layouts: dict[str, str], thr: Any) -> Verdict:
+    """Per-encoder checks of claim 2 (``details["per_encoder"]``); held if every equivariant encoder passes."""
     per = {}
     for enc, layout in layouts.items():
         if layout not in EQUIVARIANT_LAYOUTS or RAW not in metrics[enc] or RANDOM not in metrics[enc]:
@@ -54,13 +55,26 @@ def claim2_verdict(metrics: dict[str, dict[str, dict[str, float]]], layouts: dic
                                    and not checks["angle_r2_random"] > thr.max_invariant_angle_r2)
         checks["holds"] = checks["keeps_information"] and checks["beats_raw"]
         per[enc] = checks
-    return {"per_encoder": per, "holds": bool(per) and all(c["holds"] for c in per.values()), "evaluated": bool(per)}
+    if not per:
+        return Verdict("2", None, "Not evaluated (needs an equivariant encoder with identity_field and "
+                                  "random_invariant).", {"per_encoder": per})
+    held = all(c["holds"] for c in per.values())
+    lines = [f"- {enc}: Spearman(random-K) = {c['spearman_random']:.3f} (keeps information: "
+             f"{_fmt(c['keeps_information'])}); 10-NN consistency {c['knn_consistency_random']:.3f} vs raw "
+             f"{c['knn_consistency_raw']:.3f}; upright->rotated class accuracy "
+             f"{c['upright_to_rotated_acc_random']:.3f} vs raw {c['upright_to_rotated_acc_raw']:.3f}; angle R^2 "
+             f"{c['angle_r2_random']:.3f} vs raw {c['angle_r2_raw']:.3f} -> "
+             f"{'holds' if c['holds'] else 'does not hold'}"
+             for enc, c in per.items()]
+    lines += ["", f"**Claim 2 {'HOLDS' if held else 'DOES NOT HOLD'}** on this run "
+                  f"({sum(c['holds'] for c in per.values())}/{len(per)} equivariant encoders)."]
+    return Verdict("2", held, "\n".join(lines), {"per_encoder": per})
 
 
-def claim3_verdict(metrics: dict[str, dict[str, dict[str, float]]], thr: Any, encoder: str = "cnn_aug") -> dict[str, Any]:
+def claim3_verdict(metrics: dict[str, dict[str, dict[str, float]]], thr: Any, encoder: str = "cnn_aug") -> Verdict:
     """Checks of claim 3 on the augmented plain CNN (not evaluated if it or its projections are missing)."""
     if encoder not in metrics or RAW not in metrics[encoder] or ORBIT not in metrics[encoder]:
-        return {"evaluated": False, "holds": False}
+        return Verdict("3", None, "Not evaluated (needs cnn_aug with identity_field and orbit_average).")
     raw, orb = metrics[encoder][RAW], metrics[encoder][ORBIT]
     out = {
         "raw_inv_err": raw["inv_err"],
@@ -76,9 +90,18 @@ def claim3_verdict(metrics: dict[str, dict[str, dict[str, float]]], thr: Any, en
     out["raw_latent_ambiguous"] = bool(out["raw_inv_err"] >= thr.claim3_min_raw_inv_err)
     out["orbit_projection_resolves"] = bool(out["orbit_inv_err"] < out["raw_inv_err"]
                                             and out["knn_consistency_orbit"] > out["knn_consistency_raw"])
-    out["holds"] = out["raw_latent_ambiguous"] and out["orbit_projection_resolves"]
-    out["evaluated"] = True
-    return out
+    held = out["raw_latent_ambiguous"] and out["orbit_projection_resolves"]
+    text = "\n".join([
+        f"- raw latent relative change under a further random rotation: {out['raw_inv_err']:.3f} "
+        f"(quarter turn: {out['raw_inv_err_rot90']:.3f}); orbit_average: {out['orbit_inv_err']:.3f}",
+        f"- 10-NN consistency with the orbit quotient: raw {out['knn_consistency_raw']:.3f}, orbit_average "
+        f"{out['knn_consistency_orbit']:.3f}; angle R^2 raw {out['angle_r2_raw']:.3f}, orbit_average "
+        f"{out['angle_r2_orbit']:.3f}; upright->rotated class accuracy raw {out['upright_to_rotated_acc_raw']:.3f}, "
+        f"orbit_average {out['upright_to_rotated_acc_orbit']:.3f}", "",
+        f"**Claim 3 {'HOLDS' if held else 'DOES NOT HOLD'}** on this run (raw latent ambiguous: "
+        f"{_fmt(out['raw_latent_ambiguous'])}; orbit projection resolves it: "
+        f"{_fmt(out['orbit_projection_resolves'])})."])
+    return Verdict("3", held, text, out)
 
 
 def _fmt(v: Any) -> str:
@@ -102,7 +125,7 @@ CURVE_COLUMNS = ["K", "K_over_dim", "spearman", "pearson", "rel_error", "knn_con
 
 
 def results_markdown(info: dict[str, Any], encoders: dict[str, dict[str, Any]], metrics: dict[str, Any],
-                     curves: dict[str, list[dict[str, float]]], v2: dict[str, Any], v3: dict[str, Any],
+                     curves: dict[str, list[dict[str, float]]], v2: Verdict, v3: Verdict,
                      figures: list[str]) -> str:
     """The full ``results.md`` text."""
     md = [f"# Images study (rotated MNIST): results of run `{info['run_name']}`", "",
@@ -116,7 +139,7 @@ def results_markdown(info: dict[str, Any], encoders: dict[str, dict[str, Any]], 
                  "acc_upright_test"]), "",
           "## Projections x metrics", "",
           "spearman / rel_error / knn_consistency: agreement of the projection's distances with the quotient "
-          "distance min_g ||z1 - g z2|| (C_N exact; SO(2) on a 360-angle grid; plain CNN over its latents of "
+          "distance min_g ||z1 - g z2|| (C_N exact; SO(2) on a 64-angle grid + Newton; plain CNN over its latents of "
           "rotated input copies). inv_err(_rot90): relative change of the projection when the input is rotated again "
           "by a random angle (by exactly pi/2). *_acc: class probe trained on rotated (or `_upright_train`: upright) "
           "digits, tested on rotated ones. angle_ridge_r2: R^2 of a ridge probe for (cos, sin) of the angle.", ""]
@@ -128,29 +151,7 @@ def results_markdown(info: dict[str, Any], encoders: dict[str, dict[str, Any]], 
     for enc, rows in curves.items():
         if rows:
             md += [f"### {enc}", "", table(rows, CURVE_COLUMNS), ""]
-    md += ["## Verdicts", "", "### Claim 2: random invariant projections keep information and beat the raw latent", ""]
-    if v2["evaluated"]:
-        for enc, c in v2["per_encoder"].items():
-            md.append(f"- {enc}: Spearman(random-K) = {c['spearman_random']:.3f} (keeps information: "
-                      f"{_fmt(c['keeps_information'])}); 10-NN consistency {c['knn_consistency_random']:.3f} vs raw "
-                      f"{c['knn_consistency_raw']:.3f}; upright->rotated class accuracy "
-                      f"{c['upright_to_rotated_acc_random']:.3f} vs raw {c['upright_to_rotated_acc_raw']:.3f}; angle R^2 "
-                      f"{c['angle_r2_random']:.3f} vs raw {c['angle_r2_raw']:.3f} -> {'holds' if c['holds'] else 'does not hold'}")
-        md += ["", f"**Claim 2 {'HOLDS' if v2['holds'] else 'DOES NOT HOLD'}** on this run "
-                   f"({sum(c['holds'] for c in v2['per_encoder'].values())}/{len(v2['per_encoder'])} equivariant encoders).", ""]
-    else:
-        md += ["Not evaluated (needs an equivariant encoder with identity_field and random_invariant).", ""]
-    md += ["### Claim 3: a rotation-augmented plain CNN shows the same ambiguity", ""]
-    if v3["evaluated"]:
-        md += [f"- raw latent relative change under a further random rotation: {v3['raw_inv_err']:.3f} "
-               f"(quarter turn: {v3['raw_inv_err_rot90']:.3f}); orbit_average: {v3['orbit_inv_err']:.3f}",
-               f"- 10-NN consistency with the orbit quotient: raw {v3['knn_consistency_raw']:.3f}, orbit_average "
-               f"{v3['knn_consistency_orbit']:.3f}; angle R^2 raw {v3['angle_r2_raw']:.3f}, orbit_average "
-               f"{v3['angle_r2_orbit']:.3f}; upright->rotated class accuracy raw {v3['upright_to_rotated_acc_raw']:.3f}, "
-               f"orbit_average {v3['upright_to_rotated_acc_orbit']:.3f}", "",
-               f"**Claim 3 {'HOLDS' if v3['holds'] else 'DOES NOT HOLD'}** on this run (raw latent ambiguous: "
-               f"{_fmt(v3['raw_latent_ambiguous'])}; orbit projection resolves it: {_fmt(v3['orbit_projection_resolves'])}).", ""]
-    else:
-        md += ["Not evaluated (needs cnn_aug with identity_field and orbit_average).", ""]
+    md += ["## Verdicts", "", "### Claim 2: random invariant projections keep information and beat the raw latent", "",
+           v2.text, "", "### Claim 3: a rotation-augmented plain CNN shows the same ambiguity", "", v3.text, ""]
     md += ["## Figures", ""] + [f"- `{f}`" for f in figures] + [""]
     return "\n".join(md)

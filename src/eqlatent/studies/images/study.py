@@ -24,6 +24,7 @@ from eqlatent.studies.images.figures import embedding_grid, retention_curve
 from eqlatent.studies.fitting import is_rank_zero
 from eqlatent.studies.images.latents import encode_and_cache, train_or_reuse
 from eqlatent.studies.images.report import claim2_verdict, claim3_verdict, results_markdown
+from eqlatent.studies.results import ImagesResults
 from eqlatent.studies.skeleton import Outcome, StudyRun
 
 log = logging.getLogger(__name__)
@@ -112,13 +113,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "wall_s": study.wall_s()}
     rel_figs = [str(p.relative_to(out_dir)) for p in figures]
     md = results_markdown(info, encoders, metrics, curves, v2, v3, rel_figs)
-    summary = {"info": info, "encoders": encoders, "metrics": metrics, "random_k_curves": curves,
-               "claim2": v2, "claim3": v3, "figures": rel_figs}
+    results = ImagesResults(info=info, encoders=encoders, metrics=metrics, random_k_curves=curves, claim2=v2, claim3=v3,
+                            figures=rel_figs)
     tables = {f"{e}/projections": (["projection"] + list(next(iter(m.values())).keys()),
                                    [[p] + list(v.values()) for p, v in m.items()]) for e, m in metrics.items() if m}
     tables.update({f"{e}/random_k": (list(rows[0].keys()), [list(r.values()) for r in rows])
                    for e, rows in curves.items() if rows})
-    logged = _flat({"encoders": encoders, "metrics": metrics, "claim2": v2, "claim3": v3})
-    verdicts = {claim: v["holds"] if v["evaluated"] else None for claim, v in (("claim 2", v2), ("claim 3", v3))}
-    study.finish(Outcome(md, summary, logged, tables, figures, verdicts, _quality(encoders)))
-    return summary
+    logged = _flat({"encoders": encoders, "metrics": metrics, "claim2": v2.to_json(), "claim3": v3.to_json()})
+    study.finish(Outcome(md, results, logged, tables, figures, _quality(encoders)))
+    return results.to_json()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from eqlatent.markdown import markdown_table
+from eqlatent.studies.results import Verdict
 
 #: a cross-section counts as isometric when projected and quotient distances agree to this (float64 maths
 #: on float32 latents: only rounding remains)
@@ -58,7 +59,7 @@ def projection_table(res: dict) -> tuple[list[str], list[list[Any]]]:
     return header, rows
 
 
-def claim1_verdict(results: dict) -> dict[str, Any]:
+def claim1_verdict(results: dict) -> Verdict:
     """Apply the claim-1 rule to the d = 1 numbers (and describe d > 1).
 
     Rule: claim 1 holds when, at one latent number per node, (a) ``sort`` distances
@@ -66,11 +67,12 @@ def claim1_verdict(results: dict) -> dict[str, Any]:
     every probe, R² on ``sort`` is higher than R² on the naive latent whose node order
     was shuffled (the naive latent's order is arbitrary for an equivariant model).  The
     comparison with the naive latent in the dataset's own node order is reported too.
+    ``results`` is the JSON form (:class:`~eqlatent.studies.results.MoleculesResults`), also a seed-mean of it.
     """
     dims = results["latent_dims"]
     if "1" not in dims or not {"sort", "identity"} <= set(dims["1"]["retention"]):
-        return {"held": None, "text": "Claim 1 not tested: it needs latent_dim 1 and both the sort and the identity "
-                                      "projection (e.g. projection=molecules_all)"}
+        return Verdict("1", None, "Claim 1 not tested: it needs latent_dim 1 and both the sort and the identity "
+                                  "projection (e.g. projection=molecules_all)")
     r1 = dims["1"]
     ret = r1["retention"]["sort"]
     isometric = ret["max_abs_dev"] <= ISOMETRY_ATOL
@@ -123,8 +125,8 @@ def claim1_verdict(results: dict) -> dict[str, Any]:
                              "noise only) channel_sort nearly equals sorting the one active channel, while lex_sort "
                              "orders nodes by the noise of a collapsed leading channel -- which is why it is far "
                              "from isometric here.")
-    return {"held": held, "isometric": isometric, "beats_shuffled_naive": beats_shuffled,
-            "beats_stored_naive": beats_stored, "text": "\n".join([head] + lines + extra)}
+    return Verdict("1", held, "\n".join([head] + lines + extra),
+                   {"isometric": isometric, "beats_shuffled_naive": beats_shuffled, "beats_stored_naive": beats_stored})
 
 
 def interpolation_section(results: dict) -> list[str]:
@@ -148,7 +150,7 @@ def interpolation_section(results: dict) -> list[str]:
                        rows)
 
 
-def results_markdown(results: dict, verdict: dict) -> str:
+def results_markdown(results: dict, verdict: Verdict) -> str:
     """The full results.md text."""
     out = [f"# Molecules study: {results['dataset']['name']} -- run `{results['run_name']}`", "",
            f"Data: {results['dataset']['summary']}", "",
@@ -156,7 +158,7 @@ def results_markdown(results: dict, verdict: dict) -> str:
            f"latent size; analysis latent: posterior {results['analysis_latent']}. Metrics on the test split; "
            f"distance metrics on {results['n_eval']} test molecules (all pairs). "
            f"Probe targets: {', '.join(results['probe_targets'])} (R² averaged over targets; MAE averaged in "
-           "the targets' own units).", "", "## Claim 1", "", verdict["text"], "",
+           "the targets' own units).", "", "## Claim 1", "", verdict.text, "",
            "## Reconstruction (test split)", ""]
     ceiling = results.get("ceiling")
     if ceiling:

@@ -34,6 +34,7 @@ from eqlatent.studies.molecules.retention import (applies, decodability, distanc
                                                  random_node_permutations)
 from eqlatent.studies.fitting import is_rank_zero
 from eqlatent.studies.molecules.training import latents_for, train_all
+from eqlatent.studies.results import MoleculesResults
 from eqlatent.studies.skeleton import Outcome, StudyRun
 from eqlatent.projections.node_latent import gather_nodes
 
@@ -216,26 +217,22 @@ def run(cfg: DictConfig) -> dict:
     if not is_rank_zero():
         log.info("every VAE is trained; rank 0 encodes, analyses and writes the results")
         return {}
-    results: dict[str, Any] = {
-        "run_name": str(cfg.run_name), "dataset": {"name": ds.name, "summary": ds.summary(), "n": len(ds)},
-        "model": ", ".join(f"{k}={v}" for k, v in cfg.model.items() if not str(k).startswith("_")),
-        "epochs": int(cfg.trainer.max_epochs), "analysis_latent": str(mcfg.analysis_latent),
-        "n_eval": min(int(mcfg.n_eval), len(ds.split["test"])), "probe_targets": list(mcfg.probe_targets),
-        "latent_dims": {},
-    }
     test = ds.split["test"]
     decodable = decodable_mask(ds.node_type[test], ds.bond_type[test].long())
-    results["ceiling"] = {"decodable": float(decodable.float().mean()), "n_test": len(test)}
-    for d in dims:
-        results["latent_dims"][str(d)] = analyse_latent_dim(cfg, ds, d, fitted[d], projections, probes, out_dir,
-                                                            decodable, study.artefacts)
-    results["figures"] = [f for rd in results["latent_dims"].values() for f in rd["figures"]]
-    results["train_time_s"] = sum(rd["train_time_s"] for rd in results["latent_dims"].values())
-    results["wall_time_s"] = study.wall_s()
-    verdict = claim1_verdict(results)
-    results["claim1"] = verdict
-    summary = _flat_metrics(results)
-    summary["claim1_held"] = float(bool(verdict.get("held")))
-    study.finish(Outcome(results_markdown(results, verdict), results, summary, _tables(results), results["figures"],
-                         {"claim 1": verdict.get("held")}, _quality(results)))
+    latent_dims = {str(d): analyse_latent_dim(cfg, ds, d, fitted[d], projections, probes, out_dir, decodable,
+                                              study.artefacts) for d in dims}
+    results = MoleculesResults(
+        run_name=str(cfg.run_name), dataset={"name": ds.name, "summary": ds.summary(), "n": len(ds)},
+        model=", ".join(f"{k}={v}" for k, v in cfg.model.items() if not str(k).startswith("_")),
+        epochs=int(cfg.trainer.max_epochs), analysis_latent=str(mcfg.analysis_latent),
+        n_eval=min(int(mcfg.n_eval), len(test)), probe_targets=list(mcfg.probe_targets), latent_dims=latent_dims,
+        ceiling={"decodable": float(decodable.float().mean()), "n_test": len(test)},
+        figures=[f for rd in latent_dims.values() for f in rd["figures"]],
+        train_time_s=sum(rd["train_time_s"] for rd in latent_dims.values()), wall_time_s=study.wall_s())
+    verdict = results.claim1 = claim1_verdict(results.to_json())
+    as_json = results.to_json()
+    summary = _flat_metrics(as_json)
+    summary["claim1_held"] = float(bool(verdict.held))
+    study.finish(Outcome(results_markdown(as_json, verdict), results, summary, _tables(as_json), results.figures,
+                         _quality(as_json)))
     return summary
