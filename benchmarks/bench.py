@@ -247,7 +247,7 @@ def api_costs(repeats: int, quick: bool) -> list[list[object]]:
     on 100k nodes in 4k SYNTHETIC graphs (ring + random chords), d = 8 per node.
     """
     import eqlatent
-    from eqlatent.toolkit.escnn_action import import_escnn
+    from eqlatent.groups.field_types import import_escnn
 
     escnn = import_escnn()
     from escnn import gspaces, nn

@@ -9,7 +9,7 @@ latent by the group; every invariant projection must not move.
 import torch
 
 import eqlatent
-from eqlatent.toolkit.escnn_action import import_escnn
+from eqlatent.groups.field_types import import_escnn
 
 escnn = import_escnn()  # escnn with the scikit-learn >= 1.9 fix applied
 from escnn import gspaces, nn  # noqa: E402

@@ -16,7 +16,7 @@ import torch
 
 import eqlatent
 from eqlatent.errors import ConfigError, LatentShapeError
-from eqlatent.toolkit.escnn_action import import_escnn
+from eqlatent.groups.field_types import import_escnn
 
 escnn = import_escnn()
 from escnn import gspaces, nn  # noqa: E402

@@ -18,7 +18,7 @@ import torch
 
 import eqlatent
 from eqlatent.errors import ConfigError, LatentShapeError
-from eqlatent.toolkit.escnn_action import import_escnn
+from eqlatent.groups.field_types import import_escnn
 
 escnn = import_escnn()
 from escnn import gspaces, nn  # noqa: E402
@@ -50,16 +50,36 @@ def test_finite_group_distance_equals_brute_force_over_every_element(make):
 
 
 def test_group_names_give_the_studies_layouts():
-    z = torch.randn(4, 3, 8, dtype=torch.float64)
-    rolled = torch.roll(z, 3, dims=-1)
-    assert eqlatent.quotient_distance(z, rolled, "C8").abs().max() < 1e-6
-    from eqlatent.metrics.cyclic_quotient import cyclic_quotient_distances, so2_quotient_distances
+    """``"C8"`` / ``"SO2"`` act on the studies' ``[n, fields, N]`` / ``[n, fields, 1+2L]`` latents (built without escnn)."""
+    from eqlatent.groups.layouts import rotate_irreps
 
-    w = torch.randn(4, 3, 8, dtype=torch.float64)
-    assert torch.allclose(eqlatent.quotient_distance(z, w, "C8"), cyclic_quotient_distances(z, w).diagonal(), atol=1e-10)
+    z, w = torch.randn(4, 3, 8, dtype=torch.float64), torch.randn(4, 3, 8, dtype=torch.float64)
+    assert eqlatent.quotient_distance(z, torch.roll(z, 3, dims=-1), "C8").abs().max() < 1e-6
+    brute = torch.stack([(z - torch.roll(w, k, dims=-1)).flatten(1).norm(dim=1) for k in range(8)]).amin(0)
+    assert torch.allclose(eqlatent.quotient_distance(z, w, "C8"), brute, atol=1e-12)
+    c8 = escnn.group.cyclic_group(8)
+    ft = nn.FieldType(gspaces.no_base_space(c8), 3 * [c8.regular_representation])  # the same action, through escnn
+    assert torch.allclose(eqlatent.quotient_distance(z.flatten(1), w.flatten(1), ft), brute, atol=1e-12)
     s1, s2 = torch.randn(4, 2, 5, dtype=torch.float64), torch.randn(4, 2, 5, dtype=torch.float64)
-    fine = so2_quotient_distances(s1, s2, n_angles=20000).diagonal()
-    assert (eqlatent.quotient_distance(s1, s2, "SO2") - fine).abs().max() < 1e-6
+    thetas = torch.linspace(0, 2 * math.pi, 20001, dtype=torch.float64)[:-1]
+    dense = torch.stack([(s1 - rotate_irreps(s2, float(t))).flatten(1).norm(dim=1) for t in thetas]).amin(0)
+    out = eqlatent.quotient_distance(s1, s2, "SO2")
+    assert (out <= dense + 1e-12).all() and (dense - out).max() < 1e-6
+
+
+@pytest.mark.parametrize("group, shape", [("C8", (7, 3, 8)), ("SO2", (7, 2, 7)), ("S_n", (7, 5, 2))])
+def test_pairwise_distances_equal_the_row_by_row_ones(group, shape):
+    gen = torch.Generator().manual_seed(2)
+    z = torch.randn(*shape, generator=gen, dtype=torch.float64)
+    w = torch.randn(5, *shape[1:], generator=gen, dtype=torch.float64)
+    i, j = torch.arange(7).repeat_interleave(5), torch.arange(5).repeat(7)
+    cross = eqlatent.quotient_distance(z, w, group, pairwise=True)
+    assert cross.shape == (7, 5)
+    assert torch.allclose(cross.flatten(), eqlatent.quotient_distance(z[i], w[j], group), atol=1e-9)
+    within = eqlatent.quotient_distance(z, None, group, pairwise=True)
+    i, j = torch.triu_indices(7, 7, 1)
+    assert torch.equal(within, within.T) and within.diagonal().abs().max() == 0
+    assert torch.allclose(within[i, j], eqlatent.quotient_distance(z[i], z[j], group), atol=1e-9)
 
 
 def test_so2_and_o2_distance_equal_a_dense_search():
@@ -87,6 +107,8 @@ def test_quotient_distance_bad_input():
         eqlatent.quotient_distance(torch.randn(2, 8), torch.randn(3, 8), "C8")
     with pytest.raises(LatentShapeError, match="NaN"):
         eqlatent.quotient_distance(torch.full((8,), float("nan")), torch.randn(8), "C8")
+    with pytest.raises(LatentShapeError, match="no second latent"):
+        eqlatent.quotient_distance(torch.randn(8), None, "C8")
 
 
 def test_retention_result_and_markdown():
@@ -118,8 +140,8 @@ def test_retention_cli(tmp_path):
 def test_docstring_examples_run():
     import importlib
 
-    names = ["eqlatent.projections.trig", "eqlatent.toolkit.invariant", "eqlatent.toolkit.nodes",
-             "eqlatent.toolkit.quotient", "eqlatent.toolkit.retention"]  # by name: the package re-exports shadow modules
+    names = ["eqlatent.groups.trig", "eqlatent.groups.quotient", "eqlatent.groups.samplers", "eqlatent.toolkit.invariant",
+             "eqlatent.toolkit.nodes", "eqlatent.toolkit.retention"]  # by name: the package re-exports shadow modules
     for module in map(importlib.import_module, names):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0 and result.attempted > 0, module.__name__

@@ -25,7 +25,7 @@ import math
 import pytest
 import torch
 
-from eqlatent.models.field_actions import roll_regular, rotate_irreps
+from eqlatent.groups.layouts import roll_regular, rotate_irreps
 from eqlatent.testing import GroupAction, assert_equivariant, assert_invariant, random_dense_graphs, rot90_sampler
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]

@@ -13,8 +13,8 @@ import math
 import pytest
 import torch
 
+from eqlatent.groups.layouts import all_irreps_rotations, all_rolls, roll_regular, rotate_irreps
 from eqlatent.models.cyclic_steerable_cnn import CyclicSteerableCNN
-from eqlatent.models.field_actions import all_irreps_rotations, all_rolls, roll_regular, rotate_irreps
 from eqlatent.models.plain_cnn import PlainCNN
 from eqlatent.models.so2_steerable_cnn import SO2SteerableCNN
 from eqlatent.testing import assert_equivariant, assert_invariant, equivariance_error, rot90_sampler

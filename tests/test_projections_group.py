@@ -21,8 +21,8 @@ import pytest
 import torch
 
 from eqlatent.errors import ConfigError, LatentShapeError
+from eqlatent.groups.layouts import all_irreps_rotations, all_rolls, roll_regular, rotate_irreps
 from eqlatent.models.cyclic_steerable_cnn import CyclicSteerableCNN
-from eqlatent.models.field_actions import all_irreps_rotations, all_rolls, roll_regular, rotate_irreps
 from eqlatent.models.plain_cnn import PlainCNN
 from eqlatent.projections.canonicalize import Canonicalize
 from eqlatent.projections.field_norm import FieldNorm

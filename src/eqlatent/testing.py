@@ -4,7 +4,8 @@ A *group sampler* is a callable ``sampler(generator) -> GroupAction`` that draws
 random group element and says how it acts on the function's input and output.  The
 checks compare ``f(g . x)`` with ``f(x)`` (invariance) or with ``g . f(x)``
 (equivariance) over several sampled elements and report the worst error, so a failing
-test says by how much it failed, not just that it did.
+test says by how much it failed, not just that it did.  The standard samplers live with
+the group actions (:mod:`eqlatent.groups.samplers`) and are re-exported here.
 
 Examples
 --------
@@ -16,29 +17,25 @@ Examples
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import lightning as L
 import torch
 from torch import Tensor
 
-Action = Callable[[Any], Any]
+from eqlatent.groups.samplers import (
+    Action,
+    GroupAction,
+    GroupSampler,
+    cyclic_shift_sampler,
+    node_permutation_sampler,
+    rot90_sampler,
+    so2_irreps_sampler,
+)
 
-
-@dataclass
-class GroupAction:
-    """One group element: how it transforms an input, and how it transforms an output."""
-
-    on_input: Action
-    on_output: Action | None = None
-    description: str = ""
-
-    def out(self, y: Any) -> Any:
-        return (self.on_output or self.on_input)(y)
-
-
-GroupSampler = Callable[[torch.Generator], GroupAction]
+__all__ = ["Action", "CrashAfterEpochs", "GroupAction", "GroupSampler", "assert_equivariant", "assert_invariant",
+           "cyclic_shift_sampler", "equivariance_error", "invariance_error", "node_permutation_sampler",
+           "random_dense_graphs", "rot90_sampler", "so2_irreps_sampler"]
 
 
 def _max_abs_diff(a: Any, b: Any) -> float:
@@ -92,65 +89,6 @@ def assert_equivariant(fn: Callable, x: Any, group_sampler: GroupSampler, atol: 
     err = equivariance_error(fn, x, group_sampler, n_samples, seed)
     if not err <= atol:
         raise AssertionError(f"not equivariant: max |f(g.x) - g.f(x)| = {err:.3g} > atol {atol:.3g}")
-
-
-# ---------------------------------------------------------------------------------------
-# Standard samplers
-# ---------------------------------------------------------------------------------------
-
-def node_permutation_sampler(adjacency_args: tuple[int, ...] = ()) -> GroupSampler:
-    """Random permutation of the node axis (axis 1) of every tensor argument.
-
-    ``adjacency_args`` lists the positions (in a tuple input) of tensors whose axes 1
-    *and* 2 are node axes, e.g. a dense adjacency ``[B, n, n, ...]``.
-    """
-
-    def sample(gen: torch.Generator) -> GroupAction:
-        def act(x: Any) -> Any:
-            if isinstance(x, tuple):
-                n = x[0].shape[1]
-                perm = _perm_for(n)
-                return tuple(
-                    (t.index_select(1, perm).index_select(2, perm) if i in adjacency_args else t.index_select(1, perm))
-                    if isinstance(t, Tensor) else t
-                    for i, t in enumerate(x)
-                )
-            return x.index_select(1, _perm_for(x.shape[1]))
-
-        cache: dict[int, Tensor] = {}
-
-        def _perm_for(n: int) -> Tensor:
-            if n not in cache:
-                cache[n] = torch.randperm(n, generator=gen)
-            return cache[n]
-
-        return GroupAction(on_input=act, description="node permutation")
-
-    return sample
-
-
-def cyclic_shift_sampler(order: int, axis: int = -1) -> GroupSampler:
-    """Random element of C_N acting on the regular representation: a roll of ``axis``."""
-
-    def sample(gen: torch.Generator) -> GroupAction:
-        k = int(torch.randint(order, (1,), generator=gen))
-        return GroupAction(on_input=lambda x: torch.roll(x, shifts=k, dims=axis), description=f"shift by {k}")
-
-    return sample
-
-
-def rot90_sampler(image_dims: tuple[int, int] = (-2, -1), output_action: Callable[[Tensor, int], Tensor] | None = None) -> GroupSampler:
-    """Random exact rotation by k*90 degrees of images; ``output_action(y, k)`` maps outputs."""
-
-    def sample(gen: torch.Generator) -> GroupAction:
-        k = int(torch.randint(4, (1,), generator=gen))
-        out = (lambda y: output_action(y, k)) if output_action is not None else None
-        return GroupAction(
-            on_input=lambda x: torch.rot90(x, k, dims=image_dims), on_output=out, description=f"rot90 x{k}"
-        )
-
-    return sample
-
 
 
 def random_dense_graphs(batch: int, n: int, n_types: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:

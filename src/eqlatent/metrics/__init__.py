@@ -1,1 +1,1 @@
-"""Metrics of how much information a projection keeps, and the quotient distances they compare against."""
+"""Metrics of how much information a projection keeps (the quotient distances they compare against: :mod:`eqlatent.groups.quotient`)."""

@@ -41,7 +41,7 @@ class ImageClassifier(L.LightningModule):
     Attributes
     ----------
     latent_layout:
-        ``"regular"``, ``"irreps"`` or ``"vector"`` (see :mod:`eqlatent.models.field_actions`).
+        ``"regular"``, ``"irreps"`` or ``"vector"`` (see :mod:`eqlatent.groups.layouts`).
     """
 
     latent_layout: str = "vector"

@@ -27,10 +27,10 @@ import torch
 from torch import Tensor
 
 from eqlatent.errors import ConfigError
+from eqlatent.groups.actions import FieldAction, FieldKind
+from eqlatent.groups.layouts import irreps_action, regular_action
 from eqlatent.projections.base import Meta
-from eqlatent.projections.field_action import FieldAction, FieldKind
 from eqlatent.projections.image_latent import ImageLatentProjection, check_irreps_size
-from eqlatent.projections.layout_action import irreps_action, regular_action
 
 
 def _regular_kinds(action: FieldAction) -> list[FieldKind]:

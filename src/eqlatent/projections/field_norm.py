@@ -17,10 +17,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from eqlatent.groups.actions import FieldAction
+from eqlatent.groups.layouts import irreps_action, regular_action
 from eqlatent.projections.base import Meta
-from eqlatent.projections.field_action import FieldAction
 from eqlatent.projections.image_latent import ImageLatentProjection, check_irreps_size
-from eqlatent.projections.layout_action import irreps_action, regular_action
 
 
 def irrep_norms(action: FieldAction, z: Tensor) -> Tensor:

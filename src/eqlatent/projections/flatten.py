@@ -21,7 +21,13 @@ class FlattenField(ImageLatentProjection):
     name = "identity_field"
     group = "none (baseline: not invariant)"
     lossless = True
+    invariant = False  # the contract check requires it to move under C_N shifts / SO(2) rotations
     layouts = ("regular", "irreps", "vector")
+
+    @classmethod
+    def examples(cls) -> list["FlattenField"]:
+        """The layouts a group acts on (a ``vector`` latent has no action to be non-invariant to)."""
+        return [cls(layout="regular"), cls(layout="irreps")]
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:
         return z.reshape(z.shape[0], -1)

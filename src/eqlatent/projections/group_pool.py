@@ -16,10 +16,10 @@ import torch
 from torch import Tensor
 
 from eqlatent.errors import ConfigError
+from eqlatent.groups.actions import FieldAction
+from eqlatent.groups.layouts import regular_action
 from eqlatent.projections.base import Meta
-from eqlatent.projections.field_action import FieldAction
 from eqlatent.projections.image_latent import ImageLatentProjection
-from eqlatent.projections.layout_action import regular_action
 
 
 def pool_regular(action: FieldAction, z: Tensor, mode: str = "max") -> Tensor:
@@ -47,6 +47,10 @@ class GroupPool(ImageLatentProjection):
         super().__init__(layout)
         self.mode = mode
         self.name = f"group_pool_{mode}"
+
+    @classmethod
+    def examples(cls) -> list["GroupPool"]:
+        return [cls(mode) for mode in ("max", "mean")]
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:
         return pool_regular(regular_action(z.shape[1], z.shape[2]), z.flatten(1), self.mode)

@@ -24,6 +24,7 @@ class Identity(InvariantProjection):
     name = "identity"
     group = "none (baseline: not invariant)"
     lossless = True
+    invariant = False  # the contract check requires it to move under node permutations
 
     def layout(self) -> str:
         return "[batch, ...] (at least 2 dims)"
@@ -36,6 +37,16 @@ class Identity(InvariantProjection):
 
     def applies_to(self, latent_dim: int) -> bool:
         return True
+
+    def example_latent(self, generator: torch.Generator) -> Tensor:
+        """A node latent ``[8, 9, 3]`` (float64), the molecules study's use of this baseline."""
+        return torch.randn(8, 9, 3, generator=generator, dtype=torch.float64)
+
+    def group_sampler(self, z: Tensor):
+        """Node permutations: the action this baseline does NOT remove."""
+        from eqlatent.groups.samplers import node_permutation_sampler
+
+        return node_permutation_sampler()
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:
         return z.reshape(z.shape[0], -1)

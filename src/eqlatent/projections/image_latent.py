@@ -1,7 +1,7 @@
 """Shared layout handling for projections of image latents (C_N / SO(2) fields, plain CNN).
 
 An image encoder's latent comes in one of the layouts of
-:mod:`eqlatent.models.field_actions`; a projection declares which layouts it can
+:mod:`eqlatent.groups.layouts`; a projection declares which layouts it can
 handle (``layouts``) and is built for one of them (``layout=...``), so a config that
 pairs a projection with an encoder it cannot serve fails with a one-line error instead
 of returning numbers that mean nothing.
@@ -9,10 +9,11 @@ of returning numbers that mean nothing.
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 from eqlatent.errors import ConfigError
-from eqlatent.models.field_actions import LAYOUTS
+from eqlatent.groups.layouts import LAYOUTS
 from eqlatent.projections.base import InvariantProjection
 
 _SHAPES = {
@@ -22,6 +23,8 @@ _SHAPES = {
     "orbit": "[batch, M, features] (plain CNN on M rotated copies of the input)",
 }
 _NDIM = {"regular": 3, "irreps": 3, "vector": 2, "orbit": 3}
+#: shape of :meth:`ImageLatentProjection.example_latent` per layout (C_8 regular, L = 3 irreps, M = 4 copies)
+_EXAMPLE_SHAPES = {"regular": (6, 3, 8), "irreps": (6, 3, 7), "vector": (6, 10), "orbit": (6, 4, 10)}
 
 
 class ImageLatentProjection(InvariantProjection):
@@ -46,6 +49,28 @@ class ImageLatentProjection(InvariantProjection):
 
     def layout(self) -> str:
         return _SHAPES[self.latent_layout]
+
+    @classmethod
+    def examples(cls) -> list["ImageLatentProjection"]:
+        """One instance per supported layout."""
+        return [cls(layout=layout) for layout in cls.layouts]
+
+    def example_latent(self, generator: torch.Generator) -> Tensor:
+        """A float64 latent of this layout (``_EXAMPLE_SHAPES``)."""
+        return torch.randn(*_EXAMPLE_SHAPES[self.latent_layout], generator=generator, dtype=torch.float64)
+
+    def group_sampler(self, z: Tensor):
+        """regular: C_N rolls of the last axis; irreps: random SO(2) angles; orbit: C_M rolls of axis 1."""
+        from eqlatent.groups.samplers import cyclic_shift_sampler, so2_irreps_sampler
+
+        if self.latent_layout == "regular":
+            return cyclic_shift_sampler(z.shape[-1], axis=-1)
+        if self.latent_layout == "orbit":
+            return cyclic_shift_sampler(z.shape[1], axis=1)
+        if self.latent_layout == "irreps":
+            return so2_irreps_sampler()
+        raise NotImplementedError(f"a '{self.latent_layout}' latent has no group action on it (the group acts on "
+                                  f"the input only); leave that layout out of {type(self).__name__}.examples()")
 
 
 def check_irreps_size(name: str, z: Tensor) -> int:

@@ -43,6 +43,16 @@ class NodeLatentProjection(InvariantProjection):
         """Whether this projection is defined for ``latent_dim`` channels per node."""
         return self.latent_channels is None or self.latent_channels == latent_dim
 
+    def example_latent(self, generator: torch.Generator) -> Tensor:
+        """``[8, 9, channels]`` float64 (3 channels unless the projection needs a fixed number)."""
+        return torch.randn(8, 9, self.latent_channels or 3, generator=generator, dtype=torch.float64)
+
+    def group_sampler(self, z: Tensor):
+        """Random permutations of the node axis (axis 1)."""
+        from eqlatent.groups.samplers import node_permutation_sampler
+
+        return node_permutation_sampler()
+
 
 def node_mask(z: Tensor, meta: Meta) -> Tensor | None:
     """The ``[batch, nodes]`` boolean mask from ``meta`` (None when absent), checked against ``z``."""

@@ -31,5 +31,9 @@ class OrbitAverage(ImageLatentProjection):
         self.mode = mode
         self.name = "orbit_average" if mode == "mean" else "orbit_max"
 
+    @classmethod
+    def examples(cls) -> list["OrbitAverage"]:
+        return [cls(mode) for mode in ("mean", "max")]
+
     def project(self, z: Tensor, meta: Meta) -> Tensor:
         return z.mean(dim=1) if self.mode == "mean" else z.amax(dim=1)

@@ -8,7 +8,7 @@ invariant).  Outputs are scaled by ``sqrt(D / K)`` (D = latent size) so that the
 distances stay on the latent's scale for every K.  Over a finite group (C_N, D_N, ...) the
 max is exact (every element); over SO(2) / O(2) it runs over ``n_angles`` equally spaced
 rotations per coset, which makes the projection invariant under that subgroup exactly and
-under SO(2) up to the grid error of :mod:`eqlatent.projections.trig` (the studies), or to
+under SO(2) up to the grid error of :mod:`eqlatent.groups.trig` (the studies), or to
 float precision after Newton refinement (``refine=True``, the toolkit's default).
 
 Why the scores are computed the way they are (cost, issue 7's "< 2% of the encoder"):
@@ -27,14 +27,16 @@ own dtype (float32 latents: invariance to ~1e-6, see ``tests/test_projections_gr
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
 from eqlatent.errors import ConfigError
+from eqlatent.groups.actions import FieldAction
+from eqlatent.groups.layouts import irreps_action, regular_action
 from eqlatent.projections.base import Meta
-from eqlatent.projections.field_action import FieldAction
 from eqlatent.projections.image_latent import ImageLatentProjection, check_irreps_size
-from eqlatent.projections.layout_action import irreps_action, regular_action
 
 
 def unit_functionals(k: int, dim: int, seed: int) -> Tensor:
@@ -56,7 +58,7 @@ class OrbitFunctionals:
     reduce:
         ``"max"`` or ``"sort"`` over the orbit.
     refine:
-        Circle groups only: Newton-refine the grid maximum (see :mod:`eqlatent.projections.trig`).
+        Circle groups only: Newton-refine the grid maximum (see :mod:`eqlatent.groups.trig`).
     """
 
     def __init__(self, action: FieldAction, n_functionals: int, seed: int = 0, reduce: str = "max",
@@ -120,6 +122,29 @@ class RandomInvariant(ImageLatentProjection):
         self.seed, self.reduce, self.n_angles = int(seed), reduce, int(n_angles)
         self.name = "random_invariant" if reduce == "max" else "random_invariant_sort"
         self._kernels: dict[tuple, OrbitFunctionals] = {}
+
+    @classmethod
+    def examples(cls) -> list["RandomInvariant"]:
+        """K = 8, both reduces, both layouts."""
+        return [cls(8, reduce=reduce, layout=layout) for layout in cls.layouts for reduce in ("max", "sort")]
+
+    def invariance_atol(self, z: Tensor) -> float:
+        """Exact (base tolerance) over C_N; over SO(2) the grid error of the ``n_angles`` rotations.
+
+        For ``<w, rho(theta) z>`` a trigonometric polynomial p of degree L with ``|p| <= ||z||``
+        (unit w, orthogonal irreps) and grid spacing ``h = 2 pi / n_angles``: the grid max lies
+        within ``pi^2 L^2 / (2 n_angles^2) ||z||`` below the true max (:mod:`~eqlatent.groups.trig`),
+        so two grid maxima differ by at most that; the sorted grid values move by at most
+        ``(h / 2) L ||z||`` (Bernstein, |p'| <= L ||z||, and sorting is 1-Lipschitz in max-norm).
+        Times the ``sqrt(D / K)`` output scale, plus the base tolerance for float error.
+        """
+        base = super().invariance_atol(z)
+        if self.latent_layout != "irreps":
+            return base
+        L, h = (z.shape[-1] - 1) // 2, 2 * math.pi / self.n_angles
+        bound = (math.pi * L / self.n_angles) ** 2 / 2 if self.reduce == "max" else h / 2 * L
+        scale = (z[0].numel() / self.n_functionals) ** 0.5
+        return base + scale * bound * float(z.flatten(1).norm(dim=1).max())
 
     def with_k(self, k: int) -> "RandomInvariant":
         """A copy of this projection with ``K = k`` functionals (same seed, layout, reduce)."""

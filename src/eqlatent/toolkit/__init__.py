@@ -1,12 +1,13 @@
 """The public toolkit: invariant projections and quotient metrics for your own escnn / PyG model.
 
 Everything here is re-exported at the package top (``eqlatent.invariant_projection`` ...)
-and runs on the same implementation as the studies (:mod:`eqlatent.projections`).
+and runs on the same implementation as the studies (:mod:`eqlatent.projections` over the
+group actions and quotient distance of :mod:`eqlatent.groups`).
 """
 
+from eqlatent.groups.quotient import quotient_distance
 from eqlatent.toolkit.invariant import FieldProjection, invariant_projection
 from eqlatent.toolkit.nodes import NodeProjection, project_nodes
-from eqlatent.toolkit.quotient import quotient_distance
 from eqlatent.toolkit.retention import RetentionResult, retention
 
 __all__ = ["FieldProjection", "NodeProjection", "RetentionResult", "invariant_projection", "project_nodes",

@@ -2,7 +2,7 @@
 
 Why a module: a researcher puts it after their escnn encoder (``nn.Sequential``, a probe, a
 Lightning module) and it moves with ``.to(device)``.  The computation is the studies' own:
-the module only builds a :class:`~eqlatent.projections.field_action.FieldAction` from the
+the module only builds a :class:`~eqlatent.groups.actions.FieldAction` from the
 field type and calls the shared kernels (:class:`~eqlatent.projections.random_invariant.OrbitFunctionals`,
 :func:`~eqlatent.projections.field_norm.irrep_norms`, :func:`~eqlatent.projections.group_pool.pool_regular`,
 :func:`~eqlatent.projections.canonicalize.canonical_representative`).
@@ -16,12 +16,12 @@ import torch
 from torch import Tensor
 
 from eqlatent.errors import ConfigError
+from eqlatent.groups.field_types import action_from_field_type
+from eqlatent.groups.inputs import flat_latent
 from eqlatent.projections.canonicalize import canonical_representative, canonicalization_error
 from eqlatent.projections.field_norm import irrep_norms
 from eqlatent.projections.group_pool import pool_regular
 from eqlatent.projections.random_invariant import OrbitFunctionals
-from eqlatent.toolkit.escnn_action import action_from_field_type
-from eqlatent.toolkit.inputs import flat_latent
 
 METHODS = ("random", "norm", "pool", "canonicalize")
 
@@ -78,7 +78,7 @@ def invariant_projection(field_type: Any, method: str = "random", k: int | None 
         group; over SO(2) / O(2) on ``n_angles`` rotations per coset, filled by exact
         trigonometric interpolation from ``2L+1`` nodes and (``refine``) Newton-refined to the
         true maximum (without refinement the error is at most
-        ``pi^2 L^2 / (2 n_angles^2) * sqrt(D/K) * ||z||``, see :mod:`eqlatent.projections.trig`).
+        ``pi^2 L^2 / (2 n_angles^2) * sqrt(D/K) * ||z||``, see :mod:`eqlatent.groups.trig`).
         ``"norm"``: per-irrep norms after the field type's change of basis (trivial irreps kept
         signed).  ``"pool"``: max (or mean, ``pool="mean"``) over each regular field.
         ``"canonicalize"``: the orbit representative (finite groups with a regular field; SO(2)

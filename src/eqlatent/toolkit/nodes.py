@@ -17,11 +17,11 @@ import torch
 from torch import Tensor
 
 from eqlatent.errors import ConfigError, LatentShapeError
+from eqlatent.groups.inputs import check_finite
 from eqlatent.projections.channel_sort import ChannelSort
 from eqlatent.projections.lex_sort import LexSort
 from eqlatent.projections.pooling import MaxPool, MeanPool, SumPool
 from eqlatent.projections.sort import Sort
-from eqlatent.toolkit.inputs import check_finite
 
 NODE_METHODS = {"sort": Sort, "lex_sort": LexSort, "channel_sort": ChannelSort,
                 "sum": SumPool, "mean": MeanPool, "max": MaxPool}

@@ -15,12 +15,12 @@ import torch
 from torch import Tensor
 
 from eqlatent.errors import LatentShapeError
+from eqlatent.groups.quotient import quotient_distance
+from eqlatent.groups.specs import field_type_for, is_permutation_group
 from eqlatent.markdown import markdown_table
 from eqlatent.metrics.retention import distance_preservation, knn_consistency, sample_pairs
-from eqlatent.toolkit.groups import field_type_for, is_permutation_group
 from eqlatent.toolkit.invariant import invariant_projection
 from eqlatent.toolkit.nodes import project_nodes
-from eqlatent.toolkit.quotient import quotient_distance
 
 
 @dataclass

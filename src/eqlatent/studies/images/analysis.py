@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from eqlatent.errors import ConfigError
-from eqlatent.metrics.cyclic_quotient import cyclic_quotient_distances, orbit_quotient_distances, so2_quotient_distances
+from eqlatent.groups.quotient import orbit_quotient_distances, quotient_distance
 from eqlatent.metrics.retention import distance_preservation, knn_consistency, pairwise_distances
 from eqlatent.probes import CLASSIFICATION, REGRESSION
 from eqlatent.projections.image_latent import ImageLatentProjection
@@ -60,12 +60,13 @@ def build_projections(proj_cfg: DictConfig, latents: dict[str, Tensor]) -> list[
     return out
 
 
-def quotient_reference(layout: str, latents: dict[str, Tensor], n_eval: int, n_angles: int = 360) -> Tensor:
-    """``[n_eval, n_eval]`` quotient distances of the first ``n_eval`` test latents."""
+def quotient_reference(layout: str, latents: dict[str, Tensor], n_eval: int) -> Tensor:
+    """``[n_eval, n_eval]`` quotient distances of the first ``n_eval`` test latents (:func:`eqlatent.quotient_distance`)."""
     if layout == "regular":
-        return cyclic_quotient_distances(latents["regular"][:n_eval])
+        z = latents["regular"][:n_eval]
+        return quotient_distance(z, None, f"C{z.shape[-1]}", pairwise=True)
     if layout == "irreps":
-        return so2_quotient_distances(latents["irreps"][:n_eval], n_angles=n_angles)
+        return quotient_distance(latents["irreps"][:n_eval], None, "SO2", pairwise=True)
     return orbit_quotient_distances(latents["vector"][:n_eval], latents["orbit"][:n_eval])
 
 

@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 from torch import Tensor
 
 from eqlatent.errors import ConfigError
-from eqlatent.metrics.permutation_quotient import quotient_distance, quotient_distance_matrix
+from eqlatent.groups.quotient import quotient_distance
 from eqlatent.metrics.retention import distance_preservation, knn_consistency, pairwise_distances
 from eqlatent.models.graph_vae import GraphVAE
 from eqlatent.projections.base import InvariantProjection
@@ -62,7 +62,7 @@ def random_node_permutations(n_mol: int, n_nodes: int, seed: int) -> Tensor:
 
 def distance_retention(z: Tensor, projections: Mapping[str, InvariantProjection], knn_k: int) -> dict[str, dict]:
     """Distance preservation and kNN consistency of each projection on ``z [m, n, d]`` (all pairs)."""
-    d_quot = quotient_distance_matrix(z)
+    d_quot = quotient_distance(z, None, "S_n", pairwise=True)
     m = len(z)
     iu = torch.triu_indices(m, m, offset=1)
     out = {}
@@ -74,7 +74,7 @@ def distance_retention(z: Tensor, projections: Mapping[str, InvariantProjection]
         stats["n_pairs"] = int(iu.shape[1])
         if hasattr(proj, "sorting_permutation"):
             # a cross-section must return a member of the input's orbit: quotient distance to the input ~ 0
-            stats["orbit_dev"] = float(quotient_distance(proj(z.double()).view(z.shape), z.double()).max())
+            stats["orbit_dev"] = float(quotient_distance(proj(z.double()).view(z.shape), z.double(), "S_n").max())
         out[name] = stats
     return out
 

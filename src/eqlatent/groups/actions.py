@@ -5,11 +5,11 @@ SO(2) irreps) and a researcher's escnn ``FieldType`` (any finite group, SO(2), O
 mix of fields) are all direct sums of small representations.  Describing both the same way
 (:class:`FieldAction`) lets the random, norm, pool and canonicalize projections, and the
 quotient distances, have one implementation each; only the builders differ
-(:mod:`eqlatent.projections.layout_action` for the studies' layouts,
-:mod:`eqlatent.toolkit.escnn_action` for escnn field types).
+(:mod:`eqlatent.groups.layouts` for the studies' layouts,
+:mod:`eqlatent.groups.field_types` for escnn field types).
 
 A :class:`FieldAction` lists its *elements*: every element of a finite group, or, for
-SO(2) / O(2), the interpolation nodes of :class:`~eqlatent.projections.trig.TrigGrid` (per
+SO(2) / O(2), the interpolation nodes of :class:`~eqlatent.groups.trig.TrigGrid` (per
 coset: rotations, then reflections), and per kind of field (:class:`FieldKind`) the
 representation matrices at those elements, its change of basis to irreps and its irreps.
 """
@@ -22,7 +22,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from eqlatent.projections.trig import TrigGrid
+from eqlatent.groups.trig import TrigGrid
 
 
 @dataclass(frozen=True)

@@ -103,4 +103,3 @@ class TrigGrid:
             theta = theta + step.clamp(-half, half)
         value = coeffs[..., 0] + (a * torch.cos(k * theta) + b * torch.sin(k * theta)).sum(-1)
         return torch.maximum(best, value.amax(dim=-1))
-        return torch.maximum(best, value)

@@ -1,4 +1,4 @@
-"""Build a :class:`~eqlatent.projections.field_action.FieldAction` from an escnn ``FieldType``.
+"""Build a :class:`~eqlatent.groups.actions.FieldAction` from an escnn ``FieldType``.
 
 Why: escnn knows every representation matrix and change of basis of a field type, for any
 finite group and for SO(2) / O(2); the projections only need those numbers.  Fields are
@@ -19,8 +19,8 @@ import torch
 from torch import Tensor
 
 from eqlatent.errors import ConfigError
-from eqlatent.projections.field_action import FieldAction, FieldKind, Irrep
-from eqlatent.projections.trig import TrigGrid
+from eqlatent.groups.actions import FieldAction, FieldKind, Irrep
+from eqlatent.groups.trig import TrigGrid
 
 
 def import_escnn() -> Any:

@@ -1,0 +1,14 @@
+"""Group actions on flat latents, the quotient distance, and group samplers: one home for all three.
+
+* :mod:`~eqlatent.groups.actions`: :class:`FieldAction`, a group acting on ``[B, D]`` latents field by field;
+* :mod:`~eqlatent.groups.layouts`: the studies' latent layouts (``regular`` C_N, ``irreps`` SO(2), ``orbit``)
+  and their actions, without escnn;
+* :mod:`~eqlatent.groups.field_types`: the action of any escnn ``FieldType`` (escnn loads on first use);
+* :mod:`~eqlatent.groups.specs`: what a ``group_or_field_type`` argument means (``"S_n"``, ``"C8"``, a FieldType ...);
+* :mod:`~eqlatent.groups.trig`: the maximum over the circle shared by every SO(2) / O(2) computation;
+* :mod:`~eqlatent.groups.quotient`: ``min_g ||z1 - g . z2||`` (:func:`eqlatent.quotient_distance`);
+* :mod:`~eqlatent.groups.inputs`: what a researcher's model returns, as a flat ``[B, D]`` latent;
+* :mod:`~eqlatent.groups.samplers`: random group elements for the checks of :mod:`eqlatent.testing`.
+
+The package imports nothing here, so ``import eqlatent`` stays light.
+"""

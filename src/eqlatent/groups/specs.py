@@ -1,0 +1,104 @@
+"""What ``group_or_field_type`` means: an escnn FieldType, an escnn group, or a name like ``"C8"``.
+
+Why a resolver: the distance and retention functions take "the group" in whatever form a
+researcher has at hand and must agree on how it acts.  Everything resolves either to the
+node-permutation group ``"S_n"`` (latents ``[nodes, d]``) or to a
+:class:`~eqlatent.groups.actions.FieldAction` on flat ``[B, D]`` latents:
+
+* an escnn ``FieldType``: its own action;
+* an escnn group or a name ``C<N>`` / ``D<N>``: ``D / |G|`` regular fields (the layout of
+  the studies' C_N encoders ``[B, C, N]``, flattened);
+* ``"SO2"``: fields of irreps 0..L in escnn's basis, ``[B, C, 1+2L]`` (the studies' SO(2)
+  layout); O(2) needs its FieldType (no default layout).
+
+The names ``C<N>`` and ``SO2`` are the studies' own layouts, so :func:`resolve_action` builds
+their actions from :mod:`eqlatent.groups.layouts` without escnn (the same matrices, cached).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from eqlatent.errors import ConfigError, LatentShapeError
+from eqlatent.groups.actions import FieldAction
+from eqlatent.groups.field_types import action_from_field_type, circle_kind, import_escnn
+from eqlatent.groups.layouts import irreps_action, regular_action
+
+PERMUTATION_NAMES = {"s_n", "sn", "s", "perm", "permutation", "permutations"}
+GROUP_NAMES = "C<N> (e.g. C8), D<N> (e.g. D4), SO2, O2 (FieldType only) or S_n"
+
+
+def is_permutation_group(spec: Any) -> bool:
+    return isinstance(spec, str) and spec.strip().lower().replace("(", "").replace(")", "") in PERMUTATION_NAMES
+
+
+def _parse_name(name: str) -> tuple[str, int]:
+    """``("C", 8)``, ``("D", 4)``, ``("SO2", 0)`` or ``("O2", 0)``; one-line error otherwise."""
+    key = name.strip().upper().replace("(", "").replace(")", "").replace("_", "")
+    match = re.fullmatch(r"([CD])(\d+)", key)
+    if match and int(match.group(2)) >= 1:
+        return match.group(1), int(match.group(2))
+    if key in ("SO2", "O2"):
+        return key, 0
+    raise ConfigError(f"unknown group '{name}'", f"use {GROUP_NAMES}, or pass an escnn FieldType")
+
+
+def escnn_group(name: str) -> Any:
+    """The escnn group for ``"C8"``, ``"D4"``, ``"SO2"``, ``"O2"``; one-line error otherwise."""
+    kind, n = _parse_name(name)
+    group_mod = import_escnn().group
+    return {"C": lambda: group_mod.cyclic_group(n), "D": lambda: group_mod.dihedral_group(n),
+            "SO2": group_mod.so2_group, "O2": group_mod.o2_group}[kind]()
+
+
+def _irreps_layout(latent_shape: tuple[int, ...]) -> tuple[int, int]:
+    """``(fields, 1 + 2L)`` of an SO(2) latent named by its group; one-line error otherwise."""
+    size = int(latent_shape[-1]) if len(latent_shape) == 3 else -1
+    if size < 1 or size % 2 == 0:
+        raise LatentShapeError(f"SO(2) by name needs latents [n, fields, 1+2L], got {tuple(latent_shape)}",
+                               "reshape to [n, fields, 1+2L] (irreps 0..L per field) or pass the FieldType")
+    return int(latent_shape[1]), size
+
+
+def _regular_fields(group_name: str, order: int, latent_shape: tuple[int, ...]) -> int:
+    """How many regular fields of a group of ``order`` elements the latents hold; one-line error otherwise."""
+    dim = 1
+    for s in latent_shape[1:]:
+        dim *= int(s)
+    if dim % order:
+        raise LatentShapeError(f"a {group_name} latent of regular fields needs a multiple of {order} numbers, got {dim}",
+                               "pass the escnn FieldType of the latent instead of the group name")
+    return dim // order
+
+
+def field_type_for(spec: Any, latent_shape: tuple[int, ...]) -> Any:
+    """The escnn ``FieldType`` of latents of ``latent_shape`` (batch axis first) under ``spec``."""
+    if hasattr(spec, "fibergroup") and hasattr(spec, "representations"):  # already a FieldType
+        return spec
+    group = escnn_group(spec) if isinstance(spec, str) else spec
+    if not hasattr(group, "continuous"):
+        raise ConfigError(f"cannot use a {type(spec).__name__} as a group",
+                          f"pass an escnn FieldType, an escnn group or a name: {GROUP_NAMES}")
+    escnn = import_escnn()
+    if circle_kind(group) == "SO(2)":
+        fields, size = _irreps_layout(latent_shape)
+        band = (size - 1) // 2
+        rep = escnn.group.directsum([group.irrep(k) for k in range(band + 1)], name=f"irreps_0_to_{band}")
+        return escnn.nn.FieldType(escnn.gspaces.no_base_space(group), [rep] * fields)
+    if group.continuous:
+        raise ConfigError(f"group {group.name} has no default latent layout",
+                          "pass the escnn FieldType of the latent instead of the group")
+    fields = _regular_fields(group.name, group.order(), latent_shape)
+    return escnn.nn.FieldType(escnn.gspaces.no_base_space(group), [group.regular_representation] * fields)
+
+
+def resolve_action(spec: Any, latent_shape: tuple[int, ...], n_angles: int = 64) -> FieldAction:
+    """The :class:`FieldAction` for latents of ``latent_shape`` (batch axis first) under ``spec``."""
+    if isinstance(spec, str):
+        kind, n = _parse_name(spec)
+        if kind == "C":  # the studies' regular layout: no escnn needed
+            return regular_action(_regular_fields(f"C{n}", n, latent_shape), n)
+        if kind == "SO2":  # the studies' irreps layout
+            return irreps_action(*_irreps_layout(latent_shape), n_angles)
+    return action_from_field_type(field_type_for(spec, latent_shape), n_angles)
