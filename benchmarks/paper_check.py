@@ -57,7 +57,7 @@ def time_image_encoders(out_root: str, fraction: float, extra: list[str]) -> lis
         if mcfg is None:
             continue
         model, _ = train_encoder(cfg, name, mcfg, data, Path(out_root) / "images" / name)
-        seconds = StepTimer.results.pop() * math.ceil(len(data.train) / int(cfg.profile.images.batch_size))
+        seconds = StepTimer.results.pop() * math.ceil(len(data.train) / int(cfg.images.batch_size))
         rows.append({"study": "images", "model": name, "n_train": len(data.train),
                      "parameters": sum(p.numel() for p in model.parameters()), "epoch_s": seconds,
                      "epochs": epochs_for(paper, name),  # the paper profile's own count, per encoder
@@ -75,7 +75,7 @@ def time_graph_vaes(out_root: str, fraction: float, extra: list[str]) -> list[di
     paper_epochs = int(compose(["experiment=molecules", "profile=paper"], with_hydra=False).profile.molecules.epochs)
     # no validation here, so the plateau schedule (stepped once an epoch on the validation loss) has nothing to read
     cfg = _paper_config("molecules", out_root, fraction,
-                        ["profile.molecules.epochs=1", "profile.molecules.lr_schedule=constant", *extra])
+                        ["profile.molecules.epochs=1", "model.graph_vae.lr_schedule=constant", *extra])
     ds = hydra.utils.instantiate(cfg.data)
     rows = []
     for d in cfg.molecules.latent_dims:

@@ -47,6 +47,20 @@ def test_paper_profile_is_larger_than_cpu():
     assert paper.molecules.epochs > cpu.molecules.epochs
 
 
+@pytest.mark.parametrize("profile", sorted(f.stem for f in (CONFIG_DIR / "profile").glob("*.yaml")))
+def test_profile_selects_its_model_variants_and_keeps_only_sizes(profile):
+    # the model group owns the hyper-parameters: every profile names a graph VAE variant of the same keys,
+    # and the model map has one shape (name -> node) in both studies
+    molecules = compose(["experiment=molecules", f"profile={profile}"], with_hydra=False)
+    images = compose(["experiment=images", f"profile={profile}"], with_hydra=False)
+    assert list(molecules.model) == ["graph_vae"] and set(images.model) == {"c8", "c16", "so2", "cnn_aug", "cnn_plain"}
+    reference = OmegaConf.load(CONFIG_DIR / "model" / "graph_vae" / "cpu.yaml")
+    assert set(molecules.model.graph_vae) == set(reference)
+    assert not set(molecules.profile.molecules) & set(reference)
+    assert molecules.molecules.batch_size == molecules.profile.molecules.batch_size
+    assert images.images.epochs == images.profile.images.epochs == images.trainer.max_epochs
+
+
 def test_paths_do_not_depend_on_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = compose([])

@@ -57,8 +57,8 @@ def test_same_helper_compares_exactly_or_within_the_tolerance():
 
 def test_molecules_same_seed_same_metrics(tmp_path, device):
     tiny = ["experiment=molecules", "profile=cpu", "logger=csv", "seed=3", "profile.molecules.n_molecules=200",
-            "profile.molecules.epochs=1", "profile.molecules.latent_dims=[1]", "profile.molecules.hidden=8",
-            "profile.molecules.width=8", "profile.molecules.n_layers=2", "profile.molecules.n_eval=40", "profile.molecules.tsne_points=40",
+            "profile.molecules.epochs=1", "profile.molecules.latent_dims=[1]", "model.graph_vae.hidden=8",
+            "model.graph_vae.width=8", "model.graph_vae.n_layers=2", "profile.molecules.n_eval=40", "profile.molecules.tsne_points=40",
             "probe.mlp_regressor.max_iter=20", "callbacks.rich_progress_bar=null", "trainer.enable_progress_bar=false",
             f"trainer.accelerator={ACCELERATOR[device]}"]
     runs = []

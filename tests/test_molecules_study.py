@@ -18,7 +18,7 @@ from eqlatent.run import run_study
 TINY = [
     "experiment=molecules", "profile=cpu", "logger=csv", "seed=0",
     "profile.molecules.n_molecules=200", "profile.molecules.epochs=2", "profile.molecules.latent_dims=[1,2]",
-    "profile.molecules.hidden=8", "profile.molecules.n_layers=2", "profile.molecules.width=8",
+    "model.graph_vae.hidden=8", "model.graph_vae.n_layers=2", "model.graph_vae.width=8",
     "profile.molecules.n_eval=40",
     "profile.molecules.tsne_points=40", "profile.molecules.batch_size=64", "probe.mlp_regressor.max_iter=20",
     "trainer.enable_progress_bar=false", "~callbacks.rich_progress_bar",
@@ -94,7 +94,7 @@ def test_rerun_with_other_training_settings_is_refused(smoke):
     cfg, root, _ = smoke
     run_dir = root / "molecules" / cfg.run_name / "latent1"
     before = (run_dir / "latents.pt").read_bytes()
-    for change, why in (("profile.molecules.width=16", "changed: model"), ("profile.molecules.epochs=1", "trained for 2")):
+    for change, why in (("model.graph_vae.width=16", "changed: model"), ("profile.molecules.epochs=1", "trained for 2")):
         with pytest.raises(ConfigError, match=why) as err:
             run_study(compose(TINY + [f"paths.output_root={root}", "profile.molecules.latent_dims=[1]", change]))
         assert "\n" not in str(err.value) and "delete" in str(err.value)
@@ -113,7 +113,7 @@ def test_killed_training_resumes_exactly_from_last_checkpoint(tmp_path, device):
     # with a 1-epoch run, which would squeeze the cycle, so it trains at a constant rate
     def run(root, epochs):
         run_study(compose(TINY + [f"paths.output_root={root}", "profile.molecules.latent_dims=[1]",
-                                  f"profile.molecules.epochs={epochs}", "profile.molecules.lr_schedule=constant",
+                                  f"profile.molecules.epochs={epochs}", "model.graph_vae.lr_schedule=constant",
                                   f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}"]))
         return root / "molecules" / "cpu-seed0" / "latent1"
 

@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 #: dotted names are nested keys
 _IGNORED = ("seed", "run_name", "paths", "hydra", "trainer", "logger", "callbacks", "profile.loader",
             "molecules.torch_threads", "profile.molecules.torch_threads", "matmul_precision", "model.compile",
-            "profile.molecules.compile")
+            "model.graph_vae.compile", "profile.molecules.compile")
 
 
 @dataclass

@@ -46,13 +46,13 @@ CACHE_VERSION = 2
 
 
 def epochs_for(cfg: DictConfig, name: str) -> int:
-    """Training epochs of encoder ``name``: ``profile.images.epochs``, unless ``epochs_by_encoder`` names it.
+    """Training epochs of encoder ``name``: ``images.epochs`` (the profile's), unless ``epochs_by_encoder`` names it.
 
     Why per encoder: the plain CNN must learn rotation invariance from augmented data and
     costs a fraction of an escnn forward pass, so the profiles give it more epochs in the
     same wall time instead of starving it at the steerable CNNs' count.
     """
-    icfg = cfg.profile.images
+    icfg = cfg.images
     return int((icfg.get("epochs_by_encoder") or {}).get(name, icfg.epochs))
 
 
@@ -64,7 +64,7 @@ def train_encoder(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any,
     """
     enc_cfg = folder_config(cfg, enc_dir, name)
     model: ImageClassifier = hydra.utils.instantiate(model_cfg, _convert_="all")
-    bs = int(cfg.profile.images.batch_size)
+    bs = int(cfg.images.batch_size)
     loader_cfg = cfg.profile.get("loader")
     images = data.train.upright if model.train_on == "upright" else data.train.images
     train = tensor_loader((images, data.train.labels), bs, int(cfg.seed), loader_cfg)
@@ -115,7 +115,7 @@ def _subset(n: int, total: int) -> int:
 
 def extract_latents(cfg: DictConfig, model: ImageClassifier, data: Any, name: str) -> dict[str, Any]:
     """Encode every split the analysis needs (see module docstring); also the test accuracies."""
-    icfg = cfg.profile.images
+    icfg = cfg.images
     n_tr = _subset(int(icfg.n_probe_train), len(data.train))
     n_inv = _subset(int(icfg.n_invariance), len(data.test))
     gen = torch.Generator().manual_seed(int(cfg.seed) + 17)
@@ -165,7 +165,7 @@ def training_settings(cfg: DictConfig, model_cfg: DictConfig) -> dict[str, Any]:
     """What changes a trained encoder, except the number of epochs (which may grow)."""
     return {"model": OmegaConf.to_container(model_cfg, resolve=True),
             "data": OmegaConf.to_container(cfg.data, resolve=True),
-            "batch_size": int(cfg.profile.images.batch_size), "seed": int(cfg.seed)}
+            "batch_size": int(cfg.images.batch_size), "seed": int(cfg.seed)}
 
 
 def cache_digests(cfg: DictConfig, name: str, model_cfg: DictConfig) -> tuple[str, str]:
@@ -174,7 +174,7 @@ def cache_digests(cfg: DictConfig, name: str, model_cfg: DictConfig) -> tuple[st
     The training digest is also what an older ``fingerprint.json`` held (settings and epochs
     in one digest); the extraction digest changes with it, so more epochs re-encode.
     """
-    icfg = cfg.profile.images
+    icfg = cfg.images
     train = {**training_settings(cfg, model_cfg), "epochs": epochs_for(cfg, name)}
     extract = {"train": settings_digest(train), "n_probe_train": int(icfg.n_probe_train),
                "n_invariance": int(icfg.n_invariance), "orbit_copies": int(icfg.orbit_copies), "version": CACHE_VERSION}

@@ -44,9 +44,17 @@ def graph_loader(ds: MoleculeDataset, rows: Tensor, batch_size: int, shuffle: bo
                          loader_cfg)
 
 
+def vae_config(cfg: DictConfig) -> DictConfig:
+    """The graph VAE's node of the model map ``cfg.model`` (``model.graph_vae``: the study trains one model)."""
+    entries = [v for v in (cfg.get("model") or {}).values() if v is not None]
+    if len(entries) != 1:
+        raise ConfigError(f"the molecules study trains one model, got {sorted(cfg.model or {})}", "use model=graph_vae")
+    return entries[0]
+
+
 def build_model(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int) -> GraphVAE:
-    """Instantiate ``cfg.model`` for this dataset's vocabularies and the given latent size."""
-    return hydra.utils.instantiate(cfg.model, n_atom_types=len(ds.atom_types), n_bond_types=len(ds.bond_types),
+    """Instantiate the graph VAE of ``cfg.model`` for this dataset's vocabularies and the given latent size."""
+    return hydra.utils.instantiate(vae_config(cfg), n_atom_types=len(ds.atom_types), n_bond_types=len(ds.bond_types),
                                    max_nodes=ds.max_nodes, latent_dim=latent_dim, atom_types=list(ds.atom_types),
                                    bond_types=list(ds.bond_types))
 
@@ -55,7 +63,7 @@ def training_settings(cfg: DictConfig, latent_dim: int) -> dict[str, object]:
     """What changes the trained VAE of one latent size, except the number of epochs (which may grow)."""
     data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k not in ("cache_dir", "path")}
     # compiling changes how a step runs, not what it computes: a model trained either way is the same model
-    model = {k: v for k, v in OmegaConf.to_container(cfg.model, resolve=True).items() if k != "compile"}
+    model = {k: v for k, v in OmegaConf.to_container(vae_config(cfg), resolve=True).items() if k != "compile"}
     return {"model": model, "data": data, "latent_dim": int(latent_dim),
             "batch_size": int(cfg.molecules.batch_size), "seed": int(cfg.seed)}
 
