@@ -39,8 +39,8 @@ def _devices() -> list[str]:
 
 
 def _vae(latent_dim: int, max_nodes: int = 9, device: str = "cpu"):
-    cfg = compose(["experiment=molecules"], with_hydra=False)
-    kwargs = {k: v for k, v in cfg.model.items() if k != "_target_"} if "_target_" in cfg.model else {}
+    vae = compose(["experiment=molecules"], with_hydra=False).model.graph_vae
+    kwargs = {k: v for k, v in vae.items() if k != "_target_"}
     from eqlatent.data.graphs import BOND_TYPES
     from eqlatent.data.qm9 import ATOM_TYPES
     from eqlatent.models.graph_vae import GraphVAE
@@ -102,7 +102,7 @@ def image_projection_costs(batch: int, repeats: int, proj_repeats: int,
 
     x = load_rotated_mnist(n_train=batch, n_test=1).train.images
     proj_cfg = compose(["experiment=images"], with_hydra=False).projection
-    copies = int(compose(["experiment=images"], with_hydra=False).profile.images.orbit_copies)
+    copies = int(compose(["experiment=images"], with_hydra=False).images.orbit_copies)
     rows = []
     for enc_name, enc in _image_encoders(encoders):
         t_enc = median_seconds(lambda: enc.encode(x), repeats)
@@ -223,10 +223,10 @@ def loading_vs_training(repeats: int, quick: bool) -> list[list[object]]:
     from eqlatent.studies.molecules.training import graph_loader
 
     cfg = compose(["experiment=images"], with_hydra=False)
-    loader_cfg, bs = cfg.profile.loader, int(cfg.profile.images.batch_size)
+    loader_cfg, bs = cfg.profile.loader, int(cfg.images.batch_size)
     ds = load_qm9(cache_dir=str(project_root() / "data" / "processed"), subset=1024 if quick else 4000)
     mols = graph_loader(ds, ds.split["train"], int(cfg.profile.molecules.batch_size), True, 0, loader_cfg)
-    imgs = load_rotated_mnist(n_train=512 if quick else int(cfg.profile.images.n_train), n_test=1).train
+    imgs = load_rotated_mnist(n_train=512 if quick else int(cfg.images.n_train), n_test=1).train
     images = tensor_loader((imgs.images, imgs.labels), bs, 0, loader_cfg)
     rows = []
     for device in _devices():
@@ -262,7 +262,7 @@ def api_costs(repeats: int, quick: bool) -> list[list[object]]:
     t_enc = median_seconds(lambda: enc(x), max(1, repeats // 2))
     z = enc(x)
     rows = []
-    for method, kk in (("random", k), ("norm", None), ("canonicalize", None)):
+    for method, kk in (("random_invariant", k), ("norm", None), ("canonicalize", None)):
         proj = eqlatent.invariant_projection(out_type, method, k=kk)
         t = median_seconds(lambda: proj(z), repeats)
         rows.append([f"escnn C8, {len(out_type)} mixed fields (D={out_type.size}), batch {batch}",
@@ -284,7 +284,7 @@ def api_costs(repeats: int, quick: bool) -> list[list[object]]:
     gcn = lambda: conv2(conv1(feats, edges).relu(), edges)  # noqa: E731
     t_enc = median_seconds(gcn, max(1, repeats // 2))
     h = gcn().detach()
-    for method in ("lex_sort", "channel_sort", "sum", "mean", "max"):
+    for method in ("lex_sort", "channel_sort", "sum_pool", "mean_pool", "max_pool"):
         t = median_seconds(lambda: eqlatent.project_nodes(h, batch_vec, method, num_graphs=n_graphs), repeats)
         rows.append([f"PyG GCN, {n_nodes:,} nodes in {n_graphs:,} graphs, d=8", f"project_nodes {method}",
                      t_enc * 1e3, t * 1e3, 100 * t / t_enc, _verdict(100 * t / t_enc)])
@@ -318,11 +318,11 @@ def paper_training_steps(quick: bool, device: str = "cpu") -> list[list[object]]
     cases = []
     mol_batch = 32 if quick else int(mol_cfg.molecules.batch_size)
     for d in ([1] if quick else list(mol_cfg.molecules.latent_dims)):
-        model = hydra.utils.instantiate(mol_cfg.model, n_atom_types=len(ATOM_TYPES), n_bond_types=len(BOND_TYPES),
+        model = hydra.utils.instantiate(mol_cfg.model.graph_vae, n_atom_types=len(ATOM_TYPES), n_bond_types=len(BOND_TYPES),
                                         max_nodes=9, latent_dim=int(d), atom_types=list(ATOM_TYPES),
                                         bond_types=list(BOND_TYPES))
         cases.append((f"paper graph VAE d={d}", model, _random_graphs(mol_batch * (3 + timed), 9), mol_batch))
-    img_batch = 8 if quick else int(img_cfg.profile.images.batch_size)
+    img_batch = 8 if quick else int(img_cfg.images.batch_size)
     gen = torch.Generator().manual_seed(0)
     for name, mc in img_cfg.model.items():
         if mc is None or (quick and name != "c8"):

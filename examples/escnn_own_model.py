@@ -26,8 +26,8 @@ quarter_turn = r2.fibergroup.element(2)                          # 2 * 2pi/8 = 9
 with torch.no_grad():
     z, z_rot = encoder(images), encoder(images.transform(quarter_turn))  # [64, 38, 1, 1]
     print(f"latent {tuple(z.tensor.shape)}; the raw latent moves by {float((z_rot.tensor - z.tensor).abs().max()):.3f}")
-    for method in ("random", "norm", "canonicalize"):
+    for method in ("random_invariant", "norm", "canonicalize"):
         proj = eqlatent.invariant_projection(out_type, method, k=32)
         err = float((proj(z_rot) - proj(z)).abs().max())
-        print(f"{method:<12} -> {tuple(proj(z).shape)}, invariance error under a 90 degree input rotation: {err:.1e}")
-    print(eqlatent.retention(z, "random", out_type, n_pairs=500, n_knn=64).to_markdown())
+        print(f"{method:<16} -> {tuple(proj(z).shape)}, invariance error under a 90 degree input rotation: {err:.1e}")
+    print(eqlatent.retention(z, "random_invariant", out_type, n_pairs=500, n_knn=64).to_markdown())

@@ -41,12 +41,12 @@ data, data_relabelled = Batch.from_data_list(graphs), Batch.from_data_list([rela
 with torch.no_grad():
     x, x_rel = encoder(data.x, data.edge_index), encoder(data_relabelled.x, data_relabelled.edge_index)
     print(f"{data.num_graphs} graphs, {data.num_nodes} nodes, node latents {tuple(x.shape)}")
-    for method in ("lex_sort", "channel_sort", "sum", "mean", "max"):
+    for method in ("lex_sort", "channel_sort", "sum_pool", "mean_pool", "max_pool"):
         out = eqlatent.project_nodes(x, data.batch, method)
         err = float((eqlatent.project_nodes(x_rel, data.batch, method) - out).abs().max())
         print(f"{method:<12} -> {tuple(out.shape)}, invariance error under node relabelling: {err:.1e}")
-    pool = eqlatent.NodeProjection("sum")  # as a module, e.g. inside your model
-    print(f"NodeProjection('sum') on the Batch: {tuple(pool(Batch.from_data_list(graphs[:3])).shape)}")
+    pool = eqlatent.NodeProjection("sum_pool")  # as a module, e.g. inside your model
+    print(f"NodeProjection('sum_pool') on the Batch: {tuple(pool(Batch.from_data_list(graphs[:3])).shape)}")
     from torch_geometric.utils import to_dense_batch
 
     dense, _ = to_dense_batch(x, data.batch)  # [graphs, max_nodes, d], zero padding

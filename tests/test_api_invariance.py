@@ -3,7 +3,7 @@
 Synthetic random latents.  Finite groups (C_4, C_8, D_4): every element, through escnn's own
 ``GeometricTensor.transform``; SO(2) / O(2): 8 random elements.  Measured worst errors are
 printed (``pytest -s``) and asserted: 1e-10 in float64 for finite groups and for the exact
-methods; for ``random`` over SO(2)/O(2) the Newton-refined maximum is asserted at 1e-7
+methods; for ``random_invariant`` over SO(2)/O(2) the Newton-refined maximum is asserted at 1e-7
 (the unrefined grid maximum's bound is checked separately).
 """
 
@@ -24,8 +24,9 @@ from escnn import gspaces, nn  # noqa: E402
 GSPACES = {"C4": lambda: gspaces.rot2dOnR2(4), "C8": lambda: gspaces.rot2dOnR2(8), "D4": lambda: gspaces.flipRot2dOnR2(4),
            "SO2": lambda: gspaces.rot2dOnR2(-1, maximum_frequency=3),
            "O2": lambda: gspaces.flipRot2dOnR2(-1, maximum_frequency=3)}
-METHODS = {"C4": ["random", "norm", "canonicalize"], "C8": ["random", "norm", "canonicalize"],
-           "D4": ["random", "norm", "canonicalize"], "SO2": ["random", "norm", "canonicalize"], "O2": ["random", "norm"]}
+METHODS = {"C4": ["random_invariant", "norm", "canonicalize"], "C8": ["random_invariant", "norm", "canonicalize"],
+           "D4": ["random_invariant", "norm", "canonicalize"], "SO2": ["random_invariant", "norm", "canonicalize"],
+           "O2": ["random_invariant", "norm"]}
 MEASURED: dict[tuple[str, str], float] = {}
 
 
@@ -65,26 +66,29 @@ def test_invariant_under_escnn_transform(name, method):
     err = max(float((proj(x.transform(g)) - base).abs().max()) for g in elements(ft))
     MEASURED[(name, method)] = err
     print(f"\ninvariance error {name:>3} {method:<12} {err:.2e} over {len(elements(ft))} elements")
-    assert err <= (1e-7 if ft.fibergroup.continuous and method == "random" else 1e-10)
+    assert err <= (1e-7 if ft.fibergroup.continuous and method == "random_invariant" else 1e-10)
 
 
 @pytest.mark.parametrize("name", ["C4", "C8", "D4"])
-def test_pool_on_regular_fields_only(name):
+@pytest.mark.parametrize("method", ["group_pool_max", "group_pool_mean"])
+def test_pool_on_regular_fields_only(name, method):
     gs = GSPACES[name]()
     ft = nn.FieldType(gs, 3 * [gs.regular_repr])
-    proj = eqlatent.invariant_projection(ft, "pool")
+    proj = eqlatent.invariant_projection(ft, method)
     x = latent(ft)
     assert proj(x).shape == (12, 3)
+    reduce = torch.amax if method == "group_pool_max" else torch.mean
+    assert torch.allclose(proj(x), reduce(x.tensor.reshape(12, 3, -1), dim=-1))
     assert max(float((proj(x.transform(g)) - proj(x)).abs().max()) for g in elements(ft)) <= 1e-12
     with pytest.raises(ConfigError, match="regular fields only") as err:
-        eqlatent.invariant_projection(mixed_field_type(name), "pool")
+        eqlatent.invariant_projection(mixed_field_type(name), method)
     assert "\n" not in str(err.value)
 
 
 def test_random_over_so2_without_refinement_stays_within_the_grid_bound():
     ft = mixed_field_type("SO2")
     k, n_angles, band = 24, 32, 3
-    proj = eqlatent.invariant_projection(ft, "random", k=k, n_angles=n_angles, refine=False)
+    proj = eqlatent.invariant_projection(ft, "random_invariant", k=k, n_angles=n_angles, refine=False)
     x = latent(ft)
     scale = (ft.size / k) ** 0.5
     bound = scale * math.pi**2 * band**2 / (2 * n_angles**2) * x.tensor.flatten(1).norm(dim=1, keepdim=True)
@@ -95,7 +99,7 @@ def test_random_over_so2_without_refinement_stays_within_the_grid_bound():
 def test_random_refined_equals_a_dense_search():
     """The refined max equals max over 20,000 rotations of <w_k, rho(theta) z> (to the dense grid's own error)."""
     ft = mixed_field_type("SO2")
-    proj = eqlatent.invariant_projection(ft, "random", k=6)
+    proj = eqlatent.invariant_projection(ft, "random_invariant", k=6)
     z = latent(ft, b=3).tensor.flatten(1)
     w = proj.orbit_functionals.weights
     group = ft.fibergroup
@@ -108,13 +112,13 @@ def test_random_refined_equals_a_dense_search():
 
 def test_plain_tensor_and_1x1_map_agree_and_module_behaviour():
     ft = mixed_field_type("C8")
-    proj = eqlatent.invariant_projection(ft, "random", k=8, seed=3)
+    proj = eqlatent.invariant_projection(ft, "random_invariant", k=8, seed=3)
     x = latent(ft)
     assert torch.equal(proj(x), proj(x.tensor)) and torch.equal(proj(x), proj(x.tensor.flatten(1)))
     assert isinstance(proj, torch.nn.Module) and "C8" in repr(proj)
-    assert torch.equal(proj(x), eqlatent.invariant_projection(ft, "random", k=8, seed=3)(x))
-    assert not torch.allclose(proj(x), eqlatent.invariant_projection(ft, "random", k=8, seed=4)(x))
-    assert eqlatent.invariant_projection(ft, "random", k=5, reduce="sort")(x).shape == (12, 5 * 8)
+    assert torch.equal(proj(x), eqlatent.invariant_projection(ft, "random_invariant", k=8, seed=3)(x))
+    assert not torch.allclose(proj(x), eqlatent.invariant_projection(ft, "random_invariant", k=8, seed=4)(x))
+    assert eqlatent.invariant_projection(ft, "random_invariant", k=5, reduce="sort")(x).shape == (12, 5 * 8)
     assert eqlatent.invariant_projection(ft)(x).shape == (12, ft.size)  # default K = D
 
 
@@ -145,14 +149,18 @@ def test_bad_input_is_a_one_line_error_naming_the_fix():
     _one_line(e, "NaN")
     with pytest.raises(ConfigError) as e:
         eqlatent.invariant_projection(ft, "median")
-    _one_line(e, "random, norm, pool, canonicalize")
+    _one_line(e, "random_invariant, norm, group_pool_max, group_pool_mean, canonicalize")
+    for old, new in (("random", "random_invariant"), ("pool", "group_pool_max' or 'group_pool_mean")):
+        with pytest.raises(ConfigError) as e:
+            eqlatent.invariant_projection(ft, old)
+        _one_line(e, f"now called '{new}'")
     with pytest.raises(ConfigError) as e:
-        eqlatent.invariant_projection(nn.FieldType(gspaces.rot3dOnR3(maximum_frequency=1),
-                                                   [gspaces.rot3dOnR3(maximum_frequency=1).trivial_repr]), "random")
+        so3 = gspaces.rot3dOnR3(maximum_frequency=1)
+        eqlatent.invariant_projection(nn.FieldType(so3, [so3.trivial_repr]), "random_invariant")
     _one_line(e, "not supported")
     with pytest.raises(ConfigError) as e:
         eqlatent.invariant_projection(mixed_field_type("O2"), "canonicalize")
     _one_line(e, "canonicalize")
     with pytest.raises(ConfigError) as e:
-        eqlatent.invariant_projection(torch.randn(3), "random")
+        eqlatent.invariant_projection(torch.randn(3), "random_invariant")
     _one_line(e, "FieldType")

@@ -113,11 +113,11 @@ def test_quotient_distance_bad_input():
 
 def test_retention_result_and_markdown():
     z = torch.randn(60, 4, 8, generator=torch.Generator().manual_seed(0))
-    res = eqlatent.retention(z, "random", "C8", n_pairs=300, n_knn=60)
+    res = eqlatent.retention(z, "random_invariant", "C8", n_pairs=300, n_knn=60)
     assert 0.5 < res.spearman <= 1 and 0 <= res.knn <= 1 and res.k == 10
     md = res.to_markdown()
-    assert md.startswith("| group") and "random" in md
-    pooled = eqlatent.retention(z, "pool", "C8", n_pairs=300, n_knn=60)
+    assert md.startswith("| group") and "| random_invariant |" in md
+    pooled = eqlatent.retention(z, "group_pool_max", "C8", n_pairs=300, n_knn=60)
     assert pooled.spearman < res.spearman  # pooling forgets more than 32 random functionals
     exact = eqlatent.retention(torch.randn(30, 5, 1), "sort", "S_n", n_pairs=200, n_knn=30)
     assert exact.spearman == pytest.approx(1.0) and exact.rel_error < 1e-12 and exact.knn == 1.0
@@ -128,11 +128,11 @@ def test_retention_result_and_markdown():
 
 def test_retention_cli(tmp_path):
     torch.save(torch.randn(40, 3, 8), tmp_path / "z.pt")
-    cmd = [sys.executable, "-m", "eqlatent.retention", "--latents", str(tmp_path / "z.pt"), "--group", "C8",
-           "--method", "random", "--n-pairs", "200"]
+    cmd = [sys.executable, "-m", "eqlatent.retention_cli", "--latents", str(tmp_path / "z.pt"), "--group", "C8",
+           "--method", "random_invariant", "--n-pairs", "200"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "| C8 | random | 40 | 200 |" in out.stdout
+    assert "| C8 | random_invariant | 40 | 200 |" in out.stdout
     bad = subprocess.run(cmd[:6] + ["C7"] + cmd[7:], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "fix:" in bad.stderr
 
@@ -141,19 +141,27 @@ def test_docstring_examples_run():
     import importlib
 
     names = ["eqlatent.groups.trig", "eqlatent.groups.quotient", "eqlatent.groups.samplers", "eqlatent.toolkit.invariant",
-             "eqlatent.toolkit.nodes", "eqlatent.toolkit.retention"]  # by name: the package re-exports shadow modules
+             "eqlatent.toolkit.nodes", "eqlatent.toolkit.retention_measure"]
     for module in map(importlib.import_module, names):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0 and result.attempted > 0, module.__name__
 
 
-def test_retention_stays_callable_after_the_cli_module_is_imported():
-    """``import eqlatent.retention`` rebinds the package attribute to the CLI module; it must still work as the function."""
+def test_no_module_shadows_a_public_function():
+    """Importing every eqlatent module leaves each public name the function it is (no module of the same name
+    rebinds a package attribute), and ``eqlatent.retention`` is the function, CLI imported or not."""
     import importlib
+    import inspect
+    import pkgutil
 
     import eqlatent
+    import eqlatent.toolkit
 
-    importlib.import_module("eqlatent.retention")
+    importlib.import_module("eqlatent.retention_cli")
+    for package in (eqlatent, eqlatent.toolkit):
+        names = {info.name.rsplit(".", 1)[-1] for info in pkgutil.iter_modules(package.__path__)}
+        assert not names & set(package.__all__), (package.__name__, names & set(package.__all__))
+    assert inspect.isfunction(eqlatent.retention) and "quotient" in eqlatent.retention.__doc__
     z = torch.randn(20, 5, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     res = eqlatent.retention(z, "sort", "S_n", n_pairs=40)
     assert res.as_dict()["spearman"] == pytest.approx(1.0)

@@ -58,7 +58,9 @@ def test_bad_input_is_a_one_line_error_naming_the_fix():
         (lambda: eqlatent.project_nodes(x, batch, "median"), ConfigError, "sort, lex_sort"),
         (lambda: eqlatent.NodeProjection("median"), ConfigError, "sort, lex_sort"),
         (lambda: eqlatent.project_nodes(x.masked_fill(x > 1.5, float("nan")), batch), LatentShapeError, "NaN"),
-        (lambda: eqlatent.project_nodes(x, method="sum"), LatentShapeError, "batch [num_nodes]"),
+        (lambda: eqlatent.project_nodes(x, method="sum_pool"), LatentShapeError, "batch [num_nodes]"),
+        (lambda: eqlatent.project_nodes(x, batch, "sum"), ConfigError, "now called 'sum_pool'"),
+        (lambda: eqlatent.NodeProjection("max"), ConfigError, "now called 'max_pool'"),
     ]
     for fn, exc, word in cases:
         with pytest.raises(exc) as err:

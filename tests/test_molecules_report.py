@@ -5,7 +5,7 @@ The dicts below are synthetic (hand-made numbers), not study outputs.
 
 from __future__ import annotations
 
-from eqlatent.studies.molecules.report import claim1_verdict, results_markdown
+from eqlatent.studies.molecules.claim1_report import claim1_verdict, results_markdown
 
 
 def _probe(proj, cond, probe, r2):

@@ -206,3 +206,16 @@ def test_check_invariance_on_a_given_latent_and_tolerance():
     assert grid.check_invariance() <= grid.invariance_atol(grid.example_latent(torch.Generator().manual_seed(0)))
     with pytest.raises(AssertionError, match=r"not invariant: .* > atol 1e-10"):
         grid.check_invariance(atol=1e-10)
+
+
+def test_one_name_per_projection_in_configs_toolkit_and_cli():
+    """Every name ``eqlatent.invariant_projection`` / ``project_nodes`` (and so the retention CLI's ``--method``)
+    accepts is the name of a config in ``configs/projection/`` and of the projection object it builds."""
+    from eqlatent.config import project_root
+    from eqlatent.toolkit.invariant import FIELD_METHODS
+    from eqlatent.toolkit.nodes import NODE_METHODS
+
+    configs = {p.stem for p in (project_root() / "configs" / "projection").glob("*.yaml")}
+    names = set(FIELD_METHODS) | set(NODE_METHODS)
+    assert names <= configs, names - configs
+    assert all(cls().name == name for name, cls in NODE_METHODS.items())

@@ -6,7 +6,7 @@ projections, and measures how much information each projection keeps.
 
 Public API (for your own escnn / PyG model; see README "Use it on your own model"):
 :func:`invariant_projection`, :func:`project_nodes` / :class:`NodeProjection`,
-:func:`quotient_distance`, :func:`retention` (CLI: ``python -m eqlatent.retention``).
+:func:`quotient_distance`, :func:`retention` (CLI: ``python -m eqlatent.retention_cli``).
 Importing ``eqlatent`` stays light: escnn and torch_geometric load on first use.
 """
 

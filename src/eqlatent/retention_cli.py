@@ -1,16 +1,13 @@
 """Command line: retention of an invariant projection on saved latents.
 
-``python -m eqlatent.retention --latents z.pt --group C8 --method random``
+``python -m eqlatent.retention_cli --latents z.pt --group C8 --method random_invariant``
 
 ``z.pt`` holds a tensor ``[n, ...]`` (``torch.save(z, "z.pt")``) or a dict with it under
 ``"latents"`` / ``"z"``.  ``--group`` is ``S_n`` (node latents ``[n, nodes, d]``), ``C<N>`` /
 ``D<N>`` (regular fields, e.g. ``[n, fields, N]``) or ``SO2`` (``[n, fields, 1+2L]``).  Prints
 a markdown row (``--json`` for JSON); bad input is one line on stderr and exit status 2.
-
-This file is the CLI; in Python use the function ``eqlatent.retention(...)``.  Importing this
-module (``import eqlatent.retention``) makes Python rebind the package attribute
-``eqlatent.retention`` to the module, so the module is made callable and forwards to the
-function: ``eqlatent.retention(...)`` works either way.
+``--method`` takes the projection names of the configs and of :func:`eqlatent.invariant_projection`
+/ :func:`eqlatent.project_nodes`.  In Python, call the function :func:`eqlatent.retention`.
 """
 
 from __future__ import annotations
@@ -18,12 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import types
 from pathlib import Path
 
 import torch
 
 from eqlatent.errors import DataFileError, EqlatentError
+from eqlatent.toolkit.invariant import FIELD_METHODS
+from eqlatent.toolkit.nodes import NODE_METHODS
 
 
 def load_latents(path: str) -> torch.Tensor:
@@ -43,18 +41,18 @@ def load_latents(path: str) -> torch.Tensor:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m eqlatent.retention", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m eqlatent.retention_cli", description=__doc__.splitlines()[0])
     ap.add_argument("--latents", required=True, help="torch file with latents [n, ...]")
     ap.add_argument("--group", required=True, help="S_n, C<N>, D<N> or SO2")
-    ap.add_argument("--method", default="random", help="random | norm | pool | canonicalize; S_n: sort | lex_sort | "
-                    "channel_sort | sum | mean | max")
+    ap.add_argument("--method", default="random_invariant",
+                    help=f"{' | '.join(FIELD_METHODS)}; S_n: {' | '.join(NODE_METHODS)}")
     ap.add_argument("--n-pairs", type=int, default=2000)
     ap.add_argument("--k", type=int, default=10, help="neighbours for kNN consistency")
     ap.add_argument("--n-knn", type=int, default=200, help="latents used for kNN consistency")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     args = ap.parse_args(argv)
-    from eqlatent.toolkit.retention import retention
+    from eqlatent.toolkit.retention_measure import retention
 
     try:
         res = retention(load_latents(args.latents), args.method, args.group, n_pairs=args.n_pairs, k=args.k,
@@ -65,15 +63,6 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(res.as_dict()) if args.json else res.to_markdown())
     return 0
 
-
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        from eqlatent.toolkit.retention import retention
-
-        return retention(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 if __name__ == "__main__":
     sys.exit(main())

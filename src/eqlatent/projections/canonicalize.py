@@ -68,7 +68,7 @@ def canonical_representative(action: FieldAction, z: Tensor) -> Tensor:
     why = canonicalization_error(action)
     if why is not None:
         raise ConfigError(f"canonicalize is not defined for a {why}",
-                          "use method='random' or 'norm', or add a regular field (finite group) / "
+                          "use method='random_invariant' or 'norm', or add a regular field (finite group) / "
                           "a frequency-1 irrep (SO(2)) to the latent")
     if action.kind == "finite":
         chan_to_elem, inverse = _finite_tables(action)

@@ -7,7 +7,8 @@ so it is invariant but lossy: every ordering of the group axis with the same max
 mean) collides.  Only regular fields have a group axis to pool over.
 
 :func:`pool_regular` is the one implementation, used by the studies' :class:`GroupPool`
-(``[B, C, N]`` C_N latents) and by ``eqlatent.invariant_projection(field_type, "pool")``.
+(``[B, C, N]`` C_N latents) and by ``eqlatent.invariant_projection(field_type, "group_pool_max")``
+(or ``"group_pool_mean"``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def pool_regular(action: FieldAction, z: Tensor, mode: str = "max") -> Tensor:
     if any(not fk.regular for fk in action.kinds):
         raise ConfigError(f"group pooling needs regular fields only, but this {action.name} latent has "
                           f"{', '.join(sorted({fk.name for fk in action.kinds if not fk.regular}))} fields",
-                          "use method='norm' or 'random' for a mix of field types")
+                          "use method='norm' or 'random_invariant' for a mix of field types")
     index = torch.cat([fk.index for fk in action.kinds])
     index = index[index[:, 0].argsort()].to(z.device)  # fields in channel order
     fields = z[:, index]

@@ -22,7 +22,7 @@ own dtype (float32 latents: invariance to ~1e-6, see ``tests/test_projections_gr
 
 :class:`OrbitFunctionals` is that computation for any :class:`FieldAction`; the studies'
 :class:`RandomInvariant` (their ``[B, C, N]`` / ``[B, C, 1+2L]`` layouts) and the toolkit's
-``eqlatent.invariant_projection(field_type, "random")`` both call it.
+``eqlatent.invariant_projection(field_type, "random_invariant")`` both call it.
 """
 
 from __future__ import annotations

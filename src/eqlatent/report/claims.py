@@ -1,6 +1,6 @@
 """One section per paper claim, built from a cell's seed-mean and seed-std metrics.
 
-Tables and verdict rules are the studies' own (``studies.molecules.report``, ``studies.images.report``):
+Tables and verdict rules are the studies' own (``studies.molecules.claim1_report``, ``studies.images.claims23_report``):
 the report only feeds them averaged numbers, adds ``± std`` over seeds, counts in how
 many seeds each claim held, and states the margin by which it held or failed.  Each
 section is registered (:mod:`eqlatent.report.registry`) for the studies whose runs it shows.
@@ -41,7 +41,7 @@ def _seeds(cell: Cell) -> str:
 @register_section(CLAIM1, "molecules", "molecules_zinc", empty="No molecules runs found.")
 def claim1_section(cell: Cell) -> tuple[list[str], list[Verdict]]:
     """Claim 1 (molecules): sort at d = 1 is an isometric cross-section, and probes on it beat the naive latent."""
-    from eqlatent.studies.molecules.report import claim1_verdict, probe_lookup, projection_table
+    from eqlatent.studies.molecules.claim1_report import claim1_verdict, probe_lookup, projection_table
 
     runs = [MoleculesResults.from_json(r.metrics) for r in cell.runs]
     mean, std = mean_std([r.metrics for r in cell.runs])
@@ -140,7 +140,7 @@ def _claims23_deciding(m2: dict[str, tuple[str, str, str]], m3: tuple[str, str, 
 @register_section(CLAIMS23, "images", empty="No images runs found.")
 def claims23_section(cell: Cell) -> tuple[list[str], list[Verdict]]:
     """Claims 2 and 3 (rotated MNIST): random invariant projections keep information; augmented CNN is ambiguous."""
-    from eqlatent.studies.images.report import PROJ_COLUMNS
+    from eqlatent.studies.images.claims23_report import PROJ_COLUMNS
 
     runs = [ImagesResults.from_json(r.metrics) for r in cell.runs]
     mean, std = mean_std([r.metrics for r in cell.runs])

@@ -3,7 +3,8 @@
 Each study's results are one small dataclass whose fields are the top-level keys of its
 ``metrics.json`` (:class:`MoleculesResults`, :class:`ImagesResults`); the nested
 measurements under them (per latent size, per encoder) stay plain JSON, as each study's
-``report`` module documents.  Every paper claim is decided into one :class:`Verdict`.
+report module documents (``claim1_report``, ``claims23_report``).  Every paper claim is decided into
+one :class:`Verdict`.
 ``from_json`` also reads the files of runs made before these types existed: claim 1 was
 stored as ``{held, text, ...}`` and claims 2 and 3 as ``{evaluated, holds, ...}``.
 

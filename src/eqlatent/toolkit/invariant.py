@@ -23,7 +23,10 @@ from eqlatent.projections.field_norm import irrep_norms
 from eqlatent.projections.group_pool import pool_regular
 from eqlatent.projections.random_invariant import OrbitFunctionals
 
-METHODS = ("random", "norm", "pool", "canonicalize")
+#: the projection names, the same as the configs' (``configs/projection/``), the retention CLI's and the report's
+FIELD_METHODS = ("random_invariant", "norm", "group_pool_max", "group_pool_mean", "canonicalize")
+#: names of earlier releases -> the one name now (refused with a one-line error naming it)
+RENAMED = {"random": "random_invariant", "pool": "group_pool_max' or 'group_pool_mean"}
 
 
 class FieldProjection(torch.nn.Module):
@@ -34,27 +37,27 @@ class FieldProjection(torch.nn.Module):
     for ``norm``).
     """
 
-    def __init__(self, field_type: Any, method: str, k: int | None, seed: int, reduce: str, pool: str,
-                 n_angles: int, refine: bool) -> None:
+    def __init__(self, field_type: Any, method: str, k: int | None, seed: int, reduce: str, n_angles: int,
+                 refine: bool) -> None:
         super().__init__()
         self.field_type, self.method = field_type, method
         self.action = action_from_field_type(field_type, n_angles)
-        self.pool_mode = pool
+        self.pool_mode = method.removeprefix("group_pool_") if method.startswith("group_pool_") else None
         self.orbit_functionals = None
-        if method == "random":
+        if method == "random_invariant":
             self.orbit_functionals = OrbitFunctionals(self.action, k or field_type.size, seed, reduce, refine)
-        elif method == "pool":
-            pool_regular(self.action, torch.zeros(1, self.action.dim), pool)  # refuse non-regular fields now
+        elif self.pool_mode is not None:
+            pool_regular(self.action, torch.zeros(1, self.action.dim), self.pool_mode)  # refuse non-regular fields now
         elif method == "canonicalize" and canonicalization_error(self.action):
             canonical_representative(self.action, torch.zeros(1, self.action.dim))  # raises the one-line error
 
     def forward(self, x: Any) -> Tensor:
         z = flat_latent(x, self.field_type)
-        if self.method == "random":
+        if self.method == "random_invariant":
             return self.orbit_functionals(z)
         if self.method == "norm":
             return irrep_norms(self.action, z)
-        if self.method == "pool":
+        if self.pool_mode is not None:
             return pool_regular(self.action, z, self.pool_mode)
         return canonical_representative(self.action, z)
 
@@ -63,9 +66,8 @@ class FieldProjection(torch.nn.Module):
         return f"group={self.action.name}, method={self.method!r}{k}, in={self.action.dim}"
 
 
-def invariant_projection(field_type: Any, method: str = "random", k: int | None = None, seed: int = 0,
-                         reduce: str = "max", pool: str = "max", n_angles: int = 64,
-                         refine: bool = True) -> FieldProjection:
+def invariant_projection(field_type: Any, method: str = "random_invariant", k: int | None = None, seed: int = 0,
+                         reduce: str = "max", n_angles: int = 64, refine: bool = True) -> FieldProjection:
     """An invariant projection for latents of an escnn ``field_type`` (finite group, SO(2) or O(2)).
 
     Parameters
@@ -73,14 +75,15 @@ def invariant_projection(field_type: Any, method: str = "random", k: int | None 
     field_type:
         The escnn ``FieldType`` of the latent (any mix of regular, irreps, trivial fields).
     method:
-        ``"random"``: K random unit functionals, each maxed over the orbit,
+        The projection's name, as in ``configs/projection/`` (and the retention CLI and report):
+        ``"random_invariant"``: K random unit functionals, each maxed over the orbit,
         ``f_k(z) = sqrt(D/K) max_g <w_k, rho(g) z>`` -- exact over every element of a finite
         group; over SO(2) / O(2) on ``n_angles`` rotations per coset, filled by exact
         trigonometric interpolation from ``2L+1`` nodes and (``refine``) Newton-refined to the
         true maximum (without refinement the error is at most
         ``pi^2 L^2 / (2 n_angles^2) * sqrt(D/K) * ||z||``, see :mod:`eqlatent.groups.trig`).
         ``"norm"``: per-irrep norms after the field type's change of basis (trivial irreps kept
-        signed).  ``"pool"``: max (or mean, ``pool="mean"``) over each regular field.
+        signed).  ``"group_pool_max"`` / ``"group_pool_mean"``: max / mean over each regular field.
         ``"canonicalize"``: the orbit representative (finite groups with a regular field; SO(2)
         with a frequency-1 irrep).
     k:
@@ -102,7 +105,7 @@ def invariant_projection(field_type: Any, method: str = "random", k: int | None 
     >>> from escnn import gspaces, nn
     >>> r2 = gspaces.rot2dOnR2(8)
     >>> ft = nn.FieldType(r2, 2 * [r2.regular_repr] + [r2.irrep(1), r2.trivial_repr])
-    >>> proj = eqlatent.invariant_projection(ft, "random", k=16)
+    >>> proj = eqlatent.invariant_projection(ft, "random_invariant", k=16)
     >>> x = nn.GeometricTensor(torch.randn(4, ft.size, 1, 1), ft)
     >>> proj(x).shape
     torch.Size([4, 16])
@@ -110,15 +113,16 @@ def invariant_projection(field_type: Any, method: str = "random", k: int | None 
     >>> bool((proj(x.transform(g)) - proj(x)).abs().max() < 1e-5)
     True
     """
-    if method not in METHODS:
-        raise ConfigError(f"unknown invariant projection method '{method}'", f"use one of {', '.join(METHODS)}")
+    if method in RENAMED:
+        raise ConfigError(f"invariant projection '{method}' is now called '{RENAMED[method]}'",
+                          f"pass method='{RENAMED[method]}'")
+    if method not in FIELD_METHODS:
+        raise ConfigError(f"unknown invariant projection method '{method}'", f"use one of {', '.join(FIELD_METHODS)}")
     if reduce not in ("max", "sort"):
         raise ConfigError(f"unknown reduce '{reduce}'", "use reduce='max' or reduce='sort'")
-    if pool not in ("max", "mean"):
-        raise ConfigError(f"unknown pool mode '{pool}'", "use pool='max' or pool='mean'")
     if k is not None and int(k) < 1:
         raise ConfigError(f"k must be >= 1, got {k}", "pass a positive number of random functionals")
     if not (hasattr(field_type, "fibergroup") and hasattr(field_type, "representations")):
         raise ConfigError(f"invariant_projection needs an escnn FieldType, got {type(field_type).__name__}",
                           "pass encoder.out_type (escnn.nn.FieldType); for node latents use eqlatent.project_nodes")
-    return FieldProjection(field_type, method, k, seed, reduce, pool, n_angles, refine)
+    return FieldProjection(field_type, method, k, seed, reduce, n_angles, refine)

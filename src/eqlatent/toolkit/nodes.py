@@ -4,7 +4,8 @@ Why: a PyG encoder returns one row per node, ``x [num_nodes, d]``, with ``batch 
 saying which graph each row belongs to.  ``torch_geometric.utils.to_dense_batch`` turns that
 into the studies' dense ``[graphs, max_nodes, d]`` layout with a padding mask in one
 vectorised call (no Python loop over graphs), and the studies' own projection classes
-(``Sort``, ``LexSort``, ``ChannelSort``, ``SumPool``, ``MeanPool``, ``MaxPool``) do the rest,
+(``Sort``, ``LexSort``, ``ChannelSort``, ``SumPool``, ``MeanPool``, ``MaxPool``, under their config
+names ``sort`` ... ``max_pool``) do the rest,
 padding placed last / ignored exactly as in the studies.  Sorted outputs are
 ``[graphs, max_nodes * d]``, zero-padded; pass ``max_num_nodes`` for a fixed width.
 """
@@ -23,11 +24,16 @@ from eqlatent.projections.lex_sort import LexSort
 from eqlatent.projections.pooling import MaxPool, MeanPool, SumPool
 from eqlatent.projections.sort import Sort
 
-NODE_METHODS = {"sort": Sort, "lex_sort": LexSort, "channel_sort": ChannelSort,
-                "sum": SumPool, "mean": MeanPool, "max": MaxPool}
+#: the projection names, the same as the configs' (``configs/projection/``), the retention CLI's and the report's
+NODE_METHODS = {cls.name: cls for cls in (Sort, LexSort, ChannelSort, SumPool, MeanPool, MaxPool)}
+#: names of earlier releases -> the one name now (refused with a one-line error naming it)
+RENAMED = {"sum": "sum_pool", "mean": "mean_pool", "max": "max_pool"}
 
 
 def _node_projection(method: str):
+    if method in RENAMED:
+        raise ConfigError(f"node projection '{method}' is now called '{RENAMED[method]}'",
+                          f"pass method='{RENAMED[method]}'")
     if method not in NODE_METHODS:
         raise ConfigError(f"unknown node projection '{method}'", f"use one of {', '.join(NODE_METHODS)}")
     return NODE_METHODS[method]()
@@ -76,7 +82,8 @@ def project_nodes(x: Any, batch: Tensor | None = None, method: str = "sort", max
         ``[num_nodes]`` graph index of every node, sorted (PyG's ``data.batch``).
     method:
         ``"sort"`` (d = 1: lossless isometric cross-section), ``"lex_sort"`` (lossless, any d),
-        ``"channel_sort"`` (lossy for d > 1), ``"sum"``, ``"mean"``, ``"max"`` (lossy pooling).
+        ``"channel_sort"`` (lossy for d > 1), ``"sum_pool"``, ``"mean_pool"``, ``"max_pool"`` (lossy
+        pooling): the projections' names in ``configs/projection/``.
     max_num_nodes:
         Fixed number of node slots for the sorting methods (default: the largest graph).
 
@@ -93,7 +100,7 @@ def project_nodes(x: Any, batch: Tensor | None = None, method: str = "sort", max
     >>> eqlatent.project_nodes(x, batch, "sort")
     tensor([[1., 2., 3.],
             [4., 5., 0.]])
-    >>> eqlatent.project_nodes(x, batch, "mean")
+    >>> eqlatent.project_nodes(x, batch, "mean_pool")
     tensor([[2.0000],
             [4.5000]])
     """
@@ -108,7 +115,7 @@ class NodeProjection(torch.nn.Module):
     Examples
     --------
     >>> import torch, eqlatent
-    >>> pool = eqlatent.NodeProjection("max")
+    >>> pool = eqlatent.NodeProjection("max_pool")
     >>> pool(torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 0]))
     tensor([[1., 2.]])
     """

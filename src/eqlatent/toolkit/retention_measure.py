@@ -2,7 +2,7 @@
 
 Why: the paper's measure of information kept -- projected distances against the quotient
 distances ``min_g ||z_i - g . z_j||`` -- for a researcher's own encoder and group, with the
-studies' metrics (:mod:`eqlatent.metrics.retention`): Spearman and relative error over
+studies' metrics (:mod:`eqlatent.metrics.distance_retention`): Spearman and relative error over
 random pairs, and k-NN consistency over the first ``n_knn`` latents (all their pairs).
 """
 
@@ -18,7 +18,7 @@ from eqlatent.errors import LatentShapeError
 from eqlatent.groups.quotient import quotient_distance
 from eqlatent.groups.specs import field_type_for, is_permutation_group
 from eqlatent.markdown import markdown_table
-from eqlatent.metrics.retention import distance_preservation, knn_consistency, sample_pairs
+from eqlatent.metrics.distance_retention import distance_preservation, knn_consistency, sample_pairs
 from eqlatent.toolkit.invariant import invariant_projection
 from eqlatent.toolkit.nodes import project_nodes
 
@@ -80,8 +80,9 @@ def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: 
         ``[n, ...]`` latents: node latents ``[n, nodes, d]`` for S_n; ``[n, C]`` /
         ``[n, C, 1, 1]`` (or a GeometricTensor) for a FieldType; ``[n, fields, N]`` for ``"C8"``.
     projection:
-        A method name (``"random"``, ``"norm"``, ``"pool"``, ``"canonicalize"``; for S_n
-        ``"sort"``, ``"lex_sort"``, ... as in :func:`eqlatent.project_nodes`) or any callable
+        A projection name (``"random_invariant"``, ``"norm"``, ``"group_pool_max"``, ``"group_pool_mean"``,
+        ``"canonicalize"``; for S_n ``"sort"``, ``"lex_sort"``, ``"sum_pool"``, ... as in
+        :func:`eqlatent.project_nodes`) or any callable
         ``latents -> [n, F]`` (e.g. an :func:`eqlatent.invariant_projection` module).
     group_or_field_type:
         As for :func:`eqlatent.quotient_distance`.

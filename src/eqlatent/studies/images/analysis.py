@@ -3,7 +3,7 @@
 For one encoder and one projection the analysis reports:
 
 * how well its distances follow the quotient distances ``min_g ||z1 - g z2||``
-  (Spearman / Pearson / relative error, :func:`eqlatent.metrics.retention.distance_preservation`)
+  (Spearman / Pearson / relative error, :func:`eqlatent.metrics.distance_retention.distance_preservation`)
   and how many of the 10 nearest neighbours survive (``knn_consistency``);
 * how invariant it is to a *further* rotation of the input: exact quarter turns
   (``inv_err_rot90``) and random angles (``inv_err``, limited by pixel interpolation);
@@ -27,8 +27,8 @@ from torch import Tensor
 
 from eqlatent.errors import ConfigError
 from eqlatent.groups.quotient import orbit_quotient_distances, quotient_distance
-from eqlatent.metrics.retention import distance_preservation, knn_consistency, pairwise_distances
-from eqlatent.probes import CLASSIFICATION, REGRESSION
+from eqlatent.metrics.distance_retention import distance_preservation, knn_consistency, pairwise_distances
+from eqlatent.probe_models import CLASSIFICATION, REGRESSION
 from eqlatent.projections.image_latent import ImageLatentProjection
 
 log = logging.getLogger(__name__)

@@ -23,7 +23,7 @@ from eqlatent.studies.images.analysis import analyse_encoder, random_k_curve
 from eqlatent.studies.images.figures import embedding_grid, retention_curve
 from eqlatent.studies.fitting import is_rank_zero
 from eqlatent.studies.images.latents import encode_and_cache, train_or_reuse
-from eqlatent.studies.images.report import claim2_verdict, claim3_verdict, results_markdown
+from eqlatent.studies.images.claims23_report import claim2_verdict, claim3_verdict, results_markdown
 from eqlatent.studies.results import ImagesResults
 from eqlatent.studies.skeleton import Outcome, StudyRun
 
@@ -58,7 +58,7 @@ def _quality(encoders: dict[str, dict[str, Any]]) -> dict[str, str]:
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Run the whole images study; returns the verdicts and per-encoder metrics."""
     study = StudyRun(cfg)
-    icfg = cfg.profile.images
+    icfg = cfg.images
     out_dir = study.out_dir
     models = _encoder_configs(cfg)
     data = hydra.utils.instantiate(cfg.data)

@@ -4,7 +4,7 @@ Three measures per projection, all against the exact permutation-quotient geomet
 
 * quotient-distance preservation: Spearman / Pearson / relative error between
   ``||pi(z_i) - pi(z_j)||`` and ``min_P ||z_i - P z_j||`` over every pair of the
-  evaluation molecules (eqlatent.metrics.retention.distance_preservation);
+  evaluation molecules (eqlatent.metrics.distance_retention.distance_preservation);
 * kNN consistency: shared k nearest neighbours, quotient vs projected;
 * decodability: run the decoder on the projection (putting the nodes back with the
   inverse sorting permutation where the projection is a cross-section) and count the
@@ -23,7 +23,7 @@ from torch import Tensor
 
 from eqlatent.errors import ConfigError
 from eqlatent.groups.quotient import quotient_distance
-from eqlatent.metrics.retention import distance_preservation, knn_consistency, pairwise_distances
+from eqlatent.metrics.distance_retention import distance_preservation, knn_consistency, pairwise_distances
 from eqlatent.models.graph_vae import GraphVAE
 from eqlatent.projections.base import InvariantProjection
 from eqlatent.projections.identity import Identity

@@ -21,7 +21,7 @@ from eqlatent.errors import ConfigError
 from eqlatent.projections.base import InvariantProjection
 from eqlatent.projections.identity import Identity
 from eqlatent.projections.node_latent import gather_nodes
-from eqlatent.studies.molecules.retention import random_node_permutations
+from eqlatent.studies.molecules.node_retention import random_node_permutations
 
 #: node order of (train, test) latents per condition; "stored" = the dataset's order
 SHUFFLE_CONDITIONS = {"stored": (False, False), "shuffled_test": (False, True), "shuffled": (True, True)}

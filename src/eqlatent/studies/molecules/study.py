@@ -25,15 +25,15 @@ from eqlatent.errors import ConfigError
 from eqlatent.projections.identity import Identity
 from eqlatent.studies.artefacts import OptionalArtefacts
 from eqlatent.studies.molecules.figures import embedding_figure, interpolation_figure
-from eqlatent.studies.molecules.probes import run_probes
+from eqlatent.studies.molecules.property_probes import run_probes
 from eqlatent.studies.molecules.ceiling import decodable_mask
 from eqlatent.studies.molecules.interpolation import interpolation_stats, random_pairs
 from eqlatent.studies.molecules.reconstruction import exact_matches, posterior_sample, reconstruction_scores
-from eqlatent.studies.molecules.report import claim1_verdict, projection_table, results_markdown
-from eqlatent.studies.molecules.retention import (applies, decodability, distance_retention, instantiate_projections,
-                                                 random_node_permutations)
+from eqlatent.studies.molecules.claim1_report import claim1_verdict, projection_table, results_markdown
+from eqlatent.studies.molecules.node_retention import (applies, decodability, distance_retention,
+                                                      instantiate_projections, random_node_permutations)
 from eqlatent.studies.fitting import is_rank_zero
-from eqlatent.studies.molecules.training import latents_for, train_all
+from eqlatent.studies.molecules.training import latents_for, train_all, vae_config
 from eqlatent.studies.results import MoleculesResults
 from eqlatent.studies.skeleton import Outcome, StudyRun
 from eqlatent.projections.node_latent import gather_nodes
@@ -223,7 +223,7 @@ def run(cfg: DictConfig) -> dict:
                                               study.artefacts) for d in dims}
     results = MoleculesResults(
         run_name=str(cfg.run_name), dataset={"name": ds.name, "summary": ds.summary(), "n": len(ds)},
-        model=", ".join(f"{k}={v}" for k, v in cfg.model.items() if not str(k).startswith("_")),
+        model=", ".join(f"{k}={v}" for k, v in vae_config(cfg).items() if not str(k).startswith("_")),
         epochs=int(cfg.trainer.max_epochs), analysis_latent=str(mcfg.analysis_latent),
         n_eval=min(int(mcfg.n_eval), len(test)), probe_targets=list(mcfg.probe_targets), latent_dims=latent_dims,
         ceiling={"decodable": float(decodable.float().mean()), "n_test": len(test)},
