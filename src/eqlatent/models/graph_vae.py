@@ -272,6 +272,11 @@ class GraphVAE(L.LightningModule):
         weights = torch.ones(n_bond_types + 1)
         weights[1:] = bond_weight
         self.register_buffer("bond_class_weight", weights, persistent=False)
+        # run-time state, never saved: the compiled encoder/decoder of a fit (on_fit_start), a device flag of a
+        # non-finite loss since the last check (_step), the off-diagonal mask of the last graph size (_off_diagonal)
+        self._compiled: tuple[nn.Module, nn.Module] | None = None
+        self._not_finite: Tensor | bool = False
+        self._off_cache: Tensor | None = None
 
     # ------------------------------------------------------------------ model
     def encode(self, node_type: Tensor, bond_type: Tensor) -> tuple[Tensor, Tensor]:
@@ -326,7 +331,7 @@ class GraphVAE(L.LightningModule):
         and raised once per epoch (:meth:`_raise_if_not_finite`).
         """
         node_type, bond_type = batch
-        encoder, decoder = getattr(self, "_compiled", None) or (self.encoder, self.decoder)
+        encoder, decoder = self._compiled or (self.encoder, self.decoder)
         mu, logvar = encoder(self._pairs(node_type, bond_type))
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
         node_logits, bond_logits = decoder(z)
@@ -343,7 +348,7 @@ class GraphVAE(L.LightningModule):
             node_ok = node_logits.argmax(-1) - 1 == node_type
             bond_hit = (bond_logits.argmax(-1) == bond_type).to(off.dtype) * off  # correct off-diagonal pairs
             graph_ok = node_ok.all(1) & (bond_hit.sum((1, 2)) == n * (n - 1))
-            self._not_finite = ~torch.isfinite(loss.detach()) | getattr(self, "_not_finite", False)
+            self._not_finite = ~torch.isfinite(loss.detach()) | self._not_finite
         self.log_dict({f"{stage}/loss": loss, f"{stage}/recon_nodes": node_nll, f"{stage}/recon_bonds": bond_nll,
                        f"{stage}/kl": kl, f"{stage}/node_acc": node_ok.float().mean(),
                        f"{stage}/bond_acc": bond_hit.sum() / (b * n * (n - 1)), f"{stage}/graph_acc": graph_ok.float().mean()},
@@ -354,16 +359,13 @@ class GraphVAE(L.LightningModule):
 
     def _off_diagonal(self, n: int, device: torch.device) -> Tensor:
         """``[n, n]`` float mask, 0 on the diagonal (a node's "bond" with itself is no bond), built once per size."""
-        cached = getattr(self, "_off_cache", None)
-        if cached is None or cached.shape[0] != n or cached.device != device:
-            cached = 1.0 - torch.eye(n, device=device)
-            self._off_cache = cached
-        return cached
+        if self._off_cache is None or self._off_cache.shape[0] != n or self._off_cache.device != device:
+            self._off_cache = 1.0 - torch.eye(n, device=device)
+        return self._off_cache
 
     def _raise_if_not_finite(self) -> None:
         """Raise if a loss since the last check was NaN or infinite (one host sync, once per epoch)."""
-        flag = getattr(self, "_not_finite", None)
-        if flag is not None and bool(flag):
+        if bool(self._not_finite):
             raise FloatingPointError(f"graph VAE loss became non-finite in epoch {self.current_epoch}; "
                                      "lower the learning rate (molecules lr) or the KL weight")
         self._not_finite = False

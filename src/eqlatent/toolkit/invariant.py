@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from eqlatent.errors import ConfigError
+from eqlatent.errors import ConfigError, check_choice
 from eqlatent.groups.field_types import action_from_field_type
 from eqlatent.groups.inputs import flat_latent
 from eqlatent.projections.canonicalize import canonical_representative, canonicalization_error
@@ -113,11 +113,7 @@ def invariant_projection(field_type: Any, method: str = "random_invariant", k: i
     >>> bool((proj(x.transform(g)) - proj(x)).abs().max() < 1e-5)
     True
     """
-    if method in RENAMED:
-        raise ConfigError(f"invariant projection '{method}' is now called '{RENAMED[method]}'",
-                          f"pass method='{RENAMED[method]}'")
-    if method not in FIELD_METHODS:
-        raise ConfigError(f"unknown invariant projection method '{method}'", f"use one of {', '.join(FIELD_METHODS)}")
+    check_choice("invariant projection", method, FIELD_METHODS, RENAMED)
     if reduce not in ("max", "sort"):
         raise ConfigError(f"unknown reduce '{reduce}'", "use reduce='max' or reduce='sort'")
     if k is not None and int(k) < 1:

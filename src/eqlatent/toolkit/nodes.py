@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from eqlatent.errors import ConfigError, LatentShapeError
+from eqlatent.errors import LatentShapeError, check_choice
 from eqlatent.groups.inputs import check_finite
 from eqlatent.projections.channel_sort import ChannelSort
 from eqlatent.projections.lex_sort import LexSort
@@ -31,11 +31,7 @@ RENAMED = {"sum": "sum_pool", "mean": "mean_pool", "max": "max_pool"}
 
 
 def _node_projection(method: str):
-    if method in RENAMED:
-        raise ConfigError(f"node projection '{method}' is now called '{RENAMED[method]}'",
-                          f"pass method='{RENAMED[method]}'")
-    if method not in NODE_METHODS:
-        raise ConfigError(f"unknown node projection '{method}'", f"use one of {', '.join(NODE_METHODS)}")
+    check_choice("node projection", method, NODE_METHODS, RENAMED)
     return NODE_METHODS[method]()
 
 
