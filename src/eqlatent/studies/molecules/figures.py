@@ -75,11 +75,18 @@ def interpolation_figure(paths: list[dict[str, list]], names: list[tuple[str, st
 
     ts = np.linspace(0, 1, steps)
     rows = [(f"{a}  ->  {b}: {label}", smiles) for (a, b), kinds in zip(names, paths) for label, smiles in kinds.items()]
-    fig, axes = plt.subplots(len(rows), 1, figsize=(2.2 * steps, 2.6 * len(rows)), squeeze=False)
-    for ax, (title, smiles) in zip(axes[:, 0], rows):
+    images = []
+    for _, smiles in rows:
         mols = [Chem.MolFromSmiles(s) if s is not None else None for s in smiles]
         legends = [f"t={t:.2f}: " + (s if s is not None else "invalid") for t, s in zip(ts, smiles)]
-        ax.imshow(_grid_image(mols, legends, steps))
+        images.append(_grid_image(mols, legends, steps))
+    # each row's axes gets its image's aspect ratio, so no slot is taller than its picture (no blank bands)
+    width = 2.2 * steps
+    ratios = [img.shape[0] / img.shape[1] for img in images]
+    fig, axes = plt.subplots(len(rows), 1, figsize=(width, width * sum(ratios) + 0.35 * len(rows) + 0.5),
+                             squeeze=False, layout="constrained", gridspec_kw={"height_ratios": ratios})
+    for ax, (title, _), img in zip(axes[:, 0], rows, images):
+        ax.imshow(img)
         ax.set_title(title, fontsize=10)
         ax.axis("off")
     fig.suptitle("Interpolations between test molecules the VAE reconstructs exactly", fontsize=12)
