@@ -2,7 +2,9 @@
 
 A two-layer GCN (untrained, random weights) on synthetic random graphs gives one latent row
 per node; relabelling the nodes of every graph permutes those rows.  ``project_nodes`` turns
-them into one invariant row per graph, batched with ``to_dense_batch`` (no loop over graphs).
+them into one invariant row per graph, batched like ``to_dense_batch`` (no loop over graphs); with
+``max_num_nodes`` the width is fixed for a downstream ``nn.Linear``, and ``return_counts`` tells
+zero padding from zero-latent nodes.
 """
 
 import torch
@@ -47,6 +49,16 @@ with torch.no_grad():
         print(f"{method:<12} -> {tuple(out.shape)}, invariance error under node relabelling: {err:.1e}")
     pool = eqlatent.NodeProjection("sum_pool")  # as a module, e.g. inside your model
     print(f"NodeProjection('sum_pool') on the Batch: {tuple(pool(Batch.from_data_list(graphs[:3])).shape)}")
+    # a fixed width for a downstream nn.Linear: pad every graph to max_num_nodes slots (a larger graph is an error)
+    head = eqlatent.NodeProjection("lex_sort", max_num_nodes=16, in_features=x.shape[1])
+    linear = torch.nn.Linear(head.out_features, 1)
+    first3 = data.batch < 3
+    print(f"NodeProjection('lex_sort', max_num_nodes=16) -> out_features {head.out_features} for any batch: "
+          f"{tuple(head(x[first3], data.batch[first3]).shape)}, {tuple(head(x, data.batch).shape)}; "
+          f"nn.Linear on top -> {tuple(linear(head(x, data.batch)).shape)}")
+    # padding zeros look like zero-latent nodes: append the node counts if that matters
+    out, counts = eqlatent.project_nodes(x, data.batch, return_counts=True)
+    print(f"with node counts appended: {tuple(torch.cat([out, counts[:, None].to(out.dtype)], 1).shape)}")
     from torch_geometric.utils import to_dense_batch
 
     dense, _ = to_dense_batch(x, data.batch)  # [graphs, max_nodes, d], zero padding

@@ -66,3 +66,149 @@ def test_bad_input_is_a_one_line_error_naming_the_fix():
         with pytest.raises(exc) as err:
             fn()
         assert "\n" not in str(err.value) and "fix:" in str(err.value) and word in str(err.value), str(err.value)
+
+
+def one_line(err, *words):
+    """The error is a single "problem -- fix: ..." line containing every word."""
+    text = str(err.value)
+    assert "\n" not in text and "fix:" in text and all(w in text for w in words), text
+
+
+def test_max_num_nodes_below_the_largest_graph_is_an_error_not_a_silent_truncation():
+    """Truncating nodes before projecting breaks invariance (relabelling changes which nodes are dropped)."""
+    x, batch, _ = graphs(2, n_graphs=5)
+    x, batch = torch.cat([x, torch.randn(11, 2)]), torch.cat([batch, torch.full((11,), 5)])
+    for method in ("lex_sort", "sum_pool", "max_pool"):
+        with pytest.raises(LatentShapeError) as err:
+            eqlatent.project_nodes(x, batch, method, max_num_nodes=8)
+        one_line(err, "11 nodes", "max_num_nodes=11")
+    with pytest.raises(LatentShapeError) as err:
+        eqlatent.toolkit.nodes.dense_nodes(x, batch, max_num_nodes=8)
+    one_line(err, "11 nodes")
+    with pytest.raises(LatentShapeError) as err:  # dense input: more node slots than max_num_nodes
+        eqlatent.project_nodes(torch.randn(4, 11, 2), method="lex_sort", max_num_nodes=8)
+    one_line(err, "11", "max_num_nodes")
+    # max_num_nodes equal to the largest graph is fine and invariant
+    out = eqlatent.project_nodes(x, batch, "lex_sort", max_num_nodes=11)
+    assert out.shape == (6, 22)
+    first = len(x) - 11  # relabel the nodes of the largest graph
+    perm = torch.cat([torch.arange(first), first + torch.randperm(11, generator=torch.Generator().manual_seed(0))])
+    assert torch.equal(eqlatent.project_nodes(x[perm], batch, "lex_sort", max_num_nodes=11), out)
+
+
+def test_fixed_width_is_an_explicit_request_and_feeds_a_linear_layer_across_batches():
+    module = eqlatent.NodeProjection("lex_sort", max_num_nodes=12, in_features=3)
+    linear = torch.nn.Linear(module.out_features, 4)
+    widths = set()
+    for seed, n_graphs, extra in ((0, 5, 0), (1, 49, 12)):  # the second batch adds a graph of 12 nodes
+        x, batch, _ = graphs(3, n_graphs - (extra > 0), seed)
+        x, batch = torch.cat([x, torch.randn(extra, 3)]), torch.cat([batch, torch.full((extra,), n_graphs - 1)])
+        out = module(x, batch)
+        assert out.shape == (n_graphs, 36) and linear(out).shape == (n_graphs, 4)
+        widths.add(eqlatent.project_nodes(x, batch, "lex_sort").shape[1])  # without max_num_nodes: per batch
+    assert len(widths) == 2  # the width follows each batch's largest graph unless max_num_nodes is given
+    # dense input is padded to the requested number of slots too (padding last, zeros)
+    z = torch.randn(4, 5, 1)
+    fixed = eqlatent.project_nodes(z, method="sort", max_num_nodes=7)
+    assert fixed.shape == (4, 7) and torch.equal(fixed[:, :5], eqlatent.project_nodes(z, method="sort"))
+    assert not fixed[:, 5:].any()
+
+
+def test_return_counts_tells_zero_padding_from_zero_latent_nodes():
+    x = torch.zeros(7, 2)
+    batch = torch.tensor([0, 0, 0, 1, 1, 1, 1])
+    out = eqlatent.project_nodes(x, batch, "lex_sort")
+    assert isinstance(out, torch.Tensor) and torch.equal(out[0], out[1])  # the ambiguity: same row
+    res = eqlatent.project_nodes(x, batch, "lex_sort", return_counts=True)
+    out2, counts = res
+    assert torch.equal(out2, out) and torch.equal(res.counts, torch.tensor([3, 4])) and res.out is out2
+    with_counts = torch.cat([out, counts.unsqueeze(1).to(out.dtype)], 1)  # the documented way to append them
+    assert not torch.equal(with_counts[0], with_counts[1])
+    # counts of random graphs, of a PyG Batch, of dense input and through the module; mask agrees
+    xr, br, sizes = graphs(3)
+    assert torch.equal(eqlatent.project_nodes(xr, br, "sum_pool", return_counts=True).counts, sizes)
+    z, mask = eqlatent.toolkit.nodes.dense_nodes(xr, br)
+    assert torch.equal(mask.sum(1), sizes)
+    assert torch.equal(eqlatent.project_nodes(torch.randn(4, 5, 2), return_counts=True).counts, torch.full((4,), 5))
+    assert torch.equal(eqlatent.NodeProjection("mean_pool", return_counts=True)(xr, br).counts, sizes)
+
+
+@pytest.mark.parametrize("ids", ["gaps", "no_zero", "past_num_graphs"])
+def test_non_contiguous_graph_ids_are_refused(ids):
+    x, batch, _ = graphs(2, n_graphs=50)
+    kwargs = {}
+    if ids == "gaps":
+        batch = batch * 2
+    elif ids == "no_zero":
+        batch = batch + 1
+    else:
+        kwargs["num_graphs"] = 40
+    with pytest.raises(LatentShapeError) as err:
+        eqlatent.project_nodes(x, batch, "lex_sort", **kwargs)
+    one_line(err, "torch.unique(batch, return_inverse=True)" if ids != "past_num_graphs" else "num_graphs")
+    with pytest.raises(LatentShapeError):
+        eqlatent.toolkit.nodes.dense_nodes(x, batch, **kwargs)
+
+
+def test_default_method_works_for_any_d_and_lex_sort_equals_sort_for_one_channel():
+    x, batch, sizes = graphs(5)
+    assert torch.equal(eqlatent.project_nodes(x, batch), eqlatent.project_nodes(x, batch, "lex_sort"))
+    assert eqlatent.NodeProjection().method == "lex_sort"
+    assert torch.equal(eqlatent.NodeProjection()(x, batch), eqlatent.project_nodes(x, batch, "lex_sort"))
+    x1, batch1, _ = graphs(1, n_graphs=20)
+    x1 = x1.round()  # ties
+    assert torch.equal(eqlatent.project_nodes(x1, batch1, "lex_sort"), eqlatent.project_nodes(x1, batch1, "sort"))
+    z = torch.randn(6, 9, 1).round()
+    assert torch.equal(eqlatent.project_nodes(z, method="lex_sort"), eqlatent.project_nodes(z, method="sort"))
+
+
+@pytest.mark.parametrize("method", list(NODE_METHODS))
+def test_empty_graphs_and_empty_batches_are_one_line_errors(method):
+    from torch_geometric.data import Batch, Data
+
+    d = 1 if method == "sort" else 2
+    x, batch, _ = graphs(d, n_graphs=4)
+    with pytest.raises(LatentShapeError) as err:  # num_graphs larger than the ids present: graphs 4 and 5 empty
+        eqlatent.project_nodes(x, batch, method, num_graphs=6)
+    one_line(err, "4, 5", "no nodes")
+    data = Batch.from_data_list([Data(x=torch.randn(2, d)), Data(x=torch.zeros(0, d)), Data(x=torch.randn(3, d))])
+    with pytest.raises(LatentShapeError) as err:
+        eqlatent.project_nodes(data, method=method)
+    one_line(err, "graph 1 ", "no nodes")
+    for bad in (lambda: eqlatent.project_nodes(torch.zeros(0, d), torch.zeros(0, dtype=torch.long), method),
+                lambda: eqlatent.project_nodes(torch.zeros(3, 0, d), method=method),
+                lambda: eqlatent.project_nodes(torch.zeros(0, 4, d), method=method)):
+        with pytest.raises(LatentShapeError) as err:
+            bad()
+        one_line(err, "no nodes")
+    with pytest.raises(LatentShapeError) as err:
+        eqlatent.toolkit.nodes.dense_nodes(x, batch, num_graphs=6)
+    one_line(err, "no nodes")
+
+
+def test_node_projection_out_features_sizes_a_linear_layer_or_says_what_to_pass():
+    cases = [(("sum_pool",), {"in_features": 5}, 5), (("max_pool",), {"in_features": 5, "max_num_nodes": 9}, 5),
+             (("lex_sort",), {"max_num_nodes": 10, "in_features": 3}, 30), (("channel_sort", 9, 2), {}, 18),
+             (("sort",), {"max_num_nodes": 10}, 10)]  # sort: one channel per node, so in_features is known
+    for args, kwargs, expected in cases:
+        module = eqlatent.NodeProjection(*args, **kwargs)
+        assert module.out_features == expected, (args, kwargs)
+        x, batch, _ = graphs(module.in_features or 1)
+        assert module(x, batch).shape[1] == expected
+    for kwargs, word in (({"method": "lex_sort", "in_features": 3}, "max_num_nodes"),
+                         ({"method": "sum_pool"}, "in_features"), ({"method": "lex_sort"}, "max_num_nodes=")):
+        with pytest.raises(ConfigError) as err:
+            eqlatent.NodeProjection(**kwargs).out_features
+        one_line(err, word)
+    with pytest.raises(ConfigError) as err:
+        eqlatent.NodeProjection("sort", in_features=3)
+    one_line(err, "lex_sort")
+    for bad in ({"max_num_nodes": 0}, {"in_features": -1}, {"max_num_nodes": 2.5}):
+        with pytest.raises(ConfigError) as err:
+            eqlatent.NodeProjection("lex_sort", **bad)
+        one_line(err, "positive")
+    module = eqlatent.NodeProjection("lex_sort", max_num_nodes=9, in_features=3)
+    with pytest.raises(LatentShapeError) as err:  # a latent of another width than promised
+        module(*graphs(2)[:2])
+    one_line(err, "in_features=3")
+    assert "in_features=3" in repr(module) and "max_num_nodes=9" in repr(module)

@@ -1,23 +1,35 @@
 """``eqlatent.project_nodes``: S_n-invariant projections of PyG-style node latents.
 
 Why: a PyG encoder returns one row per node, ``x [num_nodes, d]``, with ``batch [num_nodes]``
-saying which graph each row belongs to.  ``torch_geometric.utils.to_dense_batch`` turns that
-into the studies' dense ``[graphs, max_nodes, d]`` layout with a padding mask in one
-vectorised call (no Python loop over graphs), and the studies' own projection classes
-(``Sort``, ``LexSort``, ``ChannelSort``, ``SumPool``, ``MeanPool``, ``MaxPool``, under their config
-names ``sort`` ... ``max_pool``) do the rest,
-padding placed last / ignored exactly as in the studies.  Sorted outputs are
-``[graphs, max_nodes * d]``, zero-padded; pass ``max_num_nodes`` for a fixed width.
+saying which graph each row belongs to.  :func:`dense_nodes` scatters that into the studies'
+dense ``[graphs, nodes, d]`` layout with a padding mask in one vectorised step (the scatter of
+``torch_geometric.utils.to_dense_batch``, no Python loop over graphs), and the studies' own
+projection classes (``Sort``, ``LexSort``, ``ChannelSort``, ``SumPool``, ``MeanPool``, ``MaxPool``,
+under their config names ``sort`` ... ``max_pool``) do the rest, padding placed last / ignored
+exactly as in the studies.
+
+Everything that would make the result silently wrong is refused with a one-line
+:class:`~eqlatent.errors.LatentShapeError` instead: a graph larger than ``max_num_nodes``
+(``to_dense_batch`` would drop its extra nodes, and which ones depends on the node order, so
+the result would no longer be invariant), graph ids with gaps (a row per missing id), empty
+graphs (no node set to sort or pool) and empty batches.
+
+Output width: sorted outputs are ``[graphs, max_nodes * d]``, zero-padded, where ``max_nodes``
+is the largest graph *of this batch* unless ``max_num_nodes`` fixes it; pass ``max_num_nodes``
+(and use :attr:`NodeProjection.out_features`) to feed an ``nn.Linear`` across batches.  The
+padding zeros cannot be told from nodes whose latent is zero; ``return_counts=True`` also
+returns the number of nodes of every graph, to append as a feature when that matters.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import operator
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
-from eqlatent.errors import LatentShapeError, check_choice
+from eqlatent.errors import ConfigError, LatentShapeError, check_choice
 from eqlatent.groups.inputs import check_finite
 from eqlatent.projections.channel_sort import ChannelSort
 from eqlatent.projections.lex_sort import LexSort
@@ -28,6 +40,15 @@ from eqlatent.projections.sort import Sort
 NODE_METHODS = {cls.name: cls for cls in (Sort, LexSort, ChannelSort, SumPool, MeanPool, MaxPool)}
 #: names of earlier releases -> the one name now (refused with a one-line error naming it)
 RENAMED = {"sum": "sum_pool", "mean": "mean_pool", "max": "max_pool"}
+#: methods whose output keeps one block of d numbers per node slot (width max_nodes * d)
+SORTS = ("sort", "lex_sort", "channel_sort")
+
+
+class ProjectedNodes(NamedTuple):
+    """``project_nodes(..., return_counts=True)``: the invariant rows and the node count of each graph."""
+
+    out: Tensor     #: ``[graphs, width]`` invariant rows
+    counts: Tensor  #: ``[graphs]`` (long) number of real nodes of each graph
 
 
 def _node_projection(method: str):
@@ -35,38 +56,118 @@ def _node_projection(method: str):
     return NODE_METHODS[method]()
 
 
+def _check_count(name: str, value: Any) -> int | None:
+    """``value`` as a positive int (or None), else a one-line :class:`ConfigError`."""
+    if value is None:
+        return None
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)  # int, numpy / 0-d torch integers
+    except TypeError:
+        number = None
+    if number is None or number < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}", f"pass {name}=<int >= 1> or leave it None")
+    return number
+
+
+def _ids(ids: Tensor, limit: int = 8) -> str:
+    shown = ", ".join(str(int(i)) for i in ids[:limit])
+    return shown + (f", ... ({len(ids)} in all)" if len(ids) > limit else "")
+
+
+def _pad_dense(x: Tensor, max_num_nodes: int | None, num_graphs: int | None) -> tuple[Tensor, Tensor | None]:
+    """A dense ``[graphs, nodes, d]`` latent (every slot a node), padded to ``max_num_nodes`` slots if asked."""
+    if x.ndim != 3:
+        raise LatentShapeError(f"without a batch vector the latent must be dense [graphs, nodes, d], got {tuple(x.shape)}",
+                               "pass batch [num_nodes] (graph index per node) for x [num_nodes, d]")
+    graphs, nodes = x.shape[:2]
+    if graphs == 0 or nodes == 0:
+        raise LatentShapeError(f"the dense latent {tuple(x.shape)} has no nodes to project",
+                               "pass at least one graph with at least one node")
+    if num_graphs is not None and num_graphs != graphs:
+        raise LatentShapeError(f"num_graphs={num_graphs} but the dense latent has {graphs} graphs",
+                               "leave num_graphs None for dense input (it is x.shape[0])")
+    if max_num_nodes is None or max_num_nodes == nodes:
+        return x, None
+    if nodes > max_num_nodes:
+        raise LatentShapeError(f"the dense latent has {nodes} node slots but max_num_nodes={max_num_nodes}",
+                               f"pass max_num_nodes={nodes} or more (or None for the latent's own width)")
+    z = torch.cat([x, x.new_zeros(graphs, max_num_nodes - nodes, x.shape[2])], 1)
+    mask = (torch.arange(max_num_nodes, device=x.device) < nodes).expand(graphs, -1)
+    return z, mask
+
+
 def dense_nodes(x: Any, batch: Tensor | None = None, max_num_nodes: int | None = None,
                 num_graphs: int | None = None) -> tuple[Tensor, Tensor | None]:
-    """``(z [graphs, nodes, d], mask [graphs, nodes] or None)`` from PyG node latents or a dense latent."""
+    """``(z [graphs, nodes, d], mask [graphs, nodes] or None)`` from PyG node latents or a dense latent.
+
+    ``mask`` is True on real nodes (``mask.sum(1)`` is the node count of each graph); it is None for
+    a dense ``[graphs, nodes, d]`` latent given without ``batch`` and not padded, where every slot is
+    a node.  Graph ids must be ``0 .. num_graphs - 1``, sorted, every one present; ``nodes`` is
+    ``max_num_nodes`` when given (never smaller than the largest graph), else the largest graph.
+    """
+    max_num_nodes = _check_count("max_num_nodes", max_num_nodes)
+    num_graphs = _check_count("num_graphs", num_graphs)
     if hasattr(x, "x") and hasattr(x, "batch") and batch is None:  # torch_geometric Batch / Data
-        batch = x.batch if x.batch is not None else torch.zeros(x.num_nodes, dtype=torch.long)
-        num_graphs = num_graphs or int(getattr(x, "num_graphs", 1))
+        num_graphs = num_graphs or int(getattr(x, "num_graphs", None) or 1)
+        batch = x.batch if x.batch is not None else torch.zeros(x.num_nodes or 0, dtype=torch.long)
         x = x.x
     if not isinstance(x, Tensor) or not x.is_floating_point():
         raise LatentShapeError(f"node latents must be a float tensor, got {getattr(x, 'dtype', type(x).__name__)}",
                                "pass x [num_nodes, d] (float) with batch [num_nodes], or a torch_geometric Batch")
     check_finite(x, "node latent")
     if batch is None:
-        if x.ndim != 3:
-            raise LatentShapeError(f"without a batch vector the latent must be dense [graphs, nodes, d], got {tuple(x.shape)}",
-                                   "pass batch [num_nodes] (graph index per node) for x [num_nodes, d]")
-        return x, None
+        return _pad_dense(x, max_num_nodes, num_graphs)
     if x.ndim == 1:
         x = x.unsqueeze(-1)
     batch = torch.as_tensor(batch, device=x.device)
     if x.ndim != 2 or batch.ndim != 1 or len(batch) != len(x):
         raise LatentShapeError(f"batch has {batch.numel()} entries but x has {x.shape[0]} nodes (x {tuple(x.shape)})",
                                "pass one graph index per node row: batch [num_nodes] from your PyG Batch (data.batch)")
-    if batch.numel() and (bool((batch[1:] < batch[:-1]).any()) or int(batch.min()) < 0):
+    if batch.is_floating_point() or batch.dtype == torch.bool:
+        raise LatentShapeError(f"batch must hold integer graph ids, got dtype {batch.dtype}",
+                               "pass data.batch (torch.long), or batch.long() if the ids are whole numbers")
+    if batch.numel() == 0:
+        raise LatentShapeError(f"no nodes to project (x {tuple(x.shape)}, empty batch)",
+                               "pass at least one graph with at least one node")
+    batch = batch.long()
+    if bool((batch[1:] < batch[:-1]).any()) or int(batch.min()) < 0:
         raise LatentShapeError("batch is not sorted non-negative graph indices",
                                "sort the nodes by graph (order = batch.argsort(stable=True); x, batch = x[order], batch[order])")
-    from torch_geometric.utils import to_dense_batch
+    top = int(batch[-1])
+    if num_graphs is not None and top >= num_graphs:
+        raise LatentShapeError(f"batch holds graph id {top} but num_graphs={num_graphs}",
+                               f"pass num_graphs={top + 1} or more, or relabel the ids: "
+                               "_, batch = torch.unique(batch, return_inverse=True)")
+    counts = torch.bincount(batch, minlength=num_graphs or top + 1)
+    empty = torch.nonzero(counts == 0).flatten()
+    if len(empty) and num_graphs is None:
+        raise LatentShapeError(f"graph ids in batch are not 0..{top} with every id present: "
+                               f"{len(empty)} missing (id {_ids(empty)}), so the result would have a row per missing id",
+                               "relabel them to 0..G-1: _, batch = torch.unique(batch, return_inverse=True)")
+    if len(empty):
+        raise LatentShapeError(f"graph{'s' if len(empty) > 1 else ''} {_ids(empty)} of {num_graphs} "
+                               f"{'have' if len(empty) > 1 else 'has'} no nodes: an empty node set has no "
+                               "invariant projection",
+                               "drop empty graphs before projecting (e.g. Batch.from_data_list([g for g in graphs "
+                               "if g.num_nodes])) and keep their rows yourself if you need them")
+    largest, where = (int(v) for v in counts.max(0))
+    if max_num_nodes is not None and largest > max_num_nodes:
+        raise LatentShapeError(f"graph {where} has {largest} nodes but max_num_nodes={max_num_nodes}: its extra nodes "
+                               "would be dropped (to_dense_batch truncates), which breaks invariance",
+                               f"pass max_num_nodes={largest} or more (the most nodes in any graph you will project)")
+    slots = max_num_nodes or largest
+    # the to_dense_batch scatter: row i goes to (its graph, its position inside the graph)
+    start = torch.cumsum(counts, 0) - counts
+    position = torch.arange(len(batch), device=x.device) - start[batch]
+    z = x.new_zeros(len(counts), slots, x.shape[1])
+    z[batch, position] = x
+    mask = torch.zeros(len(counts), slots, dtype=torch.bool, device=x.device)
+    mask[batch, position] = True
+    return z, mask
 
-    return to_dense_batch(x, batch.long(), max_num_nodes=max_num_nodes, batch_size=num_graphs)
 
-
-def project_nodes(x: Any, batch: Tensor | None = None, method: str = "sort", max_num_nodes: int | None = None,
-                  num_graphs: int | None = None) -> Tensor:
+def project_nodes(x: Any, batch: Tensor | None = None, method: str = "lex_sort", max_num_nodes: int | None = None,
+                  num_graphs: int | None = None, return_counts: bool = False) -> Tensor | ProjectedNodes:
     """S_n-invariant projection of node latents, one row per graph.
 
     Parameters
@@ -75,54 +176,114 @@ def project_nodes(x: Any, batch: Tensor | None = None, method: str = "sort", max
         ``[num_nodes, d]`` node latents (with ``batch``), a ``torch_geometric.data.Batch`` (its
         ``x`` and ``batch``), or a dense ``[graphs, nodes, d]`` latent without padding.
     batch:
-        ``[num_nodes]`` graph index of every node, sorted (PyG's ``data.batch``).
+        ``[num_nodes]`` graph index of every node: sorted, ``0 .. G-1`` with every id present
+        (PyG's ``data.batch``; relabel other ids with ``torch.unique(batch, return_inverse=True)``).
     method:
-        ``"sort"`` (d = 1: lossless isometric cross-section), ``"lex_sort"`` (lossless, any d),
-        ``"channel_sort"`` (lossy for d > 1), ``"sum_pool"``, ``"mean_pool"``, ``"max_pool"`` (lossy
-        pooling): the projections' names in ``configs/projection/``.
+        ``"lex_sort"`` (default: lossless for any d, equal to ``"sort"`` for d = 1), ``"sort"``
+        (d = 1 only: lossless isometric cross-section), ``"channel_sort"`` (lossy for d > 1),
+        ``"sum_pool"``, ``"mean_pool"``, ``"max_pool"`` (lossy pooling): the projections' names
+        in ``configs/projection/``.
     max_num_nodes:
-        Fixed number of node slots for the sorting methods (default: the largest graph).
+        Number of node slots every graph is padded to.  Without it the sorts' width is
+        ``(largest graph of this batch) * d``, which changes from batch to batch and so cannot
+        feed an ``nn.Linear``; with it the width is ``max_num_nodes * d`` for every batch.  A graph
+        with more nodes is an error (never a silent truncation).
+    num_graphs:
+        Number of graphs, when the batch vector alone does not say (a graph id past the last
+        one present, or with no nodes, is an error: an empty node set has no projection).
+    return_counts:
+        Also return the node count of every graph, as ``ProjectedNodes(out, counts)``.  Zero
+        padding equals nodes with zero latents (3 zero nodes and 4 give the same sorted row);
+        ``torch.cat([out, counts[:, None].to(out.dtype)], 1)`` keeps such graphs apart.
 
     Returns
     -------
-    Tensor
-        ``[graphs, max_nodes * d]`` for the sorts (padding zeros last), ``[graphs, d]`` for pooling.
+    Tensor or ProjectedNodes
+        ``[graphs, max_nodes * d]`` for the sorts (padding zeros last), ``[graphs, d]`` for pooling;
+        with ``return_counts`` the pair ``(out, counts [graphs])``.
 
     Examples
     --------
     >>> import torch, eqlatent
     >>> x = torch.tensor([[3.0], [1.0], [2.0], [5.0], [4.0]])
     >>> batch = torch.tensor([0, 0, 0, 1, 1])
-    >>> eqlatent.project_nodes(x, batch, "sort")
+    >>> eqlatent.project_nodes(x, batch)
     tensor([[1., 2., 3.],
             [4., 5., 0.]])
-    >>> eqlatent.project_nodes(x, batch, "mean_pool")
-    tensor([[2.0000],
-            [4.5000]])
+    >>> eqlatent.project_nodes(x, batch, max_num_nodes=4)  # the same width for every batch
+    tensor([[1., 2., 3., 0.],
+            [4., 5., 0., 0.]])
+    >>> eqlatent.project_nodes(x, batch, "mean_pool", return_counts=True)
+    ProjectedNodes(out=tensor([[2.0000],
+            [4.5000]]), counts=tensor([3, 2]))
     """
     proj = _node_projection(method)
     z, mask = dense_nodes(x, batch, max_num_nodes, num_graphs)
-    return proj(z, {"mask": mask} if mask is not None else None)
+    out = proj(z, {"mask": mask} if mask is not None else None)
+    if not return_counts:
+        return out
+    counts = mask.sum(1) if mask is not None else torch.full((z.shape[0],), z.shape[1], device=z.device)
+    return ProjectedNodes(out, counts)
 
 
 class NodeProjection(torch.nn.Module):
-    """:func:`project_nodes` as a ``torch.nn.Module``: ``forward(x, batch=None)``.
+    """:func:`project_nodes` as a ``torch.nn.Module``: ``forward(x, batch=None, num_graphs=None)``.
+
+    ``in_features`` (d, the channels per node) and ``max_num_nodes`` say what the output width
+    :attr:`out_features` is, to size a downstream ``nn.Linear``: ``d`` for pooling,
+    ``max_num_nodes * d`` for the sorts (``d`` is 1 for ``"sort"``).  ``out_features`` raises a
+    one-line :class:`~eqlatent.errors.ConfigError` naming the missing argument when the width is
+    not fixed by them (a sort without ``max_num_nodes`` is as wide as each batch's largest graph);
+    not an ``AttributeError``, which ``nn.Module.__getattr__`` would replace by "no attribute".
+    With ``in_features`` set, a latent with another number of channels is refused.
 
     Examples
     --------
     >>> import torch, eqlatent
-    >>> pool = eqlatent.NodeProjection("max_pool")
+    >>> pool = eqlatent.NodeProjection("max_pool", in_features=2)
     >>> pool(torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([0, 0]))
     tensor([[1., 2.]])
+    >>> head = torch.nn.Linear(eqlatent.NodeProjection("lex_sort", max_num_nodes=30, in_features=8).out_features, 1)
+    >>> head.in_features
+    240
     """
 
-    def __init__(self, method: str = "sort", max_num_nodes: int | None = None) -> None:
+    def __init__(self, method: str = "lex_sort", max_num_nodes: int | None = None, in_features: int | None = None,
+                 return_counts: bool = False) -> None:
         super().__init__()
-        _node_projection(method)  # refuse an unknown method at construction
-        self.method, self.max_num_nodes = method, max_num_nodes
+        channels = _node_projection(method).latent_channels  # refuses an unknown method at construction
+        in_features = _check_count("in_features", in_features)
+        if channels is not None and in_features not in (None, channels):
+            raise ConfigError(f"method '{method}' takes {channels} channel(s) per node, got in_features={in_features}",
+                              "use method='lex_sort' (lossless) or 'channel_sort' for several channels per node")
+        self.method, self.return_counts = method, return_counts
+        self.max_num_nodes = _check_count("max_num_nodes", max_num_nodes)
+        self.in_features = in_features or channels
+        self._checks_width = channels is None  # 'sort' checks its one channel itself, naming lex_sort
 
-    def forward(self, x: Any, batch: Tensor | None = None) -> Tensor:
-        return project_nodes(x, batch, self.method, self.max_num_nodes)
+    @property
+    def out_features(self) -> int:
+        """Width of each output row (``d`` for pooling, ``max_num_nodes * d`` for the sorts)."""
+        if self.method in SORTS and self.max_num_nodes is None:
+            raise ConfigError(f"NodeProjection('{self.method}') without max_num_nodes is as wide as each batch's "
+                              "largest graph, so out_features is not fixed",
+                              "pass max_num_nodes=<most nodes in any graph> (and in_features=d) to fix the width")
+        if self.in_features is None:
+            raise ConfigError(f"out_features of NodeProjection('{self.method}') needs the number of channels per node",
+                              "pass in_features=d (your encoder's node latent width)")
+        return self.in_features * (self.max_num_nodes if self.method in SORTS else 1)
+
+    def forward(self, x: Any, batch: Tensor | None = None, num_graphs: int | None = None) -> Tensor | ProjectedNodes:
+        latent = x.x if hasattr(x, "x") and hasattr(x, "batch") else x  # a PyG Batch holds its latent in .x
+        if self._checks_width and self.in_features is not None and isinstance(latent, Tensor):
+            d = latent.shape[-1] if latent.ndim > 1 else 1
+            if d != self.in_features:
+                raise LatentShapeError(f"the node latent has {d} channels per node but this NodeProjection was built "
+                                       f"with in_features={self.in_features}",
+                                       f"pass in_features={d} (or None) or feed latents of width {self.in_features}")
+        return project_nodes(x, batch, self.method, self.max_num_nodes, num_graphs, self.return_counts)
 
     def extra_repr(self) -> str:
-        return f"method={self.method!r}"
+        extras = [f"method={self.method!r}"]
+        extras += [f"{k}={getattr(self, k)}" for k in ("max_num_nodes", "in_features") if getattr(self, k) is not None]
+        return ", ".join(extras + (["return_counts=True"] if self.return_counts else []))
