@@ -27,10 +27,12 @@ def test_equals_the_dense_projection_of_each_graph_and_is_permutation_invariant(
     x, batch, sizes = graphs(d)
     out = eqlatent.project_nodes(x, batch, method)
     proj = NODE_METHODS[method]()
-    width = int(sizes.max()) * d
+    slots = int(sizes.max())
     for g, xg in enumerate(torch.split(x, sizes.tolist())):
-        dense = proj(xg.unsqueeze(0))[0]
-        expected = torch.cat([dense, dense.new_zeros(width - len(dense))]) if method in ("sort", "lex_sort", "channel_sort") else dense
+        if method in ("sort", "lex_sort", "channel_sort"):  # padding = zero-latent nodes, sorted in with the others
+            expected = proj(torch.cat([xg, xg.new_zeros(slots - len(xg), d)]).unsqueeze(0))[0]
+        else:
+            expected = proj(xg.unsqueeze(0))[0]
         assert torch.allclose(out[g], expected), (method, g)
     # a permutation of the nodes inside every graph (batch stays sorted)
     perm = torch.cat([torch.randperm(int(n), generator=torch.Generator().manual_seed(i)) + int(sizes[:i].sum())
@@ -107,11 +109,11 @@ def test_fixed_width_is_an_explicit_request_and_feeds_a_linear_layer_across_batc
         assert out.shape == (n_graphs, 36) and linear(out).shape == (n_graphs, 4)
         widths.add(eqlatent.project_nodes(x, batch, "lex_sort").shape[1])  # without max_num_nodes: per batch
     assert len(widths) == 2  # the width follows each batch's largest graph unless max_num_nodes is given
-    # dense input is padded to the requested number of slots too (padding last, zeros)
+    # dense input is padded to the requested number of slots too (zero nodes, sorted in with the real ones)
     z = torch.randn(4, 5, 1)
     fixed = eqlatent.project_nodes(z, method="sort", max_num_nodes=7)
-    assert fixed.shape == (4, 7) and torch.equal(fixed[:, :5], eqlatent.project_nodes(z, method="sort"))
-    assert not fixed[:, 5:].any()
+    padded = torch.cat([z, z.new_zeros(4, 2, 1)], 1)
+    assert fixed.shape == (4, 7) and torch.equal(fixed, eqlatent.project_nodes(padded, method="sort"))
 
 
 def test_return_counts_tells_zero_padding_from_zero_latent_nodes():

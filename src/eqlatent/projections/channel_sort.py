@@ -12,13 +12,14 @@ import torch
 from torch import Tensor
 
 from eqlatent.projections.base import Meta
-from eqlatent.projections.node_latent import NodeLatentProjection, node_mask
+from eqlatent.projections.node_latent import NodeLatentProjection, node_mask, zero_padding
 
 
 class ChannelSort(NodeLatentProjection):
     """Per-channel ascending sort of ``z [batch, nodes, channels]``.  Group: S_n.  Lossy for channels > 1.
 
-    With ``meta["mask"]`` the padding slots go last in every channel (value 0).
+    With ``meta["mask"]`` a padding slot is a node of latent 0, sorted in with the real ones in
+    every channel (as in :class:`~eqlatent.projections.sort.Sort`).
     """
 
     name = "channel_sort"
@@ -31,11 +32,5 @@ class ChannelSort(NodeLatentProjection):
         return latent_dim == 1
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:
-        mask = node_mask(z, meta)
-        if mask is None:
-            return torch.sort(z, dim=1).values.reshape(z.shape[0], -1)
-        key = z.masked_fill(~mask.unsqueeze(-1), float("inf"))
-        values = torch.sort(key, dim=1).values
-        n_real = mask.sum(1).view(-1, 1, 1)
-        slot = torch.arange(z.shape[1], device=z.device).view(1, -1, 1)
-        return values.masked_fill(slot >= n_real, 0.0).reshape(z.shape[0], -1)
+        z = zero_padding(z, node_mask(z, meta))
+        return torch.sort(z, dim=1).values.reshape(z.shape[0], -1)

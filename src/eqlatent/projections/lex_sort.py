@@ -20,7 +20,8 @@ from eqlatent.projections.node_latent import NodeLatentProjection, gather_nodes,
 class LexSort(NodeLatentProjection):
     """Lexicographic row sort of ``z [batch, nodes, channels]``.  Group: S_n.  Lossless cross-section, not isometric.
 
-    With ``meta["mask"]`` the padding rows go last (value 0).
+    With ``meta["mask"]`` a padding row is a node of latent 0, sorted in with the real ones (as in
+    :class:`~eqlatent.projections.sort.Sort`: the zero-padded quotient's convention).
     """
 
     name = "lex_sort"
@@ -31,11 +32,9 @@ class LexSort(NodeLatentProjection):
     def sorting_permutation(self, z: Tensor, meta: Meta | None = None) -> Tensor:
         """``perm [B, n]`` with ``project(z)[b] == z[b, perm[b]].flatten()``."""
         self.check_latent(z)
-        mask = node_mask(z, meta or {})
+        z = zero_padding(z, node_mask(z, meta or {}))
         d = z.shape[-1]
         keys = [z[..., k] for k in range(d)]
-        if mask is not None:  # padding last: +inf in the most significant key (padding rows are zeroed anyway)
-            keys[0] = keys[0].masked_fill(~mask, float("inf"))
         # stable sorts from the least to the most significant key give the lexicographic order
         perm = torch.sort(keys[d - 1], dim=1, stable=True).indices
         for k in reversed(range(d - 1)):

@@ -20,8 +20,10 @@ from eqlatent.projections.node_latent import NodeLatentProjection, gather_nodes,
 class Sort(NodeLatentProjection):
     """Ascending sort of ``z [batch, nodes, 1]`` over nodes.  Group: S_n.  Lossless isometric cross-section.
 
-    With ``meta["mask"]`` the padding slots go last (value 0); the result is then an
-    isometric cross-section among molecules with the same number of real nodes.
+    With ``meta["mask"]`` a padding slot is a node of latent 0, sorted in with the real ones: the
+    result is then the isometric cross-section of the zero-padded quotient, the distance
+    :func:`eqlatent.quotient_distance` and :func:`eqlatent.retention` compute between graphs of
+    different sizes (padding placed last would not be isometric to it).
     """
 
     name = "sort"
@@ -33,10 +35,7 @@ class Sort(NodeLatentProjection):
     def sorting_permutation(self, z: Tensor, meta: Meta | None = None) -> Tensor:
         """``perm [B, n]`` with ``project(z)[b] == z[b, perm[b]].flatten()``; its argsort undoes the sort."""
         self.check_latent(z)
-        mask = node_mask(z, meta or {})
-        key = z[..., 0]
-        if mask is not None:
-            key = key.masked_fill(~mask, float("inf"))
+        key = zero_padding(z, node_mask(z, meta or {}))[..., 0]
         return torch.sort(key, dim=1, stable=True).indices
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:

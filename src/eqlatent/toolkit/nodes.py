@@ -5,8 +5,10 @@ saying which graph each row belongs to.  :func:`dense_nodes` scatters that into 
 dense ``[graphs, nodes, d]`` layout with a padding mask in one vectorised step (the scatter of
 ``torch_geometric.utils.to_dense_batch``, no Python loop over graphs), and the studies' own
 projection classes (``Sort``, ``LexSort``, ``ChannelSort``, ``SumPool``, ``MeanPool``, ``MaxPool``,
-under their config names ``sort`` ... ``max_pool``) do the rest, padding placed last / ignored
-exactly as in the studies.
+under their config names ``sort`` ... ``max_pool``) do the rest.  A padding slot is a node of
+latent 0 to the sorts (sorted in with the real nodes: then ``sort`` is the isometric cross-section
+of the zero-padded quotient, the distance :func:`eqlatent.quotient_distance` and
+:func:`eqlatent.retention` compute between graphs of different sizes) and is ignored by pooling.
 
 Everything that would make the result silently wrong is refused with a one-line
 :class:`~eqlatent.errors.LatentShapeError` instead: a graph larger than ``max_num_nodes``
@@ -199,23 +201,24 @@ def project_nodes(x: Any, batch: Tensor | None = None, method: str = "lex_sort",
     Returns
     -------
     Tensor or ProjectedNodes
-        ``[graphs, max_nodes * d]`` for the sorts (padding zeros last), ``[graphs, d]`` for pooling;
+        ``[graphs, max_nodes * d]`` for the sorts (padding slots are zero nodes, sorted in with the
+        real ones: the isometric convention of the zero-padded quotient), ``[graphs, d]`` for pooling;
         with ``return_counts`` the pair ``(out, counts [graphs])``.
 
     Examples
     --------
     >>> import torch, eqlatent
-    >>> x = torch.tensor([[3.0], [1.0], [2.0], [5.0], [4.0]])
+    >>> x = torch.tensor([[3.0], [1.0], [2.0], [5.0], [-4.0]])
     >>> batch = torch.tensor([0, 0, 0, 1, 1])
-    >>> eqlatent.project_nodes(x, batch)
-    tensor([[1., 2., 3.],
-            [4., 5., 0.]])
+    >>> eqlatent.project_nodes(x, batch)  # graph 1's padding slot is a zero node, sorted in
+    tensor([[ 1.,  2.,  3.],
+            [-4.,  0.,  5.]])
     >>> eqlatent.project_nodes(x, batch, max_num_nodes=4)  # the same width for every batch
-    tensor([[1., 2., 3., 0.],
-            [4., 5., 0., 0.]])
+    tensor([[ 0.,  1.,  2.,  3.],
+            [-4.,  0.,  0.,  5.]])
     >>> eqlatent.project_nodes(x, batch, "mean_pool", return_counts=True)
     ProjectedNodes(out=tensor([[2.0000],
-            [4.5000]]), counts=tensor([3, 2]))
+            [0.5000]]), counts=tensor([3, 2]))
     """
     proj = _node_projection(method)
     z, mask = dense_nodes(x, batch, max_num_nodes, num_graphs)
