@@ -27,7 +27,11 @@ with torch.no_grad():
     z, z_rot = encoder(images), encoder(images.transform(quarter_turn))  # [64, 38, 1, 1]
     print(f"latent {tuple(z.tensor.shape)}; the raw latent moves by {float((z_rot.tensor - z.tensor).abs().max()):.3f}")
     for method in ("random_invariant", "norm", "canonicalize"):
-        proj = eqlatent.invariant_projection(out_type, method, k=32)
+        proj = eqlatent.invariant_projection(out_type, method, n_functionals=32)
+        head = torch.nn.Linear(proj.out_features, 10)  # out_features: the width, known before any call
         err = float((proj(z_rot) - proj(z)).abs().max())
-        print(f"{method:<16} -> {tuple(proj(z).shape)}, invariance error under a 90 degree input rotation: {err:.1e}")
+        print(f"{method:<16} -> {tuple(proj(z).shape)}, invariance error under a 90 degree input rotation: {err:.1e}; "
+              f"a linear head on it gives {tuple(head(proj(z)).shape)}")
+    print(f"z vs z_rot quotient distance (field type read from the GeometricTensors): "
+          f"{float(eqlatent.quotient_distance(z, z_rot).max()):.1e}")
     print(eqlatent.retention(z, "random_invariant", out_type, n_pairs=500, n_knn=64).to_markdown())

@@ -60,7 +60,7 @@ def latent(field_type, b=12, seed=0):
 @pytest.mark.parametrize("name,method", [(g, m) for g, ms in METHODS.items() for m in ms])
 def test_invariant_under_escnn_transform(name, method):
     ft = mixed_field_type(name)
-    proj = eqlatent.invariant_projection(ft, method, k=24)
+    proj = eqlatent.invariant_projection(ft, method, n_functionals=24)
     x = latent(ft)
     base = proj(x)
     err = max(float((proj(x.transform(g)) - base).abs().max()) for g in elements(ft))
@@ -88,7 +88,7 @@ def test_pool_on_regular_fields_only(name, method):
 def test_random_over_so2_without_refinement_stays_within_the_grid_bound():
     ft = mixed_field_type("SO2")
     k, n_angles, band = 24, 32, 3
-    proj = eqlatent.invariant_projection(ft, "random_invariant", k=k, n_angles=n_angles, refine=False)
+    proj = eqlatent.invariant_projection(ft, "random_invariant", n_functionals=k, n_angles=n_angles, refine=False)
     x = latent(ft)
     scale = (ft.size / k) ** 0.5
     bound = scale * math.pi**2 * band**2 / (2 * n_angles**2) * x.tensor.flatten(1).norm(dim=1, keepdim=True)
@@ -99,7 +99,7 @@ def test_random_over_so2_without_refinement_stays_within_the_grid_bound():
 def test_random_refined_equals_a_dense_search():
     """The refined max equals max over 20,000 rotations of <w_k, rho(theta) z> (to the dense grid's own error)."""
     ft = mixed_field_type("SO2")
-    proj = eqlatent.invariant_projection(ft, "random_invariant", k=6)
+    proj = eqlatent.invariant_projection(ft, "random_invariant", n_functionals=6)
     z = latent(ft, b=3).tensor.flatten(1)
     w = proj.orbit_functionals.weights
     group = ft.fibergroup
@@ -112,13 +112,14 @@ def test_random_refined_equals_a_dense_search():
 
 def test_plain_tensor_and_1x1_map_agree_and_module_behaviour():
     ft = mixed_field_type("C8")
-    proj = eqlatent.invariant_projection(ft, "random_invariant", k=8, seed=3)
+    proj = eqlatent.invariant_projection(ft, "random_invariant", n_functionals=8, seed=3)
     x = latent(ft)
     assert torch.equal(proj(x), proj(x.tensor)) and torch.equal(proj(x), proj(x.tensor.flatten(1)))
     assert isinstance(proj, torch.nn.Module) and "C8" in repr(proj)
-    assert torch.equal(proj(x), eqlatent.invariant_projection(ft, "random_invariant", k=8, seed=3)(x))
-    assert not torch.allclose(proj(x), eqlatent.invariant_projection(ft, "random_invariant", k=8, seed=4)(x))
-    assert eqlatent.invariant_projection(ft, "random_invariant", k=5, reduce="sort")(x).shape == (12, 5 * 8)
+    assert torch.equal(proj(x), eqlatent.invariant_projection(ft, "random_invariant", n_functionals=8, seed=3)(x))
+    other_seed = eqlatent.invariant_projection(ft, "random_invariant", n_functionals=8, seed=4)
+    assert not torch.allclose(proj(x), other_seed(x))
+    assert eqlatent.invariant_projection(ft, "random_invariant", n_functionals=5, reduce="sort")(x).shape == (12, 5 * 8)
     assert eqlatent.invariant_projection(ft)(x).shape == (12, ft.size)  # default K = D
 
 
@@ -164,3 +165,130 @@ def test_bad_input_is_a_one_line_error_naming_the_fix():
     with pytest.raises(ConfigError) as e:
         eqlatent.invariant_projection(torch.randn(3), "random_invariant")
     _one_line(e, "FieldType")
+
+
+# -- issue 22: out_features, buffers, bad first arguments, empty batches, GeometricTensor distances ----------
+
+def _regular_only(name: str):
+    gs = GSPACES[name]()
+    return nn.FieldType(gs, 3 * [gs.regular_repr])
+
+
+#: every method on the mixed field types where it is defined, and the regular-only ones on regular fields
+OUT_CASES = [(g, m, True, "max") for g in ("C4", "D4", "SO2", "O2") for m in METHODS[g]]
+OUT_CASES += [(g, "random_invariant", True, "sort") for g in ("C4", "D4", "SO2", "O2")]
+OUT_CASES += [(g, m, False, "max") for g in ("C4", "D4") for m in ("group_pool_max", "group_pool_mean", "canonicalize",
+                                                                  "norm")]
+
+
+@pytest.mark.parametrize("name,method,mixed,reduce", OUT_CASES)
+def test_out_features_is_the_output_width_known_at_construction(name, method, mixed, reduce):
+    ft = mixed_field_type(name) if mixed else _regular_only(name)
+    proj = eqlatent.invariant_projection(ft, method, n_functionals=5, reduce=reduce, n_angles=16)
+    width = proj.out_features  # before any call: sizes a downstream nn.Linear
+    assert isinstance(width, int) and proj(latent(ft, b=3)).shape == (3, width)
+    assert f"out_features={width}" in repr(proj)
+    head = torch.nn.Sequential(proj, torch.nn.Linear(width, 2).double())
+    assert head(latent(ft, b=3).tensor).shape == (3, 2)
+
+
+def test_random_functionals_are_buffers_that_load_and_move():
+    ft = mixed_field_type("C8")
+    proj = eqlatent.invariant_projection(ft, "random_invariant", n_functionals=8, seed=3)
+    other = eqlatent.invariant_projection(ft, "random_invariant", n_functionals=8, seed=4)
+    state = other.state_dict()
+    assert list(state) == ["orbit_functionals.weights"] and state["orbit_functionals.weights"].shape == (8, ft.size)
+    x = latent(ft)
+    before = proj(x)  # caches the seed-3 score map: loading must replace it
+    assert not torch.allclose(before, other(x))
+    proj.load_state_dict(state)
+    assert torch.equal(proj(x), other(x))
+    assert dict(proj.named_buffers())["orbit_functionals.weights"] is proj.orbit_functionals.weights
+    proj.to(torch.float32)
+    assert proj.orbit_functionals.weights.dtype == torch.float32 and proj(x.tensor.float()).dtype == torch.float32
+    proj.to(torch.float64)
+    assert proj.orbit_functionals.weights.dtype == torch.float64 and proj(x).dtype == torch.float64
+    assert torch.allclose(proj(x), other(x), atol=1e-6)  # float32 round trip of the functionals only
+
+
+def test_studies_functionals_are_unchanged_by_the_buffers():
+    from eqlatent.projections.random_invariant import RandomInvariant, unit_functionals
+
+    proj = RandomInvariant(8, seed=5, layout="regular")
+    assert torch.equal(proj.weights((5, 8)).reshape(8, 40), unit_functionals(8, 40, 5))
+    assert proj.kernel((5, 8)).weights.dtype == torch.float64
+
+
+@pytest.mark.parametrize("what", ["gspace", "group"])
+def test_a_gspace_or_group_instead_of_a_field_type_is_a_one_line_error(what):
+    gs = gspaces.rot2dOnR2(4)
+    arg = gs if what == "gspace" else gs.fibergroup
+    for method in ("random", "random_invariant"):  # the field type is checked first, also with an old method name
+        with pytest.raises(ConfigError) as e:
+            eqlatent.invariant_projection(arg, method)
+        _one_line(e, "FieldType", "encoder.out_type", "nn.FieldType(gspace, [")
+    with pytest.raises(ConfigError) as e:
+        eqlatent.invariant_projection(nn.FieldType(gs, [gs.regular_repr]), "random")
+    _one_line(e, "now called 'random_invariant'")
+
+
+def test_k_is_refused_naming_n_functionals():
+    with pytest.raises(ConfigError) as e:
+        eqlatent.invariant_projection(mixed_field_type("C4"), "random_invariant", k=8)
+    _one_line(e, "n_functionals")
+
+
+@pytest.mark.parametrize("name,method", [(g, m) for g, ms in METHODS.items() for m in ms])
+def test_an_empty_batch_gives_an_empty_output(name, method):
+    ft = mixed_field_type(name)
+    proj = eqlatent.invariant_projection(ft, method, n_functionals=6)
+    for empty in (torch.zeros(0, ft.size, dtype=torch.float64), nn.GeometricTensor(torch.zeros(0, ft.size, 1, 1), ft)):
+        out = proj(empty)
+        assert out.shape == (0, proj.out_features)
+
+
+@pytest.mark.parametrize("group", ["C8", "SO2", "S_n"])
+def test_quotient_distance_of_no_rows_is_empty(group):
+    z = torch.zeros(0, 2, 3) if group != "C8" else torch.zeros(0, 8)
+    assert eqlatent.quotient_distance(z, z.clone(), group).shape == (0,)
+    assert eqlatent.quotient_distance(z, None, group, pairwise=True).shape == (0, 0)
+    three = torch.randn((3, *z.shape[1:]))
+    assert eqlatent.quotient_distance(z, three, group, pairwise=True).shape == (0, 3)
+    assert eqlatent.quotient_distance(three, z, group, pairwise=True).shape == (3, 0)
+
+
+@pytest.mark.parametrize("name", ["C4", "D4", "SO2", "O2"])
+def test_quotient_distance_reads_the_field_type_of_geometric_tensors(name):
+    ft = mixed_field_type(name)
+    x, y = latent(ft, b=5), latent(ft, b=5, seed=1)
+    assert torch.equal(eqlatent.quotient_distance(x, y), eqlatent.quotient_distance(x, y, ft))
+    assert torch.equal(eqlatent.quotient_distance(x, y, pairwise=True),
+                       eqlatent.quotient_distance(x, y, ft, pairwise=True))
+    assert torch.equal(eqlatent.quotient_distance(x, None, pairwise=True),
+                       eqlatent.quotient_distance(x, None, ft, pairwise=True))
+    g = elements(ft)[1]
+    assert float(eqlatent.quotient_distance(x, x.transform(g)).max()) < 1e-6
+
+
+def test_quotient_distance_without_a_group_is_a_one_line_error():
+    ft, other = mixed_field_type("C4"), mixed_field_type("C8")
+    with pytest.raises(LatentShapeError) as e:
+        eqlatent.quotient_distance(latent(ft), latent(other))
+    _one_line(e, "field type")
+    with pytest.raises(LatentShapeError) as e:
+        eqlatent.quotient_distance(latent(ft), latent(ft), other)
+    _one_line(e, "field type")
+    with pytest.raises(ConfigError) as e:
+        eqlatent.quotient_distance(torch.randn(4, 8), torch.randn(4, 8))
+    _one_line(e, "group_or_field_type", "S_n", "FieldType")
+
+
+def test_refined_random_invariant_is_the_same_across_its_chunks():
+    """SO(2) refinement runs latents (and polynomials) in chunks to stay linear in K: chunking changes no value.
+
+    K = 2,048 over 70 latents spans several latent chunks and several 8,192-row TrigGrid chunks."""
+    ft = mixed_field_type("SO2")
+    proj = eqlatent.invariant_projection(ft, "random_invariant", n_functionals=2048)
+    z = latent(ft, b=70).tensor.flatten(1)
+    one_by_one = torch.cat([proj(z[i:i + 1]) for i in range(len(z))])
+    assert (proj(z) - one_by_one).abs().max() <= 1e-12

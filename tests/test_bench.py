@@ -23,3 +23,7 @@ def test_bench_quick_writes_every_section(tmp_path):
     assert all(int(r[4].replace(",", "")) > 100 for r in step_rows)   # ops per step, counted by the profiler
     rows = [line for line in text.splitlines() if line.startswith("| QM9 VAE") or line.startswith("| c8 |")]
     assert rows and all(line.rstrip(" |").split("|")[-1].strip() in ("yes", "NO") for line in rows)
+    so2 = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("| escnn SO(2)")]
+    assert [r[1].strip() for r in so2] == ["invariant_projection random_invariant K=512",
+                                           "invariant_projection random_invariant K=2048"]
+    assert all(float(r[3].replace(",", "")) > 0 for r in so2)   # projection ms

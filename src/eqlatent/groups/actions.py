@@ -101,7 +101,7 @@ class FieldAction:
             idx = fk.index.to(z.device)
             zf = z[:, idx]  # [B, f, s]
             moved = torch.einsum("gts,bfs->bgft", self._mats(fk, z, transpose), zf)
-            out[:, :, idx.flatten()] = moved.reshape(z.shape[0], self.n_elements, -1)
+            out[:, :, idx.flatten()] = moved.flatten(2)  # [B, elements, f * s] (also for B = 0)
         return out
 
     def act(self, z: Tensor, element: Tensor) -> Tensor:

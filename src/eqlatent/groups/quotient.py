@@ -34,7 +34,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-from eqlatent.errors import LatentShapeError
+from eqlatent.errors import ConfigError, LatentShapeError
 from eqlatent.groups.actions import FieldAction
 from eqlatent.groups.inputs import check_finite, flat_latent
 from eqlatent.groups.specs import is_permutation_group, resolve_action
@@ -126,11 +126,12 @@ def _group_all_pairs(action: FieldAction, z1: Tensor, z2: Tensor | None, refine:
     a = z1.double()
     b = a if z2 is None else z2.double()
     m = len(b)
-    orbit = action.orbit(b).reshape(m * action.n_elements, -1)  # [m * elements, D]
+    orbit = action.orbit(b).reshape(m * action.n_elements, action.dim)  # [m * elements, D]
     rows = max(1, PAIRS_PER_CHUNK // max(m, 1))
     best = []
     for s in range(0, len(a), rows):
-        inner = (a[s:s + rows] @ orbit.T).view(-1, m, action.n_elements)
+        chunk = a[s:s + rows]
+        inner = (chunk @ orbit.T).view(len(chunk), m, action.n_elements)
         best.append(action.max_over_orbit(inner.unsqueeze(-1), refine=refine).squeeze(-1))
     d = _from_max_inner(a, b, torch.cat(best) if best else a.new_zeros(0, m))
     if z2 is None:
@@ -140,8 +141,26 @@ def _group_all_pairs(action: FieldAction, z1: Tensor, z2: Tensor | None, refine:
 
 # -- the public function ------------------------------------------------------------------------
 
-def quotient_distance(z1: Any, z2: Any, group_or_field_type: Any, n_angles: int = 64, refine: bool = True,
-                      pairwise: bool = False) -> Tensor:
+def _infer_field_type(z1: Any, z2: Any, given: Any) -> Any:
+    """The group / field type to use: ``given``, else the one the GeometricTensors carry (the same for both)."""
+    types = [z.type for z in (z1, z2) if hasattr(z, "tensor") and hasattr(z, "type")]
+    if len(types) == 2 and types[0] != types[1]:
+        raise LatentShapeError(f"the two GeometricTensors have different field types: {types[0]} vs {types[1]}",
+                               "compare latents of the same encoder (the same out_type)")
+    if given is None:
+        if not types:
+            raise ConfigError("quotient_distance needs the group of plain-tensor latents",
+                              "pass group_or_field_type: 'S_n' (node latents), encoder.out_type (escnn FieldType), "
+                              "a name such as 'C8' / 'SO2', or pass GeometricTensors")
+        return types[0]
+    if types and hasattr(given, "fibergroup") and hasattr(given, "representations") and types[0] != given:
+        raise LatentShapeError(f"the GeometricTensors have field type {types[0]} but group_or_field_type is {given}",
+                               "drop group_or_field_type (it is read from the GeometricTensors) or pass their .type")
+    return given
+
+
+def quotient_distance(z1: Any, z2: Any = None, group_or_field_type: Any = None, n_angles: int = 64,
+                      refine: bool = True, pairwise: bool = False) -> Tensor:
     """Quotient distance ``min_g ||z1 - g . z2||`` between latents, pair by pair or all pairs.
 
     Parameters
@@ -153,7 +172,8 @@ def quotient_distance(z1: Any, z2: Any, group_or_field_type: Any, n_angles: int 
         GeometricTensor, or a studies layout ``[pairs, fields, N]``).
     group_or_field_type:
         ``"S_n"``, an escnn ``FieldType``, an escnn group, or ``"C8"`` / ``"D4"`` / ``"SO2"``
-        (see :mod:`eqlatent.groups.specs` for the layout a name implies).
+        (see :mod:`eqlatent.groups.specs` for the layout a name implies).  Optional when
+        ``z1`` / ``z2`` are escnn GeometricTensors: their (common) ``.type`` is used.
     n_angles, refine:
         SO(2) / O(2) only: the grid the maximum over rotations starts from, and whether Newton
         steps refine it (see :mod:`eqlatent.groups.trig`).
@@ -165,7 +185,7 @@ def quotient_distance(z1: Any, z2: Any, group_or_field_type: Any, n_angles: int 
     -------
     Tensor
         float64 distances: a scalar for two single latents, ``[pairs]`` otherwise, ``[n, m]``
-        with ``pairwise``.
+        with ``pairwise``.  No rows give an empty result (``[0]``, ``[0, m]``, ``[n, 0]``).
 
     Examples
     --------
@@ -179,6 +199,7 @@ def quotient_distance(z1: Any, z2: Any, group_or_field_type: Any, n_angles: int 
     >>> eqlatent.quotient_distance(torch.stack([a, a.roll(1), -a]), None, "C8", pairwise=True).shape
     torch.Size([3, 3])
     """
+    group_or_field_type = _infer_field_type(z1, z2, group_or_field_type)
     if z2 is None and not pairwise:
         raise LatentShapeError("quotient_distance got no second latent", "pass z2, or pairwise=True for the pairs within z1")
     a = _as_tensor(z1, "first latent")

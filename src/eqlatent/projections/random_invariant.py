@@ -22,7 +22,11 @@ own dtype (float32 latents: invariance to ~1e-6, see ``tests/test_projections_gr
 
 :class:`OrbitFunctionals` is that computation for any :class:`FieldAction`; the studies'
 :class:`RandomInvariant` (their ``[B, C, N]`` / ``[B, C, 1+2L]`` layouts) and the toolkit's
-``eqlatent.invariant_projection(field_type, "random_invariant")`` both call it.
+``eqlatent.invariant_projection(field_type, "random_invariant")`` both call it.  It is a
+``torch.nn.Module`` whose functionals are a buffer (saved, loaded and moved with its owner);
+they are drawn in float64 from the seed exactly as before, so the studies' numbers do not move.
+With Newton refinement (the toolkit's SO(2) / O(2) default) latents go through in chunks,
+keeping the cost linear in ``B * K``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from torch import Tensor
 from eqlatent.errors import ConfigError
 from eqlatent.groups.actions import FieldAction
 from eqlatent.groups.layouts import irreps_action, regular_action
+from eqlatent.groups.trig import ROWS_PER_CHUNK
 from eqlatent.projections.base import Meta
 from eqlatent.projections.image_latent import ImageLatentProjection, check_irreps_size
 
@@ -46,8 +51,12 @@ def unit_functionals(k: int, dim: int, seed: int) -> Tensor:
     return w / w.norm(dim=1, keepdim=True)
 
 
-class OrbitFunctionals:
+class OrbitFunctionals(torch.nn.Module):
     """``z [B, D] -> [B, K]`` (max) or ``[B, K * |grid|]`` (sort): K random functionals over a group orbit.
+
+    A module so that the functionals are a registered buffer (``weights``, float64 as drawn):
+    they are in ``state_dict()``, load from another projection's, and follow ``.to(device)`` /
+    ``.to(dtype)``.  Scores are computed in the latent's dtype whatever the buffer's.
 
     Parameters
     ----------
@@ -63,25 +72,48 @@ class OrbitFunctionals:
 
     def __init__(self, action: FieldAction, n_functionals: int, seed: int = 0, reduce: str = "max",
                  refine: bool = False) -> None:
+        super().__init__()
         self.action, self.k, self.reduce, self.refine = action, int(n_functionals), reduce, bool(refine)
-        self.weights = unit_functionals(self.k, action.dim, seed)  # float64 [K, D]
+        self.register_buffer("weights", unit_functionals(self.k, action.dim, seed))  # float64 [K, D]
         self._score_maps: dict[tuple, Tensor] = {}
+
+    @property
+    def out_features(self) -> int:
+        """K (max), or K times the orbit values kept per functional (sort: every element / grid angle)."""
+        if self.reduce == "max":
+            return self.k
+        per = self.action.n_elements if self.action.kind == "finite" else self.action.cosets * self.action.grid.n_angles
+        return self.k * per
+
+    def extra_repr(self) -> str:
+        return f"n_functionals={self.k}, dim={self.action.dim}, reduce={self.reduce!r}, refine={self.refine}"
 
     def score_map(self, like: Tensor) -> Tensor:
         """``A [D, elements * K]`` with ``z @ A`` = ``<w_k, g . z>``, group-major columns; cached per dtype/device.
 
         Group-major columns (g outer, k inner) make the max over g a reduction over
         contiguous rows of K values, about a third faster than a max along the last axis.
+        The cache is keyed by the buffer too, so ``load_state_dict`` / ``.to()`` rebuild it.
         """
-        key = (like.dtype, like.device)
+        w = self.weights
+        key = (like.dtype, like.device, w.dtype, w.device, w.data_ptr(), w._version)
         if key not in self._score_maps:
-            moved = self.action.orbit(self.weights, transpose=True)  # [K, E, D]: rho(g)^T w_k
+            self._score_maps.clear()  # only the current functionals' maps are kept
+            moved = self.action.orbit(w.double(), transpose=True)  # [K, E, D]: rho(g)^T w_k
             a = moved.transpose(0, 1).reshape(-1, self.action.dim).T
             self._score_maps[key] = a.to(like).contiguous()
         return self._score_maps[key]
 
-    def __call__(self, z: Tensor) -> Tensor:
-        scores = (z @ self.score_map(z)).view(z.shape[0], -1, self.k)  # [B, E, K]
+    def forward(self, z: Tensor) -> Tensor:
+        if self.refine and self.action.kind == "circle" and z.shape[0] > 1:
+            # latents in chunks of ~8 * ROWS_PER_CHUNK polynomials, so that the scores and the
+            # Newton refinement's intermediates stay small: cost linear in B * K
+            rows = max(1, 8 * ROWS_PER_CHUNK // (self.k * self.action.cosets))
+            return torch.cat([self._project(z[s:s + rows]) for s in range(0, z.shape[0], rows)])
+        return self._project(z)
+
+    def _project(self, z: Tensor) -> Tensor:
+        scores = (z @ self.score_map(z)).view(z.shape[0], self.action.n_elements, self.k)  # [B, E, K]
         if self.reduce == "max":
             out = self.action.max_over_orbit(scores, refine=self.refine)
         else:
