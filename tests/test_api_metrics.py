@@ -114,7 +114,7 @@ def test_quotient_distance_bad_input():
 def test_retention_result_and_markdown():
     z = torch.randn(60, 4, 8, generator=torch.Generator().manual_seed(0))
     res = eqlatent.retention(z, "random_invariant", "C8", n_pairs=300, n_knn=60)
-    assert 0.5 < res.spearman <= 1 and 0 <= res.knn <= 1 and res.k == 10
+    assert 0.5 < res.spearman <= 1 and 0 <= res.knn <= 1 and res.knn_k == 10
     md = res.to_markdown()
     assert md.startswith("| group") and "| random_invariant |" in md
     pooled = eqlatent.retention(z, "group_pool_max", "C8", n_pairs=300, n_knn=60)
@@ -141,7 +141,8 @@ def test_docstring_examples_run():
     import importlib
 
     names = ["eqlatent.groups.trig", "eqlatent.groups.quotient", "eqlatent.groups.samplers", "eqlatent.toolkit.invariant",
-             "eqlatent.toolkit.nodes", "eqlatent.toolkit.retention_measure"]
+             "eqlatent.toolkit.nodes", "eqlatent.toolkit.retention_measure", "eqlatent.groups.specs",
+             "eqlatent.metrics.distance_retention"]
     for module in map(importlib.import_module, names):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0 and result.attempted > 0, module.__name__

@@ -1,13 +1,17 @@
-"""Command line: retention of an invariant projection on saved latents.
+"""Command line: how distance-preserving invariant projections are, on saved latents.
 
-``python -m eqlatent.retention_cli --latents z.pt --group C8 --method random_invariant``
+``python -m eqlatent.retention_cli --latents z.npy --field-type "C4: 4 regular + 2 trivial" --method random_invariant norm``
+(also ``eqlatent retention ...``).
 
-``z.pt`` holds a tensor ``[n, ...]`` (``torch.save(z, "z.pt")``) or a dict with it under
-``"latents"`` / ``"z"``.  ``--group`` is ``S_n`` (node latents ``[n, nodes, d]``), ``C<N>`` /
-``D<N>`` (regular fields, e.g. ``[n, fields, N]``) or ``SO2`` (``[n, fields, 1+2L]``).  Prints
-a markdown row (``--json`` for JSON); bad input is one line on stderr and exit status 2.
-``--method`` takes the projection names of the configs and of :func:`eqlatent.invariant_projection`
-/ :func:`eqlatent.project_nodes`.  In Python, call the function :func:`eqlatent.retention`.
+``--latents`` is a torch file (``torch.save(z, "z.pt")``), a ``.npy`` array or a ``.npz``
+archive, holding the latents ``[n, ...]`` -- or a dict / archive with them under ``latents``,
+``z`` or ``x`` and, for PyG node latents ``x [num_nodes, d]``, the graph index of each node
+under ``batch`` (or ``--batch FILE``).  The group: ``--group`` ``S_n`` (node latents), ``C<N>`` /
+``D<N>`` (regular fields, e.g. ``[n, fields, N]``) or ``SO2`` (``[n, fields, 1+2L]``); or, for
+mixed fields, ``--field-type "<group>: <count> <rep> + ..."`` with reps ``regular``, ``trivial``,
+``irrep<k>``, ``irrep(<j>,<k>)`` (see :func:`eqlatent.groups.specs.parse_field_type`).
+Prints a markdown table, one row per ``--method`` plus the raw latent (``--json``: a list of
+rows); bad input is one line on stderr and exit status 2.  In Python: :func:`eqlatent.retention`.
 """
 
 from __future__ import annotations
@@ -15,54 +19,142 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
+from typing import Any, NoReturn
 
+import numpy as np
 import torch
 
-from eqlatent.errors import DataFileError, EqlatentError
+from eqlatent.errors import ConfigError, DataFileError, EqlatentError
 from eqlatent.toolkit.invariant import FIELD_METHODS
 from eqlatent.toolkit.nodes import NODE_METHODS
 
+LATENT_KEYS = ("latents", "z", "x")
+SPEC_EXAMPLE = "'C4: 4 regular + 2 trivial'"
 
-def load_latents(path: str) -> torch.Tensor:
-    """The latent tensor saved at ``path`` (a tensor, or a dict with ``latents`` / ``z``)."""
-    if not Path(path).is_file():
-        raise DataFileError(f"no latents file at {path}", "save them first: torch.save(z, 'z.pt')")
+
+def _read(path: str) -> Any:
+    """The object saved at ``path``: a tensor / dict (torch), an array (``.npy``) or a dict of arrays (``.npz``)."""
+    file = Path(path)
+    if not file.is_file():
+        raise DataFileError(f"no latents file at {path}", "save them first: torch.save(z, 'z.pt') or np.save('z.npy', z)")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        if file.suffix == ".npy":
+            return np.load(file, allow_pickle=False)
+        if file.suffix == ".npz":
+            with np.load(file, allow_pickle=False) as archive:
+                return {key: archive[key] for key in archive.files}
+        return torch.load(file, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unreadable file is the same user error
-        raise DataFileError(f"cannot read {path} as a torch file ({type(err).__name__})",
-                            "save the latents with torch.save(z, path)") from None
+        kind = "a numpy file" if file.suffix in (".npy", ".npz") else "a torch file"
+        raise DataFileError(f"cannot read {path} as {kind} ({type(err).__name__})",
+                            "save the latents with torch.save(z, 'z.pt') or np.save('z.npy', z)") from None
+
+
+def _tensor(obj: Any) -> Any:
+    return torch.from_numpy(obj) if isinstance(obj, np.ndarray) else obj
+
+
+def load_latents(path: str, with_batch: bool = False) -> Any:
+    """The latent tensor saved at ``path`` (and, ``with_batch``, the saved batch vector or None)."""
+    obj = _read(path)
+    batch = None
     if isinstance(obj, dict):
-        obj = obj.get("latents", obj.get("z"))
+        batch = obj.get("batch")
+        obj = next((obj[key] for key in LATENT_KEYS if key in obj), None)
+    obj, batch = _tensor(obj), _tensor(batch)
     if not isinstance(obj, torch.Tensor):
-        raise DataFileError(f"{path} holds no latent tensor", "save a tensor, or a dict with key 'latents'")
-    return obj
+        raise DataFileError(f"{path} holds no latent tensor",
+                            f"save a tensor / array, or a dict with one of the keys {', '.join(LATENT_KEYS)}")
+    return (obj, batch) if with_batch else obj
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m eqlatent.retention_cli", description=__doc__.splitlines()[0])
-    ap.add_argument("--latents", required=True, help="torch file with latents [n, ...]")
-    ap.add_argument("--group", required=True, help="S_n, C<N>, D<N> or SO2")
-    ap.add_argument("--method", default="random_invariant",
-                    help=f"{' | '.join(FIELD_METHODS)}; S_n: {' | '.join(NODE_METHODS)}")
-    ap.add_argument("--n-pairs", type=int, default=2000)
-    ap.add_argument("--k", type=int, default=10, help="neighbours for kNN consistency")
-    ap.add_argument("--n-knn", type=int, default=200, help="latents used for kNN consistency")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", action="store_true", help="print JSON instead of markdown")
-    args = ap.parse_args(argv)
-    from eqlatent.toolkit.retention_measure import retention
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``error: ... -- fix: ...``) and exit status 2."""
 
+    def error(self, message: str) -> NoReturn:
+        print(f"error: {message} -- fix: see {self.prog} --help", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    ap = _Parser(prog=prog, description=__doc__.splitlines()[0], allow_abbrev=False)
+    ap.add_argument("--latents", required=True,
+                    help="latents [n, ...]: a torch file, .npy or .npz (or a dict with 'latents' / 'x' and 'batch')")
+    where = ap.add_mutually_exclusive_group(required=True)
+    where.add_argument("--group", help="S_n, C<N>, D<N> or SO2 (the studies' layouts), or a field-type spec")
+    where.add_argument("--field-type", metavar="SPEC",
+                       help=f"mixed fields, e.g. {SPEC_EXAMPLE} or 'SO2: irrep0 + 2*irrep1 + irrep2'")
+    ap.add_argument("--method", nargs="+", metavar="NAME",
+                    help=f"one or more projections, one row each (default random_invariant; S_n: lex_sort): "
+                         f"{' | '.join(FIELD_METHODS)}; S_n: {' | '.join(NODE_METHODS)}")
+    ap.add_argument("--batch", metavar="FILE", help="S_n: graph index of each node row [num_nodes] (.pt / .npy)")
+    ap.add_argument("--n-pairs", type=int, default=2000,
+                    help="distinct random pairs for Spearman / relative error (at most n(n-1)/2; default 2000)")
+    ap.add_argument("--knn-k", type=int, default=10, help="neighbours for kNN consistency (default 10)")
+    ap.add_argument("--n-knn", type=int, default=200, help="latents used for kNN consistency (default 200)")
+    ap.add_argument("--n-functionals", type=int, default=None,
+                    help="random functionals of random_invariant (default: the latent size)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the pairs and the random functionals (default 0)")
+    ap.add_argument("--no-baseline", action="store_true", help="leave out the raw-latent row")
+    ap.add_argument("--json", action="store_true", help="print JSON (a list of rows) instead of markdown")
+    ap.add_argument("--k", type=int, default=None, dest="old_k", help=argparse.SUPPRESS)
+    return ap
+
+
+def _run(args: argparse.Namespace) -> Any:
+    from eqlatent.groups.specs import is_permutation_group
+    from eqlatent.toolkit.retention_measure import SmallSampleWarning, retention
+
+    if args.old_k is not None:
+        raise ConfigError("--k is now called --knn-k (the kNN neighbours)",
+                          f"pass --knn-k {args.old_k}; --n-functionals sets the number of random functionals")
+    group = args.field_type or args.group
+    if args.field_type is not None and ":" not in args.field_type:
+        raise ConfigError(f"field-type spec '{args.field_type}' names no fields", f"write e.g. {SPEC_EXAMPLE}")
+    latents, batch = load_latents(args.latents, with_batch=True)
+    if args.batch is not None:
+        batch = load_latents(args.batch)
+    node = is_permutation_group(group)
+    methods = args.method or ["lex_sort" if node else "random_invariant"]
+    shown = warnings.showwarning
+
+    def show(message: Any, category: type, *rest: Any, **kw: Any) -> None:  # a small sample: one plain line
+        if issubclass(category, SmallSampleWarning):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, *rest, **kw)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        report = retention(latents, methods, group, n_pairs=args.n_pairs, knn_k=args.knn_k, n_knn=args.n_knn,
+                           seed=args.seed, batch=batch if node else None, n_functionals=args.n_functionals,
+                           baseline=not args.no_baseline)
+    if batch is not None and not node:
+        print("warning: the batch vector is ignored (it is for node latents under S_n)", file=sys.stderr)
+    return report
+
+
+def main(argv: list[str] | None = None, prog: str = "eqlatent retention") -> int:
+    """Run the command line on ``argv``; ``prog`` is the name shown in usage and errors."""
     try:
-        res = retention(load_latents(args.latents), args.method, args.group, n_pairs=args.n_pairs, k=args.k,
-                        n_knn=args.n_knn, seed=args.seed)
+        args = build_parser(prog).parse_args(argv)
+    except SystemExit as done:  # --help (0) goes on; a usage error has printed its line: status 2
+        if done.code in (0, None):
+            raise
+        return int(done.code)
+    try:
+        report = _run(args)
     except EqlatentError as err:
-        print(f"error: {err}", file=sys.stderr)
+        fix = err.fix
+        if "FieldType" in fix:  # the Python fix; on the command line the field type is a spec
+            fix = f"describe the fields with --field-type, e.g. --field-type {SPEC_EXAMPLE}"
+        print(f"error: {err.problem} -- fix: {fix}", file=sys.stderr)
         return 2
-    print(json.dumps(res.as_dict()) if args.json else res.to_markdown())
+    print(json.dumps(report.as_dicts()) if args.json else report.to_markdown())
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog="python -m eqlatent.retention_cli"))

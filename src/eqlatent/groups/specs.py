@@ -9,7 +9,10 @@ node-permutation group ``"S_n"`` (latents ``[nodes, d]``) or to a
 * an escnn group or a name ``C<N>`` / ``D<N>``: ``D / |G|`` regular fields (the layout of
   the studies' C_N encoders ``[B, C, N]``, flattened);
 * ``"SO2"``: fields of irreps 0..L in escnn's basis, ``[B, C, 1+2L]`` (the studies' SO(2)
-  layout); O(2) needs its FieldType (no default layout).
+  layout); O(2) needs its FieldType (no default layout);
+* a field-type spec ``"<group>: <fields>"`` (:func:`parse_field_type`), e.g.
+  ``"C4: 4 regular + 2 trivial"`` or ``"SO2: irrep0 + 2*irrep1 + irrep2"``: the escnn FieldType
+  it names, for mixed field types where no FieldType object is at hand (the command line).
 
 The names ``C<N>`` and ``SO2`` are the studies' own layouts, so :func:`resolve_action` builds
 their actions from :mod:`eqlatent.groups.layouts` without escnn (the same matrices, cached).
@@ -18,6 +21,7 @@ their actions from :mod:`eqlatent.groups.layouts` without escnn (the same matric
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from eqlatent.errors import ConfigError, LatentShapeError
@@ -74,6 +78,8 @@ def _regular_fields(group_name: str, order: int, latent_shape: tuple[int, ...]) 
 
 def field_type_for(spec: Any, latent_shape: tuple[int, ...]) -> Any:
     """The escnn ``FieldType`` of latents of ``latent_shape`` (batch axis first) under ``spec``."""
+    if is_field_type_spec(spec):
+        return parse_field_type(spec)
     if hasattr(spec, "fibergroup") and hasattr(spec, "representations"):  # already a FieldType
         return spec
     group = escnn_group(spec) if isinstance(spec, str) else spec
@@ -95,10 +101,94 @@ def field_type_for(spec: Any, latent_shape: tuple[int, ...]) -> Any:
 
 def resolve_action(spec: Any, latent_shape: tuple[int, ...], n_angles: int = 64) -> FieldAction:
     """The :class:`FieldAction` for latents of ``latent_shape`` (batch axis first) under ``spec``."""
-    if isinstance(spec, str):
+    if isinstance(spec, str) and not is_field_type_spec(spec):
         kind, n = _parse_name(spec)
         if kind == "C":  # the studies' regular layout: no escnn needed
             return regular_action(_regular_fields(f"C{n}", n, latent_shape), n)
         if kind == "SO2":  # the studies' irreps layout
             return irreps_action(*_irreps_layout(latent_shape), n_angles)
     return action_from_field_type(field_type_for(spec, latent_shape), n_angles)
+
+
+# -- field-type specs -------------------------------------------------------------------------------
+
+SPEC_GRAMMAR = ("'<group>: <term> + <term> ...' with <group> C<N>, D<N>, SO2 or O2 and each <term> "
+                "'[<count>[*]] regular | trivial | irrep<k> | irrep(<j>,<k>)', e.g. 'C4: 4 regular + 2 trivial'")
+_TERM = re.compile(r"(?:(?P<count>\d+)\s*\*?\s*)?(?P<rep>[a-z_]+)\s*(?P<args>\d+|\(\s*\d+\s*(?:,\s*\d+\s*)?\))?",
+                   re.IGNORECASE)
+
+
+def is_field_type_spec(spec: Any) -> bool:
+    """Whether ``spec`` is a field-type spec string (``"<group>: <fields>"``) rather than a group name."""
+    return isinstance(spec, str) and ":" in spec
+
+
+def _irrep_names(group: Any) -> str:
+    if group.continuous:
+        return "irrep<k> (k = 0, 1, ...)" if circle_kind(group) == "SO(2)" else "irrep(0,0), irrep(1,k) (k >= 1), ..."
+    ids = [irr.id for irr in group.irreps()]
+    return ", ".join(f"irrep{i[0]}" if len(i) == 1 else f"irrep({','.join(map(str, i))})" for i in ids)
+
+
+def _representation(group: Any, term: str, spec: str) -> tuple[int, Any]:
+    """``(count, escnn representation)`` of one term such as ``"4 regular"`` or ``"2*irrep(1,1)"``."""
+    match = _TERM.fullmatch(term)
+    name = match.group("rep").lower() if match else ""
+    if not match or name not in ("regular", "trivial", "irrep") or (name == "irrep") != bool(match.group("args")):
+        raise ConfigError(f"cannot read '{term}' in field-type spec '{spec}'", f"write {SPEC_GRAMMAR}")
+    count = int(match.group("count") or 1)
+    if count < 1:
+        raise ConfigError(f"count {count} in '{term}' of field-type spec '{spec}'", "give each term a count >= 1")
+    if name == "trivial":
+        return count, group.trivial_representation
+    if name == "regular":
+        if group.continuous:
+            raise ConfigError(f"{group.name} has no regular representation (an infinite group), in '{spec}'",
+                              f"use its irreps: {_irrep_names(group)}")
+        return count, group.regular_representation
+    args = tuple(int(a) for a in re.findall(r"\d+", match.group("args")))
+    try:
+        return count, group.irrep(*args)
+    except Exception:  # noqa: BLE001 - escnn raises AssertionError / KeyError / TypeError for a wrong id
+        raise ConfigError(f"{group.name} has no irrep {term.split('irrep', 1)[-1].strip()} ('{term}' in '{spec}')",
+                          f"use one of {_irrep_names(group)}") from None
+
+
+@lru_cache(maxsize=64)
+def parse_field_type(spec: str) -> Any:
+    """The escnn ``FieldType`` a spec string names, e.g. ``"C4: 4 regular + 2 trivial"``.
+
+    Why a string: the command line (and a config file) cannot hold a FieldType object, and a
+    latent with mixed fields cannot be described by a group name alone.  Grammar::
+
+        spec := <group> ":" <term> ("+" <term>)*
+        group := C<N> | D<N> | SO2 | O2               (as for a group name)
+        term := [<count> ["*"]] <rep>                 ("4 regular", "4*regular", "regular")
+        rep  := regular | trivial | irrep<k> | irrep(<k>) | irrep(<j>,<k>)
+
+    ``irrep<k>`` is escnn's ``group.irrep(k)`` (C_N, SO(2): frequency k); D_N and O(2) irreps
+    take two numbers, ``irrep(j,k)`` = ``group.irrep(j, k)``.  Fields are laid out in the order
+    written (``4 regular + 2 trivial``: channels 0..15 regular, 16 and 17 trivial), on
+    ``no_base_space`` (one vector per sample, ``[n, C]``).  Bad specs raise a one-line
+    :class:`~eqlatent.errors.ConfigError`.
+
+    Examples
+    --------
+    >>> parse_field_type("C4: 4 regular + 2 trivial").size
+    18
+    >>> parse_field_type("SO2: irrep0 + 2*irrep1 + irrep2").size   # 1 + 2 * 2 + 2
+    7
+    """
+    if not is_field_type_spec(spec):
+        raise ConfigError(f"field-type spec '{spec}' has no ':' after the group", f"write {SPEC_GRAMMAR}")
+    name, fields = spec.split(":", 1)
+    group = escnn_group(name)
+    terms = [t.strip() for t in fields.split("+")]
+    if not any(terms):
+        raise ConfigError(f"field-type spec '{spec}' lists no fields", f"write {SPEC_GRAMMAR}")
+    reps = []
+    for term in terms:
+        count, rep = _representation(group, term, spec)
+        reps += [rep] * count
+    escnn = import_escnn()
+    return escnn.nn.FieldType(escnn.gspaces.no_base_space(group), reps)

@@ -72,11 +72,30 @@ def knn_consistency(D_true: "np.ndarray | torch.Tensor", D_proj: "np.ndarray | t
     return float(np.mean(shared) / k)
 
 
+#: below this many distinct pairs they are listed and drawn from; above, drawn at random and de-duplicated
+LIST_PAIRS_UP_TO = 1 << 22
+
+
 def sample_pairs(n: int, n_pairs: int, seed: int = 0) -> torch.Tensor:
-    """``[n_pairs, 2]`` distinct index pairs ``i != j`` drawn with a fixed seed."""
+    """``[min(n_pairs, n (n - 1) / 2), 2]`` distinct unordered index pairs ``i != j``, drawn with a fixed seed.
+
+    Why without replacement: a pair counted twice adds no information but weighs twice in the
+    Spearman / relative error, and a report of "2000 pairs" of 5 latents (10 distinct pairs)
+    overstates the sample.  When ``n_pairs`` reaches ``n (n - 1) / 2`` every pair is returned once.
+    """
     if n < 2:
         raise ValueError(f"need at least 2 points to form pairs, got {n}")
+    total = n * (n - 1) // 2
     gen = torch.Generator().manual_seed(seed)
-    i = torch.randint(n, (n_pairs,), generator=gen)
-    j = (i + torch.randint(1, n, (n_pairs,), generator=gen)) % n
-    return torch.stack([i, j], dim=1)
+    if n_pairs >= total:
+        return torch.triu_indices(n, n, offset=1).T.contiguous()
+    if total <= LIST_PAIRS_UP_TO:
+        every = torch.triu_indices(n, n, offset=1).T
+        return every[torch.randperm(total, generator=gen)[:n_pairs]].contiguous()
+    keys = torch.empty(0, dtype=torch.long)
+    while len(keys) < n_pairs:  # n_pairs < total / 2 here in practice: a few rounds at most
+        i = torch.randint(n, (2 * n_pairs,), generator=gen)
+        j = (i + torch.randint(1, n, (2 * n_pairs,), generator=gen)) % n
+        keys = torch.unique(torch.cat([keys, torch.minimum(i, j) * n + torch.maximum(i, j)]))
+    keys = keys[torch.randperm(len(keys), generator=gen)[:n_pairs]]
+    return torch.stack([keys // n, keys % n], dim=1)
