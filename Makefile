@@ -1,9 +1,12 @@
 # eqlatent -- one-command reproduction of "Interpreting Equivariant Representations".
-# `make help` lists the targets.  Every target that needs Python creates .venv first.
+# `make help` lists the targets.  Every target that needs Python creates .venv first, then calls the
+# `eqlatent` command (`.venv/bin/eqlatent --help`), which runs the same things outside make.
 SHELL   := /bin/bash
 PYTHON  ?= python3
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
+# the `eqlatent` command (src/eqlatent/cli.py) through the interpreter: works even where the venv predates its script
+EQ      := $(PY) -m eqlatent
 PIP     := $(VENV)/bin/pip -q --disable-pip-version-check
 STAMP   := $(VENV)/.eqlatent-installed
 PROFILE ?= cpu
@@ -48,36 +51,36 @@ test: $(STAMP) ## run the test-suite (CPU, a few minutes)
 	$(PY) -m pytest -q $(ARGS)
 
 prepare-data: $(STAMP) ## build and cache QM9, ZINC and rotated-MNIST tensors under data/, print counts
-	$(PY) -m eqlatent.data.prepare $(ARGS)
+	$(EQ) prepare --profile $(PROFILE) $(ARGS)
 
 reproduce-molecules: $(STAMP) ## graph-VAE study on QM9 (claim 1) -> outputs/molecules/
-	$(PY) -m eqlatent.run experiment=molecules profile=$(PROFILE) $(ARGS)
+	$(EQ) reproduce molecules --profile $(PROFILE) $(ARGS)
 
 reproduce-images: $(STAMP) ## rotated-MNIST study, escnn + augmented CNN (claims 2, 3) -> outputs/images/
-	$(PY) -m eqlatent.run experiment=images profile=$(PROFILE) $(ARGS)
+	$(EQ) reproduce images --profile $(PROFILE) $(ARGS)
 
 reproduce-zinc: $(STAMP) ## the molecules pipeline on a 20k ZINC subset, its own experiment -> outputs/molecules_zinc/
-	$(PY) -m eqlatent.run experiment=molecules_zinc profile=$(PROFILE) $(ARGS)
+	$(EQ) reproduce zinc --profile $(PROFILE) $(ARGS)
 
 reproduce: reproduce-molecules reproduce-images ## both studies
 
 sweep-molecules: $(STAMP) ## Hydra multirun: 3 seeds x latent_dim {1,2,4}, joblib launcher (2 jobs at a time)
-	$(PY) -m eqlatent.run experiment=sweep_molecules profile=$(PROFILE) $(ARGS)
+	$(EQ) sweep molecules --profile $(PROFILE) $(ARGS)
 
 sweep-images: $(STAMP) ## Hydra multirun: 3 seeds x N of C_N {4,8,16}, joblib launcher
-	$(PY) -m eqlatent.run experiment=sweep_images profile=$(PROFILE) $(ARGS)
+	$(EQ) sweep images --profile $(PROFILE) $(ARGS)
 
 report: $(STAMP) ## aggregate every finished run under outputs/ -> outputs/report/REPORT.md + index.html
-	$(PY) -m eqlatent.report $(ARGS)
+	$(EQ) report $(ARGS)
 
 bench: $(STAMP) ## time projections vs encoders, throughput, scaling, QM9 preprocessing -> outputs/bench/bench.md
-	$(PY) benchmarks/bench.py $(ARGS)
+	$(EQ) bench $(ARGS)
 
 paper-check: $(STAMP) ## train every paper-profile model 1 epoch on the full data, project the paper profile's time -> outputs/bench/paper_check.md
-	$(PY) benchmarks/paper_check.py $(ARGS)
+	$(EQ) paper-check $(ARGS)
 
 gpu-check: $(STAMP) ## on a CUDA host: the gpu-marked tests, paper-check on a tenth of each epoch, one table of device, epoch times, projected hours
-	$(PY) benchmarks/gpu_check.py $(ARGS)
+	$(EQ) gpu-check $(ARGS)
 
 wandb-sync: $(STAMP) ## upload every offline wandb run under outputs/ (needs `wandb login` first)
 	@runs=$$(find outputs -type d -name 'offline-run-*' 2>/dev/null); \

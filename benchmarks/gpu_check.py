@@ -55,14 +55,18 @@ def summary_table(device: str, tests: str, rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(  # prog: the script's name, or `eqlatent gpu-check` through the eqlatent command
+        description="On a CUDA host: the gpu-marked tests, then paper-check on a fraction of each epoch, then one "
+                    "table (device, seconds per epoch, projected hours); writes outputs/bench/gpu_check.md.",
+        epilog="example: eqlatent gpu-check --fraction 0.1   (without CUDA it exits 2; --allow-cpu smoke-tests it)")
     parser.add_argument("--fraction", type=float, default=0.1, help="share of each epoch's batches paper_check times")
     parser.add_argument("--allow-cpu", action="store_true", help="run without CUDA too (smoke test of this script)")
     parser.add_argument("--skip-tests", action="store_true", help="do not run the gpu-marked tests")
     parser.add_argument("--pytest-arg", action="append", default=[], help="extra pytest argument (repeatable)")
     parser.add_argument("--paper-check-arg", action="append", default=[],
                         help="extra paper_check argument (repeatable), e.g. --paper-check-arg=--study=images")
-    parser.add_argument("--out", default=str(project_root() / "outputs" / "bench" / "gpu_check.md"))
+    parser.add_argument("--out", default=str(project_root() / "outputs" / "bench" / "gpu_check.md"),
+                        help="markdown file written (default outputs/bench/gpu_check.md)")
     args = parser.parse_args(argv)
     device = device_name()
     if device == "cpu" and not args.allow_cpu:

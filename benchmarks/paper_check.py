@@ -108,10 +108,15 @@ def report(rows: list[dict], fraction: float) -> str:
 
 def main(argv: list[str] | None = None, rows_out: list[dict] | None = None) -> str:
     """Run the check; returns the markdown.  ``rows_out``: a list that receives the per-model rows."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(  # prog: the script's name, or `eqlatent paper-check` through the eqlatent command
+        description="Train every paper-profile model for one epoch on this machine and project the paper profile's "
+                    "training time; prints and writes outputs/bench/paper_check.md.",
+        epilog="example: eqlatent paper-check --study images --fraction 0.1   (= python benchmarks/paper_check.py ...)")
     parser.add_argument("--fraction", type=float, default=1.0, help="share of each epoch's batches to time (0, 1]")
-    parser.add_argument("--study", choices=["images", "molecules", "both"], default="both")
-    parser.add_argument("--out", default=str(project_root() / "outputs" / "bench" / "paper_check.md"))
+    parser.add_argument("--study", choices=["images", "molecules", "both"], default="both",
+                        help="whose models to train (default both)")
+    parser.add_argument("--out", default=str(project_root() / "outputs" / "bench" / "paper_check.md"),
+                        help="markdown file written (default outputs/bench/paper_check.md)")
     parser.add_argument("--images-override", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Hydra override for the images study (repeatable)")
     parser.add_argument("--molecules-override", action="append", default=[], metavar="KEY=VALUE",

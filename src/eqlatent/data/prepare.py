@@ -1,8 +1,10 @@
 """Build (or check) the processed caches of every dataset and print what they hold.
 
-``python -m eqlatent.data.prepare [data=qm9|zinc|rotated_mnist ...] [profile=paper]``
+``python -m eqlatent.data.prepare [--data qm9 zinc rotated_mnist] [--profile paper] [key=value ...]``
 composes the same data configs the studies use, so the counts printed here are the
-ones a study will see.  With no ``data=`` override all three datasets are prepared.
+ones a study will see.  With no ``--data`` all three datasets are prepared; the older
+spelling ``data=qm9`` is accepted too.  Every dataset's config is composed before the first
+one is built, so a misspelt name or key costs one line and no build.
 """
 
 from __future__ import annotations
@@ -12,18 +14,29 @@ import time
 
 import hydra
 
+from eqlatent.commandline import OneLineParser, check_overrides, is_override
 from eqlatent.config import compose
-from eqlatent.errors import EqlatentError
+from eqlatent.errors import ConfigError, EqlatentError
 
 DATASETS = ("qm9", "zinc", "rotated_mnist")
 
 
-def prepare(overrides: list[str]) -> list[str]:
+def _datasets_and_rest(overrides: list[str], datasets: list[str] | tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The datasets chosen (``--data`` or ``data=`` overrides; all when none) and the other overrides."""
+    chosen = list(datasets) + [o.split("=", 1)[1] for o in overrides if o.startswith("data=")]
+    for name in chosen:
+        if name not in DATASETS:
+            raise ConfigError(f"unknown dataset '{name}'", f"use one of {', '.join(DATASETS)}")
+    return chosen or list(DATASETS), [o for o in overrides if not o.startswith("data=")]
+
+
+def prepare(overrides: list[str], datasets: list[str] | tuple[str, ...] = ()) -> list[str]:
     """Load each selected dataset through its config; return one summary line per dataset."""
-    chosen = [o.split("=", 1)[1] for o in overrides if o.startswith("data=")]
-    rest = [o for o in overrides if not o.startswith("data=")]
+    chosen, rest = _datasets_and_rest(list(overrides), datasets)
+    for name in chosen:   # all configs first: an error in the last one must not wait for the first build
+        check_overrides([f"data={name}", *rest])
     lines = []
-    for name in chosen or DATASETS:
+    for name in chosen:
         cfg = compose([f"data={name}", *rest], with_hydra=False)
         t0 = time.perf_counter()
         ds = hydra.utils.instantiate(cfg.data)
@@ -32,9 +45,26 @@ def prepare(overrides: list[str]) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser(prog: str = "python -m eqlatent.data.prepare") -> OneLineParser:
+    ap = OneLineParser(prog=prog, description="Build (or check) the cached tensors of QM9, ZINC and rotated MNIST "
+                       "under data/processed and print their counts.",
+                       epilog=f"example: {prog} --data qm9 --profile paper   (no --data: all three datasets)")
+    ap.add_argument("--data", nargs="+", choices=DATASETS, default=[], metavar="NAME",
+                    help=f"datasets to prepare: {', '.join(DATASETS)} (default: all)")
+    ap.add_argument("--profile", help="profile whose sizes to prepare: cpu, full, paper (default: the config's, cpu)")
+    ap.add_argument("overrides", nargs="*", default=[], metavar="key=value",
+                    help="Hydra overrides, as for python -m eqlatent.run")
+    return ap
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m eqlatent.data.prepare") -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # overrides may stand anywhere: take them out first so that `--data qm9 seed=1` does not read seed=1 as a dataset
+    overrides = [a for a in argv if is_override(a)]
+    args = build_parser(prog).parse_args([a for a in argv if not is_override(a)])
+    profile = [f"profile={args.profile}"] if args.profile else []
     try:
-        prepare(list(sys.argv[1:] if argv is None else argv))
+        prepare([*profile, *args.overrides, *overrides], args.data)
     except EqlatentError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -7,7 +7,6 @@ registered study (:mod:`eqlatent.report.registry`; the built-in ones in :mod:`eq
 
 from __future__ import annotations
 
-import argparse
 import base64
 import os
 import re
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from markdown.extensions.toc import slugify
 
+from eqlatent.commandline import OneLineParser
 from eqlatent.config import project_root
 from eqlatent.io import atomic_write_text
 from eqlatent.markdown import markdown_table
@@ -114,13 +114,21 @@ def to_html(markdown_text: str, base: Path) -> str:
             f"<style>{style}</style></head><body>{body}</body></html>\n")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m eqlatent.report") -> int:
     root = project_root() / "outputs"
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = OneLineParser(prog=prog, description="Aggregate every finished run under outputs/ into "
+                       "outputs/report/REPORT.md and a self-contained index.html.",
+                       epilog=f"example: {prog} --outputs outputs --out outputs/report")
     ap.add_argument("--outputs", type=Path, default=root, help="folder searched for runs (default outputs/)")
     ap.add_argument("--out", type=Path, default=root / "report", help="report folder (default outputs/report)")
     args = ap.parse_args(argv)
-    text = build_report(args.outputs.resolve(), args.out.resolve())
+    try:
+        text = build_report(args.outputs.resolve(), args.out.resolve())
+    except SystemExit as stop:   # "error: no finished runs ... -- fix: ..." is the user's to mend: status 2
+        if not isinstance(stop.code, str):
+            raise
+        print(stop.code, file=sys.stderr)
+        return 2
     print(text)
     print(f"written {args.out / 'REPORT.md'} and {args.out / 'index.html'}", file=sys.stderr)
     return 0
