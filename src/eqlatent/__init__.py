@@ -1,13 +1,27 @@
-"""eqlatent: make the latent space of an equivariant network usable.
+"""eqlatent: invariant, information-keeping latents for equivariant networks.
 
-The latent of an equivariant model is only defined up to the group action (node order,
-rotation).  This package builds those latents on real data, maps them through invariant
-projections, and measures how much information each projection keeps.
+Public API (``import eqlatent``; docs/toolkit.md has the long form):
 
-Public API (for your own escnn / PyG model; see README "Use it on your own model"):
-:func:`invariant_projection`, :func:`project_nodes` / :class:`NodeProjection`,
-:func:`quotient_distance`, :func:`retention` (CLI: ``python -m eqlatent.retention_cli``).
-Importing ``eqlatent`` stays light: escnn and torch_geometric load on first use.
+  invariant_projection(field_type, method="random_invariant", n_functionals=None, seed=0)
+      An invariant ``torch.nn.Module`` (a :class:`FieldProjection`) for latents of an escnn
+      FieldType: C_N, D_N, SO(2), O(2), any mix of fields.  ``.out_features`` sizes the next layer.
+  project_nodes(x, batch=None, method="lex_sort", max_num_nodes=None, return_counts=False)
+      One S_n-invariant row per graph from PyG node latents; :class:`NodeProjection` is the module.
+  quotient_distance(z1, z2, group_or_field_type=None, pairwise=False)
+      ``min_g ||z1 - g . z2||``, the reference every projection is judged by.
+  retention(latents, projection, group_or_field_type, ...)
+      How much of the quotient geometry each projection keeps, beside the raw latent
+      (a :class:`RetentionReport` of :class:`RetentionResult` rows; :class:`SmallSampleWarning`
+      when the sample is too small for what it reports).
+
+Command line: ``eqlatent --help`` (reproduce, sweep, prepare, report, retention, bench,
+paper-check, gpu-check).
+
+Why: the latent of an equivariant model is only defined up to the group action (node order,
+rotation), so a probe, PCA or interpolation on it treats one point as many.  This package
+builds those latents on real data (the paper's studies), maps them through invariant
+projections, and measures how much information each projection keeps.  Importing
+``eqlatent`` stays light: escnn and torch_geometric load on first use.
 """
 
 __version__ = "0.1.0"
@@ -15,12 +29,16 @@ __version__ = "0.1.0"
 from eqlatent.toolkit import (  # noqa: E402
     FieldProjection,
     NodeProjection,
+    ProjectedNodes,
+    RetentionReport,
     RetentionResult,
+    SmallSampleWarning,
     invariant_projection,
     project_nodes,
     quotient_distance,
     retention,
 )
 
-__all__ = ["FieldProjection", "NodeProjection", "RetentionResult", "__version__", "invariant_projection",
-           "project_nodes", "quotient_distance", "retention"]
+__all__ = ["invariant_projection", "project_nodes", "quotient_distance", "retention", "FieldProjection",
+           "NodeProjection", "ProjectedNodes", "RetentionReport", "RetentionResult", "SmallSampleWarning",
+           "__version__"]

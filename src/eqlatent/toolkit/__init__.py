@@ -7,8 +7,8 @@ group actions and quotient distance of :mod:`eqlatent.groups`).
 
 from eqlatent.groups.quotient import quotient_distance
 from eqlatent.toolkit.invariant import FieldProjection, invariant_projection
-from eqlatent.toolkit.nodes import NodeProjection, project_nodes
-from eqlatent.toolkit.retention_measure import RetentionResult, retention
+from eqlatent.toolkit.nodes import NodeProjection, ProjectedNodes, project_nodes
+from eqlatent.toolkit.retention_measure import RetentionReport, RetentionResult, SmallSampleWarning, retention
 
-__all__ = ["FieldProjection", "NodeProjection", "RetentionResult", "invariant_projection", "project_nodes",
-           "quotient_distance", "retention"]
+__all__ = ["FieldProjection", "NodeProjection", "ProjectedNodes", "RetentionReport", "RetentionResult",
+           "SmallSampleWarning", "invariant_projection", "project_nodes", "quotient_distance", "retention"]
