@@ -389,6 +389,9 @@ def main(argv: list[str] | None = None) -> str:
     ap.add_argument("--out", default=str(project_root() / "outputs" / "bench" / "bench.md"),
                     help="markdown file written (default outputs/bench/bench.md)")
     args = ap.parse_args(argv)
+    from eqlatent.console import configure_console
+
+    configure_console()   # one line per event, no third-party tips (as in `python -m eqlatent.run`)
     repeats = args.repeats or (2 if args.quick else 7)
     proj_repeats = 5 * repeats  # projections take well under a millisecond: more runs for a stable median
     batch = 32 if args.quick else 256
