@@ -251,3 +251,11 @@ def test_cli_warns_about_a_small_sample_in_one_line(tmp_path, capsys):
     assert code == 0
     assert out.err.count("\n") == 1 and out.err.startswith("warning:") and "trivially 1" in out.err
     assert "| 10 |" in out.out and "only 10 pairs" in out.out  # 10 distinct pairs of 5 latents, not 2000
+
+
+def test_retention_prints_nothing_off_a_terminal(capfd):
+    """The quotient distances' progress bar is for terminals: in a pipe or a log it used to leave a blank line."""
+    x, batch = mixed_graphs(n_graphs=60, d=2)
+    eqlatent.retention(x, ["lex_sort"], "S_n", batch=batch, n_knn=60, knn_k=5)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
