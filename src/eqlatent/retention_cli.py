@@ -1,4 +1,4 @@
-"""Command line: how distance-preserving invariant projections are, on saved latents.
+"""How distance-preserving invariant projections are, on saved latents: one table row per projection, raw latent last.
 
 ``python -m eqlatent.retention_cli --latents z.npy --field-type "C4: 4 regular + 2 trivial" --method random_invariant norm``
 (also ``eqlatent retention ...``).
@@ -79,7 +79,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    ap = _Parser(prog=prog, description=__doc__.splitlines()[0], allow_abbrev=False)
+    ap = _Parser(prog=prog, description=__doc__.splitlines()[0], allow_abbrev=False,
+                 epilog="example: eqlatent retention --latents z.npy --field-type 'C4: 4 regular + 2 trivial' "
+                        "--method random_invariant norm   (docs/retention.md explains the table)")
     ap.add_argument("--latents", required=True,
                     help="latents [n, ...]: a torch file, .npy or .npz (or a dict with 'latents' / 'x' and 'batch')")
     where = ap.add_mutually_exclusive_group(required=True)
