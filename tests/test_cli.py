@@ -262,7 +262,10 @@ def test_makefile_targets_call_the_cli():
         "report": "-m eqlatent report seed=1",
         "bench": "-m eqlatent bench seed=1",
     }
+    # run as its own make, not as a sub-make of `make test` (which would add "Entering directory" lines)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS", "MAKEOVERRIDES")}
     for target, line in expected.items():
-        proc = subprocess.run(["make", "-n", "-o", ".venv/.eqlatent-installed", target, "PROFILE=full", "ARGS=seed=1"],
-                              capture_output=True, text=True, cwd=ROOT, timeout=60)
+        proc = subprocess.run(["make", "--no-print-directory", "-n", "-o", ".venv/.eqlatent-installed", target,
+                               "PROFILE=full", "ARGS=seed=1"], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                              env=env)
         assert proc.returncode == 0 and proc.stdout.strip().endswith(line), (target, proc.stdout)
