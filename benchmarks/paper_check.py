@@ -122,10 +122,10 @@ def main(argv: list[str] | None = None, rows_out: list[dict] | None = None) -> s
     parser.add_argument("--molecules-override", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Hydra override for the molecules study (repeatable)")
     args = parser.parse_args(argv)
-    from eqlatent.console import configure_console, set_matmul_precision
+    from eqlatent.console import configure_console
 
     configure_console()   # one line per event, no third-party tips (as in `python -m eqlatent.run`)
-    set_matmul_precision(str(compose(with_hydra=False).matmul_precision))   # time what a real run computes
+    # matmul_precision: set by every fit from its config (studies.fitting.fit_in_folder), so timed as a real run
     if not 0 < args.fraction <= 1:
         parser.error(f"--fraction must be in (0, 1], got {args.fraction}")
     rows: list[dict] = []

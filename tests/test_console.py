@@ -123,3 +123,27 @@ def test_matmul_precision_is_left_alone_on_cpu(monkeypatch):
     monkeypatch.setattr(torch, "set_float32_matmul_precision", calls.append)
     set_matmul_precision("high")
     assert calls == []
+
+
+def test_every_fit_sets_the_configs_matmul_precision(monkeypatch, tmp_path):
+    """Side-by-side fits run in spawned processes that skip ``run_study``: the fit itself applies the precision."""
+    import torch
+
+    from eqlatent.config import compose
+    from eqlatent.studies import fitting
+
+    class Stop(Exception):
+        pass
+
+    def stop(_sub):
+        raise Stop
+
+    calls: list[str] = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch, "set_float32_matmul_precision", calls.append)
+    monkeypatch.setattr(fitting, "make_loggers", stop)   # nothing past the precision is needed here
+    sub = fitting.folder_config(compose(["experiment=molecules", "matmul_precision=medium"], with_hydra=False),
+                                tmp_path, "latent1")
+    with pytest.raises(Stop):
+        fitting.fit_in_folder(sub, None, None, None)
+    assert calls == ["medium"]

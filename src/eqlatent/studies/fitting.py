@@ -28,6 +28,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
+from eqlatent.console import set_matmul_precision
 from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
 from eqlatent.models.sync_batchnorm import EquivariantSyncBatchNorm
 from eqlatent.resume import TrainingClock
@@ -77,7 +78,12 @@ def fit_in_folder(sub: DictConfig, model: LightningModule, train: DataLoader, va
     resumes from it (weights, optimiser, schedule, RNG states), so only the missing epochs
     run; afterwards the weights of the last finished epoch are loaded, also when fit() found
     nothing left to do.
+
+    The config's ``matmul_precision`` is applied here, at the one door every fit passes: the
+    studies' fits, the paper profile's side-by-side fits in spawned processes (which do not run
+    :func:`eqlatent.run.run_study`) and ``paper_check``'s.
     """
+    set_matmul_precision(str(sub.get("matmul_precision", "highest")))
     folder = Path(sub.paths.output_dir)
     last = last_checkpoint(folder)
     resuming = last.is_file()
