@@ -42,5 +42,5 @@ class LexSort(NodeLatentProjection):
         return perm
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:
-        perm = self.sorting_permutation(z, meta)
-        return gather_nodes(zero_padding(z, node_mask(z, meta)), perm).reshape(z.shape[0], -1)
+        z = zero_padding(z, node_mask(z, meta))   # padding zeroed once; the permutation then needs no mask
+        return gather_nodes(z, self.sorting_permutation(z)).reshape(z.shape[0], -1)

@@ -3,8 +3,9 @@
 Why a shared helper: every node-axis projection must treat padding the same way.  A
 molecule with fewer atoms than slots has padding slots, and after a node permutation
 they can sit anywhere; when ``meta["mask"]`` (``[batch, nodes]``, True = real node) is
-given, padding slots are ignored by pooling and placed *last* (with value 0) by the
-sorting projections, so the result does not depend on where the padding was.  Without
+given, padding slots are ignored by pooling and are nodes of latent 0 to the sorting
+projections (sorted in with the real nodes: the zero-padded quotient's convention), so
+the result does not depend on where the padding was.  Without
 a mask every slot counts as a node (the graph VAE's case: its padding slots are an
 "empty" node class with latents of their own).
 """

@@ -39,7 +39,5 @@ class Sort(NodeLatentProjection):
         return torch.sort(key, dim=1, stable=True).indices
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:
-        perm = self.sorting_permutation(z, meta)
-        mask = node_mask(z, meta)
-        z = zero_padding(z, mask)
-        return gather_nodes(z, perm).reshape(z.shape[0], -1)
+        z = zero_padding(z, node_mask(z, meta))   # padding zeroed once; the permutation then needs no mask
+        return gather_nodes(z, self.sorting_permutation(z)).reshape(z.shape[0], -1)
