@@ -95,9 +95,10 @@ def _hungarian_all_pairs(a: Tensor, b: Tensor | None, chunk: int = 4096) -> Tens
     from rich.progress import track  # the bar Lightning and the images study draw too; removed when done
 
     # a bar only for more than one chunk and on a terminal: elsewhere rich's transient bar leaves a blank line
-    quiet = len(i) <= chunk or not Console(stderr=True).is_terminal
+    console = Console(stderr=True)
+    quiet = len(i) <= chunk or not console.is_terminal
     for s in track(range(0, len(i), chunk), description=f"quotient distances ({len(i):,} pairs)", transient=True,
-                   disable=quiet, console=Console(stderr=True)):
+                   disable=quiet, console=console):
         d[s:s + chunk] = hungarian_distance(a[i[s:s + chunk]], (a if b is None else b)[j[s:s + chunk]])
     out = torch.zeros(n, n if b is None else len(b), dtype=torch.float64)
     out[i, j] = d

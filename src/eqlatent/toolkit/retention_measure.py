@@ -23,6 +23,7 @@ from eqlatent.groups.quotient import quotient_distance
 from eqlatent.groups.specs import field_type_for, is_field_type_spec, is_permutation_group, parse_field_type
 from eqlatent.markdown import markdown_table
 from eqlatent.metrics.distance_retention import distance_preservation, knn_consistency, sample_pairs
+from eqlatent.projections.node_latent import zero_padding
 from eqlatent.toolkit.invariant import FIELD_METHODS, invariant_projection
 from eqlatent.toolkit.invariant import RENAMED as FIELD_RENAMED
 from eqlatent.toolkit.nodes import NODE_METHODS, RENAMED, dense_nodes
@@ -108,6 +109,19 @@ class RetentionReport:
         return len(self.rows)
 
 
+def _pair_distances(z: Tensor, pairs: Tensor, full_true: Tensor, spec: Any) -> Tensor:
+    """Quotient distances of ``pairs``: looked up in the all-pairs matrix of the first ``m`` latents where
+    both ends are among them, computed for the rest (each S_n distance is a Hungarian solve: not twice)."""
+    m = len(full_true)
+    inside = (pairs < m).all(1)
+    d_true = full_true.new_empty(len(pairs))
+    d_true[inside] = full_true[pairs[inside, 0], pairs[inside, 1]]
+    if not bool(inside.all()):
+        outside = pairs[~inside]
+        d_true[~inside] = quotient_distance(z[outside[:, 0]], z[outside[:, 1]], spec).to(d_true)
+    return d_true
+
+
 # -- latents and projections --------------------------------------------------------------------
 
 def _node_latents(latents: Any, batch: Any, mask: Any) -> tuple[Tensor, Tensor | None]:
@@ -123,9 +137,7 @@ def _node_latents(latents: Any, batch: Any, mask: Any) -> tuple[Tensor, Tensor |
         if found.shape != z.shape[:2]:
             raise LatentShapeError(f"mask has shape {tuple(found.shape)} but the latent is {tuple(z.shape)}",
                                    "pass the [graphs, nodes] mask of to_dense_batch with its dense latent")
-    if found is not None:
-        z = z * found.unsqueeze(-1).to(z.dtype)  # the reference compares graphs zero-padded to the largest one
-    return z, found
+    return zero_padding(z, found), found  # the reference compares graphs zero-padded to the largest one
 
 
 def _field_latents(latents: Any) -> Tensor:
@@ -145,8 +157,7 @@ def _projector(projection: Any, spec: Any, z: Tensor, mask: Tensor | None, seed:
         return projection, getattr(projection, "method", None) or getattr(projection, "__name__", None) \
             or type(projection).__name__
     if is_permutation_group(spec):
-        check_choice("node projection", projection, NODE_METHODS, RENAMED)
-        proj = NODE_METHODS[projection]()
+        proj = NODE_METHODS[projection]()   # the name was checked by retention() before any work
         meta = {"mask": mask} if mask is not None else None
         return (lambda x: proj(x, meta)), projection
     proj = invariant_projection(field_type_for(spec, tuple(z.shape)), projection, n_functionals=n_functionals,
@@ -302,10 +313,10 @@ def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: 
     if many and baseline:
         named.append(((lambda x: x.flatten(1)), RAW_LATENT))
 
-    pairs = sample_pairs(n, int(n_pairs), seed)
-    d_true = quotient_distance(z[pairs[:, 0]], z[pairs[:, 1]], spec)
     m = min(n, int(n_knn))
     full_true = quotient_distance(z[:m], None, spec, pairwise=True)
+    pairs = sample_pairs(n, int(n_pairs), seed)
+    d_true = _pair_distances(z, pairs, full_true, spec)
     kk = min(int(knn_k), m - 1)
     note, warning = _small_sample_notes(n, len(pairs), int(knn_k), m)
     if warning:
