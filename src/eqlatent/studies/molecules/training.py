@@ -81,9 +81,7 @@ def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir
     last = last_checkpoint(run_dir)
     if not more_epochs and (run_dir / "latents.pt").is_file() and last.is_file():
         log.info("latent_dim=%d: reusing %s", latent_dim, last)
-        # our own checkpoint: it also stores callback state (numpy scalars), which weights_only=True refuses
-        model = GraphVAE.load_from_checkpoint(last, map_location="cpu", weights_only=False)
-        return model.eval(), False
+        return load_trained(run_dir), False
     sub = folder_config(cfg, run_dir, f"latent{latent_dim}")
     model = build_model(sub, ds, latent_dim)
     batch = int(cfg.molecules.batch_size)
@@ -94,6 +92,13 @@ def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir
     return model, True
 
 
+def load_trained(run_dir: Path) -> GraphVAE:
+    """The VAE trained in ``run_dir`` (its ``last.ckpt``), on the CPU and in eval mode."""
+    # our own checkpoint: it also stores callback state (numpy scalars), which weights_only=True refuses
+    model = GraphVAE.load_from_checkpoint(last_checkpoint(run_dir), map_location="cpu", weights_only=False)
+    return model.eval()
+
+
 def train_all(cfg: DictConfig, ds: MoleculeDataset, dims: list[int],
               out_dir: Path) -> dict[int, tuple[GraphVAE, float]]:
     """The trained VAE of every latent size, ``d -> (model, seconds trained now)`` (0 when reused).
@@ -101,20 +106,27 @@ def train_all(cfg: DictConfig, ds: MoleculeDataset, dims: list[int],
     Under ``trainer=ddp`` every rank calls this with the same sizes, in the same order: each
     fit is collective, so all of them come before any rank-0-only analysis.  With
     ``molecules.parallel_fits > 1`` the sizes first train side by side in processes of their
-    own (:func:`fit_side_by_side`); the loop below then finds each one finished.
+    own (:func:`fit_side_by_side`, which checks their fingerprints there); the loop below
+    then loads each one from its ``last.ckpt``.
     """
     parallel = int(cfg.molecules.get("parallel_fits", 1) or 1)
     side_by_side = fit_side_by_side(cfg, dims, out_dir, parallel) if parallel > 1 and len(dims) > 1 else {}
     fitted = {}
     for d in dims:
+        if d in side_by_side:
+            fitted[d] = (load_trained(out_dir / f"latent{d}"), side_by_side[d])
+            continue
         t0 = time.time()
         model, trained = train_or_load(cfg, ds, d, out_dir / f"latent{d}")
-        fitted[d] = (model, side_by_side.get(d, time.time() - t0 if trained else 0.0))
+        fitted[d] = (model, time.time() - t0 if trained else 0.0)
     return fitted
 
 
 def _fit_in_own_process(container: dict, d: int, run_dir: str) -> float:
-    """One latent size's fit in a fresh process (spawned): seeded from the run's seed, no progress bar."""
+    """One latent size's fit in a fresh process (spawned): seeded from the run's seed, no progress bar.
+
+    Returns its training seconds, 0 when the size was already trained (reused).
+    """
     import lightning
 
     from eqlatent.console import configure_console
@@ -122,14 +134,17 @@ def _fit_in_own_process(container: dict, d: int, run_dir: str) -> float:
     configure_console()
     logging.getLogger("lightning").setLevel(logging.WARNING)   # one line per fit from the parent, not three
     cfg = OmegaConf.create(container)
+    threads = int(cfg.molecules.get("torch_threads", 0))
+    if threads > 0:   # as the study sets it in the parent (molecules.study.run): a spawned process starts afresh
+        torch.set_num_threads(threads)
     lightning.seed_everything(int(cfg.seed), workers=True, verbose=False)
     t0 = time.time()
-    train_or_load(cfg, hydra.utils.instantiate(cfg.data), d, Path(run_dir))
-    return time.time() - t0
+    _, trained = train_or_load(cfg, hydra.utils.instantiate(cfg.data), d, Path(run_dir))
+    return time.time() - t0 if trained else 0.0
 
 
 def fit_side_by_side(cfg: DictConfig, dims: list[int], out_dir: Path, parallel: int) -> dict[int, float]:
-    """Train the VAEs of ``dims`` in up to ``parallel`` processes at once; returns ``d -> seconds``.
+    """Train the VAEs of ``dims`` in up to ``parallel`` processes at once; returns ``d -> seconds`` (0 when reused).
 
     Why: one VAE step is thousands of small kernels, so a single fit leaves a GPU mostly
     idle; two or three fits side by side fill it (the paper profile trains sizes 1, 2 and 4).
@@ -156,8 +171,10 @@ def fit_side_by_side(cfg: DictConfig, dims: list[int], out_dir: Path, parallel: 
         jobs = {pool.submit(_fit_in_own_process, container, d, str(out_dir / f"latent{d}")): d for d in dims}
         log.info("training latent sizes %s side by side (%d processes)", ", ".join(map(str, dims)), len(jobs))
         for job in as_completed(jobs):
-            seconds[jobs[job]] = job.result()
-            log.info("latent_dim=%d: trained in its own process in %.0f s", jobs[job], seconds[jobs[job]])
+            d = jobs[job]
+            seconds[d] = job.result()
+            log.info("latent_dim=%d: %s", d, f"trained in its own process in {seconds[d]:.0f} s" if seconds[d]
+                     else "already trained, reused")
     return seconds
 
 

@@ -1,0 +1,83 @@
+"""The molecules study's side-by-side fits (molecules.parallel_fits > 1), run in this process.
+
+``fit_side_by_side`` is run with its process pool replaced by one that calls each job here
+and now, so the child's code (:func:`_fit_in_own_process`) and the parent's loop of
+:func:`train_all` run as in a real run, without spawning.  Tiny real QM9 subset, one epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future
+
+import hydra
+import pytest
+import torch
+
+from eqlatent.config import compose
+from eqlatent.models.graph_vae import GraphVAE
+from eqlatent.studies.molecules import training
+
+TINY = [
+    "experiment=molecules", "profile=cpu", "logger=csv", "seed=0",
+    "profile.molecules.n_molecules=200", "profile.molecules.epochs=1", "profile.molecules.batch_size=64",
+    "model.graph_vae.hidden=8", "model.graph_vae.n_layers=2", "model.graph_vae.width=8",
+    "trainer.enable_progress_bar=false", "~callbacks.rich_progress_bar",
+    "molecules.parallel_fits=2", "profile.molecules.torch_threads=1",
+]
+
+
+class _HereAndNow:
+    """Stands in for ProcessPoolExecutor: each job runs in this process when submitted."""
+
+    def __init__(self, max_workers: int, mp_context: object) -> None:
+        pass
+
+    def __enter__(self) -> _HereAndNow:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def submit(self, fn, *args) -> Future:
+        job = Future()
+        job.set_result(fn(*args))
+        return job
+
+
+@pytest.fixture
+def side_by_side(monkeypatch):
+    """The fits ``fit_in_folder`` ran (by folder); restores what the child sets for its own process."""
+    threads, level = torch.get_num_threads(), logging.getLogger("lightning").level
+    monkeypatch.setattr(training, "ProcessPoolExecutor", _HereAndNow)
+    fits = []
+
+    def fit_in_folder(sub, *args, **kwargs):
+        fits.append(str(sub.paths.output_dir))
+        return real(sub, *args, **kwargs)
+
+    real = training.fit_in_folder
+    monkeypatch.setattr(training, "fit_in_folder", fit_in_folder)
+    torch.set_num_threads(2)
+    yield fits
+    torch.set_num_threads(threads)
+    logging.getLogger("lightning").setLevel(level)
+
+
+def test_sizes_fit_side_by_side_are_loaded_not_fit_again(side_by_side, tmp_path):
+    cfg = compose(TINY + [f"paths.output_root={tmp_path}"])
+    ds = hydra.utils.instantiate(cfg.data)
+    out = tmp_path / "run"
+    fitted = training.train_all(cfg, ds, [1, 2], out)
+    # one fit per size, in its own process: the parent loads it (no second logger run, no Trainer, no "resuming")
+    assert sorted(side_by_side) == [str(out / "latent1"), str(out / "latent2")]
+    assert torch.get_num_threads() == 1            # molecules.torch_threads, applied in the fit's own process
+    for d, (model, seconds) in fitted.items():
+        assert isinstance(model, GraphVAE) and not model.training and model.latent_dim == d and seconds > 0
+        saved = torch.load(out / f"latent{d}" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+        assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
+        training.latents_for(cfg, ds, model, out / f"latent{d}")
+    # a re-run finds every size trained (latents written): reused, 0 seconds, nothing fit
+    side_by_side.clear()
+    again = training.train_all(cfg, ds, [1, 2], out)
+    assert side_by_side == [] and {d: s for d, (_, s) in again.items()} == {1: 0.0, 2: 0.0}
