@@ -215,3 +215,35 @@ def test_compiled_training_step_equals_the_eager_one():
 def test_compile_setting_is_checked():
     with pytest.raises(ValueError, match="use true, false or auto"):
         GraphVAE(n_atom_types=4, max_nodes=5, compile="yes")
+
+
+
+class _NaNInValidation(GraphVAE):
+    """Finite training losses, a NaN validation loss (its KL weight)."""
+
+    def kl_beta(self) -> float:
+        return super().kl_beta() if self.training else float("nan")
+
+
+def test_a_nan_validation_loss_stops_the_fit_before_the_epoch_is_saved(tmp_path):
+    # the step only flags a non-finite loss on the device; the flag must be raised before ModelCheckpoint saves the
+    # epoch (a re-run would resume from a diverged last.ckpt).  With validation every epoch Lightning saves after
+    # on_train_epoch_end; with validation every other epoch (or several per epoch) it saves in on_validation_end
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from torch.utils.data import DataLoader, TensorDataset
+
+    node, bond = random_dense_graphs(8, 5, 3, torch.Generator().manual_seed(2))
+    data = DataLoader(TensorDataset(node, bond), batch_size=4)
+
+    def fit(model_class, folder):
+        trainer = L.Trainer(max_epochs=2, check_val_every_n_epoch=2, accelerator="cpu", logger=False,
+                            enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                            callbacks=[ModelCheckpoint(dirpath=folder, save_last=True)])
+        trainer.fit(model_class(n_atom_types=3, max_nodes=5, hidden=4, n_layers=2), data, data)
+
+    fit(GraphVAE, tmp_path / "finite")
+    assert (tmp_path / "finite" / "last.ckpt").is_file()        # the same fit with finite losses saves its epoch
+    with pytest.raises(FloatingPointError, match="non-finite in epoch 1"):
+        fit(_NaNInValidation, tmp_path / "nan")
+    assert not (tmp_path / "nan").exists()

@@ -33,6 +33,11 @@ from eqlatent.models.permutation_layers import Equivariant1to1, Equivariant1to2,
 from eqlatent.models.valence_decoding import bond_orders_for, valence_decode, valences_for
 
 
+def off_diagonal(n: int, device: torch.device | None = None) -> Tensor:
+    """``[n, n]`` bool mask of the pairs of distinct nodes (False on the diagonal: no node bonds with itself)."""
+    return ~torch.eye(n, dtype=torch.bool, device=device)
+
+
 def pair_input(node_type: Tensor, bond_type: Tensor, n_atom_types: int, n_bond_types: int) -> Tensor:
     """One-hot pair tensor ``[B, n, n, n_bond_types + n_atom_types + 1]`` (bonds off-diagonal, node class on it)."""
     b, n = node_type.shape
@@ -154,21 +159,20 @@ class GraphDecoder(nn.Module):
         return node_logits, 0.5 * (bond_logits + bond_logits.transpose(1, 2))   # undirected bonds
 
 
-def compiled(module: nn.Module) -> nn.Module:
+def compiled(module: nn.Module, on_gpu: bool) -> nn.Module:
     """``torch.compile`` of ``module`` for training: fused kernels, and CUDA graphs on a GPU.
 
     Why: a training step of the graph VAE is a few thousand small kernels, so on a GPU it
     is bound by launches, not arithmetic; compiling fuses them (measured on CPU: the paper
     profile's step drops from ~5,300 to ~1,400 profiler events) and ``reduce-overhead``
-    replays the step as CUDA graphs.  The compiled wrapper shares the module's parameters
-    and is kept outside the module tree, so checkpoints and state dicts are unchanged.  A
-    host without a working compiler backend falls back to eager with one warning instead
-    of failing the run.
+    replays the step as CUDA graphs (``on_gpu``: the module trains on a GPU).  The compiled
+    wrapper shares the module's parameters and is kept outside the module tree, so
+    checkpoints and state dicts are unchanged.  A host without a working compiler backend
+    falls back to eager with one warning instead of failing the run.
     """
     import torch._dynamo
 
     torch._dynamo.config.suppress_errors = True
-    on_gpu = next(module.parameters()).is_cuda
     return torch.compile(module, mode="reduce-overhead" if on_gpu else "default")
 
 
@@ -273,10 +277,9 @@ class GraphVAE(L.LightningModule):
         weights[1:] = bond_weight
         self.register_buffer("bond_class_weight", weights, persistent=False)
         # run-time state, never saved: the compiled encoder/decoder of a fit (on_fit_start), a device flag of a
-        # non-finite loss since the last check (_step), the off-diagonal mask of the last graph size (_off_diagonal)
+        # non-finite loss since the last check (_step)
         self._compiled: tuple[nn.Module, nn.Module] | None = None
         self._not_finite: Tensor | bool = False
-        self._off_cache: Tensor | None = None
 
     # ------------------------------------------------------------------ model
     def encode(self, node_type: Tensor, bond_type: Tensor) -> tuple[Tensor, Tensor]:
@@ -309,7 +312,7 @@ class GraphVAE(L.LightningModule):
         bond_type = bond_logits.argmax(-1)
         real = node_type >= 0
         n = bond_type.shape[1]
-        keep = real.unsqueeze(2) & real.unsqueeze(1) & ~torch.eye(n, dtype=torch.bool, device=z.device)
+        keep = real.unsqueeze(2) & real.unsqueeze(1) & off_diagonal(n, z.device)
         return node_type, bond_type * keep
 
     def dtype_of_params(self) -> torch.dtype:
@@ -337,7 +340,7 @@ class GraphVAE(L.LightningModule):
         node_logits, bond_logits = decoder(z)
         b, n = node_type.shape
         node_nll = F.cross_entropy(node_logits.reshape(b * n, -1), (node_type + 1).reshape(-1), reduction="sum") / b
-        off = self._off_diagonal(n, z.device)                                   # [n, n] of 0. / 1.
+        off = off_diagonal(n, z.device).to(torch.get_default_dtype())           # [n, n] of 0. / 1.
         pair_nll = F.cross_entropy(bond_logits.permute(0, 3, 1, 2), bond_type.long(), weight=self.bond_class_weight,
                                    reduction="none")                            # [B, n, n]
         bond_nll = (pair_nll * off).sum() / (2 * b)          # each undirected pair counted twice
@@ -357,12 +360,6 @@ class GraphVAE(L.LightningModule):
             self.log("train/kl_beta", beta, on_epoch=True, on_step=False, batch_size=b, sync_dist=True)
         return loss
 
-    def _off_diagonal(self, n: int, device: torch.device) -> Tensor:
-        """``[n, n]`` float mask, 0 on the diagonal (a node's "bond" with itself is no bond), built once per size."""
-        if self._off_cache is None or self._off_cache.shape[0] != n or self._off_cache.device != device:
-            self._off_cache = 1.0 - torch.eye(n, device=device)
-        return self._off_cache
-
     def _raise_if_not_finite(self) -> None:
         """Raise if a loss since the last check was NaN or infinite (one host sync, once per epoch)."""
         if bool(self._not_finite):
@@ -373,18 +370,22 @@ class GraphVAE(L.LightningModule):
     def on_fit_start(self) -> None:
         """With ``compile=True``, train through compiled copies of the encoder and decoder (see :func:`compiled`)."""
         setting = self.hparams.get("compile", False)
-        use = setting is True or (setting == "auto" and self.device.type == "cuda")
-        self._compiled = (compiled(self.encoder), compiled(self.decoder)) if use else None
+        on_gpu = self.device.type == "cuda"
+        use = setting is True or (setting == "auto" and on_gpu)
+        self._compiled = (compiled(self.encoder, on_gpu), compiled(self.decoder, on_gpu)) if use else None
 
     def on_fit_end(self) -> None:
         # the analysis after training runs in float64 and eval mode: eager, not a recompilation
         self._compiled = None
 
-    def on_validation_epoch_start(self) -> None:
-        # validation ends in the epoch's checkpoint: a diverged epoch must stop the run before it is saved
+    def on_validation_epoch_end(self) -> None:
+        # a diverged epoch must stop the run before it is saved: ModelCheckpoint saves in on_validation_end when
+        # validation runs every n > 1 epochs or several times per epoch
         self._raise_if_not_finite()
 
     def on_train_epoch_end(self) -> None:
+        # runs before ModelCheckpoint's on_train_epoch_end (its save otherwise); after an end-of-epoch validation
+        # the flag is a plain False again, so an epoch costs one host sync
         self._raise_if_not_finite()
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
