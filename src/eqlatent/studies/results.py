@@ -14,7 +14,9 @@ This module is light (no torch): the cross-run report imports it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, ClassVar, Mapping, Self
+from typing import Any, ClassVar, Mapping, TypeVar
+
+R = TypeVar("R", bound="StudyResults")   # typing.Self needs Python 3.11; the package supports 3.10
 
 
 @dataclass
@@ -76,7 +78,7 @@ class StudyResults:
         return {**out, **self.extra}
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Self:
+    def from_json(cls: type[R], data: Mapping[str, Any]) -> R:
         names = {f.name for f in fields(cls)} - {"extra"}
         kwargs = {k: (Verdict.from_json(cls.verdict_keys[k], v) if k in cls.verdict_keys and v is not None else v)
                   for k, v in data.items() if k in names}
