@@ -236,11 +236,3 @@ def encode_and_cache(cfg: DictConfig, fitted: FittedEncoder, data: Any, out_dir:
     atomic_torch_save(result, out_dir / fitted.name / LATENTS_FILE)
     return result
 
-
-def latents_for(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, out_dir: Path) -> dict[str, Any]:
-    """Cached latents of encoder ``name``; trains and encodes only what is missing (one process).
-
-    :func:`train_or_reuse` then :func:`encode_and_cache`; a study on several devices calls
-    the first for every encoder before the second (see :mod:`eqlatent.studies.fitting`).
-    """
-    return encode_and_cache(cfg, train_or_reuse(cfg, name, model_cfg, data, out_dir), data, out_dir)
