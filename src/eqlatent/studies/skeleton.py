@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from omegaconf import DictConfig
 
@@ -72,8 +72,8 @@ def log_results(cfg: DictConfig, logged: dict[str, float], tables: dict[str, tup
 class StudyRun:
     """One run of a study: its output folder, its clock, its optional artefacts, and its end.
 
-    Build every figure through ``artefacts.build(...)``: one that fails is logged once and
-    noted in ``results.md`` and ``metrics.json``, and the run goes on.
+    Build every figure through :meth:`figure`: one that fails is logged once and noted in
+    ``results.md`` and ``metrics.json``, and the run goes on.
     """
 
     def __init__(self, cfg: DictConfig) -> None:
@@ -85,6 +85,17 @@ class StudyRun:
     def wall_s(self) -> float:
         """Seconds since the run started."""
         return time.time() - self.started
+
+    def figure(self, name: str, builder: Callable[..., Any], *args: Any, **kwargs: Any) -> list[Path]:
+        """Make the optional figure ``<out_dir>/figures/<name>``: ``[its path]``, or ``[]`` when it failed.
+
+        Calls ``builder(*args, path=<that path>, **kwargs)`` (a builder returns the path it
+        wrote) through :attr:`artefacts`, which notes a failure as ``figures/<name>``: the
+        name a missing figure is reported under is always the file the run would have made.
+        """
+        path = self.out_dir / "figures" / name
+        made = self.artefacts.build(f"figures/{name}", builder, *args, path=path, **kwargs)
+        return [] if made is None else [path]
 
     def finish(self, outcome: Outcome) -> Path:
         """Write results.md (and the study's latest copy) and metrics.json, log, print the summary block.

@@ -124,17 +124,17 @@ def instantiate_probes(probe_cfg: DictConfig) -> dict[str, tuple[str, Callable[.
             if entry is not None}
 
 
-def analyse_encoder(cache: dict[str, Any], proj_cfg: DictConfig, probe_cfg: DictConfig, n_eval: int,
+def analyse_encoder(cache: dict[str, Any], d_true: Tensor, proj_cfg: DictConfig, probe_cfg: DictConfig,
                     seed: int = 0) -> tuple[dict[str, dict[str, float]], dict[str, Tensor]]:
     """All metrics of every applicable projection for one encoder.
 
-    Returns ``(metrics[projection][metric], test features of each projection)``, the latter
-    for the figures.
+    ``d_true``: :func:`quotient_reference` of the first ``n_eval`` test latents, which the
+    distance metrics compare every projection with.  Returns ``(metrics[projection][metric],
+    test features of each projection)``, the latter for the figures.
     """
     lat = cache["latents"]
     projections = build_projections(proj_cfg, lat["test"])
-    n_eval = min(n_eval, len(cache["labels"]["test"]))
-    d_true = quotient_reference(cache["layout"], lat["test"], n_eval)
+    n_eval = len(d_true)
     probes = instantiate_probes(probe_cfg)
     n_inv = len(cache["angles"]["inv"])
     results, features = {}, {}
@@ -151,9 +151,12 @@ def analyse_encoder(cache: dict[str, Any], proj_cfg: DictConfig, probe_cfg: Dict
     return results, features
 
 
-def random_k_curve(cache: dict[str, Any], proj_cfg: DictConfig, probe_cfg: DictConfig, multipliers: list[float],
-                   n_eval: int, seed: int = 0) -> list[dict[str, float]]:
-    """Retained information of ``random_invariant`` as K grows (K = multiplier x latent dim)."""
+def random_k_curve(cache: dict[str, Any], d_true: Tensor, proj_cfg: DictConfig, probe_cfg: DictConfig,
+                   multipliers: list[float], seed: int = 0) -> list[dict[str, float]]:
+    """Retained information of ``random_invariant`` as K grows (K = multiplier x latent dim).
+
+    ``d_true``: the encoder's quotient distances, as for :func:`analyse_encoder`.
+    """
     lat = cache["latents"]
     base = [p for name, p, _ in build_projections(proj_cfg, lat["test"]) if name == "random_invariant"]
     if not base:
@@ -161,8 +164,7 @@ def random_k_curve(cache: dict[str, Any], proj_cfg: DictConfig, probe_cfg: DictC
     base = base[0]
     layout = base.latent_layout
     dim = int(lat["test"][layout][0].numel())
-    n_eval = min(n_eval, len(cache["labels"]["test"]))
-    d_true = quotient_reference(cache["layout"], lat["test"], n_eval)
+    n_eval = len(d_true)
     probes = {k: v for k, v in instantiate_probes(probe_cfg).items() if v[0] == "knn"}
     rows = []
     for mult in multipliers:

@@ -19,7 +19,7 @@ import numpy as np
 from omegaconf import DictConfig
 
 from eqlatent.errors import ConfigError
-from eqlatent.studies.images.analysis import analyse_encoder, random_k_curve
+from eqlatent.studies.images.analysis import analyse_encoder, quotient_reference, random_k_curve
 from eqlatent.studies.images.figures import embedding_grid, retention_curve
 from eqlatent.studies.fitting import is_rank_zero
 from eqlatent.studies.images.latents import encode_and_cache, train_or_reuse
@@ -82,26 +82,23 @@ def run(cfg: DictConfig) -> dict[str, Any]:
                           "trained_on": cache.get("train_on", "rotated"), "epochs": cache.get("epochs", int(icfg.epochs)),
                           "train_s": cache.get("train_seconds", float("nan")),
                           "acc_rotated_test": cache["accuracy"]["test"], "acc_upright_test": cache["accuracy"]["test_upright"]}
-        metrics[name], features[name] = analyse_encoder(cache, cfg.projection, cfg.probe, int(icfg.n_eval), int(cfg.seed))
-        curves[name] = random_k_curve(cache, cfg.projection, cfg.probe, list(icfg.k_multipliers), int(icfg.n_eval),
-                                      int(cfg.seed))
+        n_eval = min(int(icfg.n_eval), len(cache["labels"]["test"]))    # every projection is scored on these distances
+        d_true = quotient_reference(cache["layout"], cache["latents"]["test"], n_eval)
+        metrics[name], features[name] = analyse_encoder(cache, d_true, cfg.projection, cfg.probe, int(cfg.seed))
+        curves[name] = random_k_curve(cache, d_true, cfg.projection, cfg.probe, list(icfg.k_multipliers), int(cfg.seed))
 
     log.info("projections, metrics and probes took %.0f s", time.time() - t_latents)
     labels = next(iter(caches.values()))["labels"]["test"].numpy()
-    fig_dir = out_dir / "figures"
     feats_np = {e: {p: f.numpy() for p, f in fs.items()} for e, fs in features.items()}
-    optional = study.artefacts.build     # a figure that fails is noted in results.md, the run goes on
-    figures = [optional("figures/pca_latents.png", embedding_grid, feats_np, labels, fig_dir / "pca_latents.png", "pca",
-                        seed=int(cfg.seed))]
+    # a figure that fails is noted in results.md, the run goes on
+    figures = study.figure("pca_latents.png", embedding_grid, feats_np, labels, method="pca", seed=int(cfg.seed))
     tsne = {e: feats_np[e] for e in icfg.tsne_encoders if e in feats_np}
     if tsne:
-        figures.append(optional("figures/tsne_latents.png", embedding_grid, tsne, labels, fig_dir / "tsne_latents.png",
-                                "tsne", n_points=800, seed=int(cfg.seed)))
+        figures += study.figure("tsne_latents.png", embedding_grid, tsne, labels, method="tsne", n_points=800,
+                                seed=int(cfg.seed))
     if any(curves.values()):
         reference = {e: {**metrics[e].get("identity_field", {})} for e in curves}
-        figures.append(optional("figures/retention_vs_k.png", retention_curve, curves, reference,
-                                fig_dir / "retention_vs_k.png"))
-    figures = [f for f in figures if f is not None]
+        figures += study.figure("retention_vs_k.png", retention_curve, curves, reference)
 
     v2 = claim2_verdict(metrics, {e: c["layout"] for e, c in caches.items()}, cfg.verdicts)
     v3 = claim3_verdict(metrics, cfg.verdicts)

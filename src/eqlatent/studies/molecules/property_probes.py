@@ -19,7 +19,6 @@ from torch import Tensor
 from eqlatent.data.molecules import MoleculeDataset
 from eqlatent.errors import ConfigError
 from eqlatent.projections.base import InvariantProjection
-from eqlatent.projections.identity import Identity
 from eqlatent.projections.node_latent import gather_nodes
 from eqlatent.studies.molecules.node_retention import random_node_permutations
 
@@ -59,7 +58,7 @@ def run_probes(z: Tensor, ds: MoleculeDataset, projections: Mapping[str, Invaria
         feats = proj(z.double())
         feats_shuffled = proj(z_shuffled.double())
         inv_err = float((feats - feats_shuffled).abs().max())
-        conds = conditions if isinstance(proj, Identity) else ["stored"]
+        conds = ["stored"] if proj.invariant else conditions   # shuffling cannot change invariant features
         for cond in conds:
             shuf_train, shuf_test = SHUFFLE_CONDITIONS[cond]
             x_train = (feats_shuffled if shuf_train else feats)[tr].numpy()
