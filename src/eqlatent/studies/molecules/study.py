@@ -32,7 +32,7 @@ from eqlatent.studies.molecules.claim1_report import claim1_verdict, projection_
 from eqlatent.studies.molecules.node_retention import (applies, decodability, distance_retention,
                                                       instantiate_projections, random_node_permutations)
 from eqlatent.studies.fitting import is_rank_zero
-from eqlatent.studies.molecules.training import latents_for, train_all, vae_config
+from eqlatent.studies.molecules.training import apply_torch_threads, latents_for, train_all, vae_config
 from eqlatent.studies.results import MoleculesResults
 from eqlatent.studies.skeleton import Outcome, StudyRun
 from eqlatent.projections.node_latent import gather_nodes
@@ -196,11 +196,7 @@ def run(cfg: DictConfig) -> dict:
     if not dims or any(d < 1 for d in dims):
         raise ConfigError(f"molecules.latent_dims={list(mcfg.latent_dims)} must list positive integers",
                           "e.g. molecules.latent_dims=[1,2,4]")
-    threads = int(mcfg.get("torch_threads", 0))
-    if threads > 0:
-        # a fixed count for a shared CPU: beside another job, torch's default of one thread per core makes the
-        # many small ops of the equivariant layers much slower (threads spin waiting for each other)
-        torch.set_num_threads(threads)
+    apply_torch_threads(mcfg)
     ds = hydra.utils.instantiate(cfg.data)
     projections = instantiate_projections(cfg.get("projection"))
     if not cfg.get("probe"):

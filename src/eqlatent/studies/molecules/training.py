@@ -122,6 +122,17 @@ def train_all(cfg: DictConfig, ds: MoleculeDataset, dims: list[int],
     return fitted
 
 
+def apply_torch_threads(mcfg: DictConfig) -> None:
+    """Use ``molecules.torch_threads`` torch threads (0: torch's default of one per core).
+
+    Why: on a shared CPU, beside another job, one thread per core makes the many small ops of
+    the equivariant layers much slower (threads spin waiting for each other).
+    """
+    threads = int(mcfg.get("torch_threads", 0))
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
 def _fit_in_own_process(container: dict, d: int, run_dir: str) -> float:
     """One latent size's fit in a fresh process (spawned): seeded from the run's seed, no progress bar.
 
@@ -134,9 +145,7 @@ def _fit_in_own_process(container: dict, d: int, run_dir: str) -> float:
     configure_console()
     logging.getLogger("lightning").setLevel(logging.WARNING)   # one line per fit from the parent, not three
     cfg = OmegaConf.create(container)
-    threads = int(cfg.molecules.get("torch_threads", 0))
-    if threads > 0:   # as the study sets it in the parent (molecules.study.run): a spawned process starts afresh
-        torch.set_num_threads(threads)
+    apply_torch_threads(cfg.molecules)   # as in the parent (molecules.study.run): a spawned process starts afresh
     lightning.seed_everything(int(cfg.seed), workers=True, verbose=False)
     t0 = time.time()
     _, trained = train_or_load(cfg, hydra.utils.instantiate(cfg.data), d, Path(run_dir))
