@@ -23,14 +23,13 @@ must be the run module's, with its overrides.
 from __future__ import annotations
 
 import argparse
-import inspect
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from eqlatent.commandline import OneLineParser, is_override, require_configs
+from eqlatent.commandline import OneLineParser, parse_with_overrides, require_configs
 from eqlatent.config import CONFIG_DIR, project_root
 from eqlatent.errors import ConfigError, EqlatentError
 
@@ -125,9 +124,7 @@ def _hand_over(argv: Sequence[str]) -> int:
 
 
 def _study(parser: OneLineParser, command: str, argv: list[str]) -> int:
-    overrides = [a for a in argv if is_override(a)]
-    args, passthrough = parser.parse_known_args([a for a in argv if not is_override(a)])
-    args.overrides = [*args.overrides, *overrides]
+    args, passthrough = parse_with_overrides(parser, argv, passthrough=True)
     require_configs()
     command_line = run_argv(command, args, passthrough)
     print("running: python " + " ".join(command_line[1:]), file=sys.stderr)
@@ -163,9 +160,7 @@ def _benchmark(command: str, argv: list[str]) -> int:
 def _retention(argv: list[str]) -> int:
     from eqlatent import retention_cli
 
-    if "prog" in inspect.signature(retention_cli.main).parameters:
-        return retention_cli.main(argv, prog=f"{PROG} retention")
-    return retention_cli.main(argv)
+    return retention_cli.main(argv, prog=f"{PROG} retention")
 
 
 def _delegates() -> dict[str, Callable[[list[str]], int]]:

@@ -46,6 +46,21 @@ def is_override(token: str) -> bool:
     return not token.startswith("-") and ("=" in token or token.startswith("~"))
 
 
+def parse_with_overrides(parser: argparse.ArgumentParser, argv: Sequence[str],
+                         passthrough: bool = False) -> tuple[argparse.Namespace, list[str]]:
+    """Parse ``argv`` with its Hydra overrides standing anywhere; they are appended to ``args.overrides``.
+
+    Why: left to argparse, an override after a ``nargs="+"`` option is read as one of its values
+    (``--data qm9 seed=1`` would name a dataset ``seed=1``), so the overrides are taken out first.
+    ``passthrough``: the arguments argparse does not know are returned (for Hydra) instead of refused.
+    """
+    overrides = [a for a in argv if is_override(a)]
+    rest = [a for a in argv if not is_override(a)]
+    args, unknown = parser.parse_known_args(rest) if passthrough else (parser.parse_args(rest), [])
+    args.overrides = [*args.overrides, *overrides]
+    return args, unknown
+
+
 def config_error(err: Exception, overrides: Sequence[str] = ()) -> ConfigError:
     """Hydra's (multi-line) composition or override error as one line naming the fix."""
     from hydra.core.override_parser.overrides_parser import OverridesParser

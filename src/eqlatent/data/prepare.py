@@ -14,7 +14,7 @@ import time
 
 import hydra
 
-from eqlatent.commandline import OneLineParser, check_overrides, is_override
+from eqlatent.commandline import OneLineParser, check_overrides, parse_with_overrides
 from eqlatent.config import compose
 from eqlatent.errors import ConfigError, EqlatentError
 
@@ -59,12 +59,10 @@ def build_parser(prog: str = "python -m eqlatent.data.prepare") -> OneLineParser
 
 def main(argv: list[str] | None = None, prog: str = "python -m eqlatent.data.prepare") -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # overrides may stand anywhere: take them out first so that `--data qm9 seed=1` does not read seed=1 as a dataset
-    overrides = [a for a in argv if is_override(a)]
-    args = build_parser(prog).parse_args([a for a in argv if not is_override(a)])
+    args, _ = parse_with_overrides(build_parser(prog), argv)   # `--data qm9 seed=1`: seed=1 is no dataset
     profile = [f"profile={args.profile}"] if args.profile else []
     try:
-        prepare([*profile, *args.overrides, *overrides], args.data)
+        prepare([*profile, *args.overrides], args.data)
     except EqlatentError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
