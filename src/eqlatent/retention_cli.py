@@ -21,11 +21,12 @@ import json
 import sys
 import warnings
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 import torch
 
+from eqlatent.commandline import OneLineParser
 from eqlatent.errors import ConfigError, DataFileError, EqlatentError
 from eqlatent.toolkit.invariant import FIELD_METHODS
 from eqlatent.toolkit.nodes import NODE_METHODS
@@ -70,18 +71,10 @@ def load_latents(path: str, with_batch: bool = False) -> Any:
     return (obj, batch) if with_batch else obj
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (``error: ... -- fix: ...``) and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"error: {message} -- fix: see {self.prog} --help", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def build_parser(prog: str) -> argparse.ArgumentParser:
-    ap = _Parser(prog=prog, description=__doc__.splitlines()[0], allow_abbrev=False,
-                 epilog="example: eqlatent retention --latents z.npy --field-type 'C4: 4 regular + 2 trivial' "
-                        "--method random_invariant norm   (docs/retention.md explains the table)")
+    ap = OneLineParser(prog=prog, description=__doc__.splitlines()[0], allow_abbrev=False,
+                       epilog="example: eqlatent retention --latents z.npy --field-type 'C4: 4 regular + 2 trivial' "
+                              "--method random_invariant norm   (docs/retention.md explains the table)")
     ap.add_argument("--latents", required=True,
                     help="latents [n, ...]: a torch file, .npy or .npz (or a dict with 'latents' / 'x' and 'batch')")
     where = ap.add_mutually_exclusive_group(required=True)
