@@ -18,6 +18,7 @@ from typing import ClassVar
 import pytest
 from omegaconf import OmegaConf
 
+from eqlatent.errors import ConfigError
 from eqlatent.report import registry
 from eqlatent.report.aggregate import mean_std, pm
 from eqlatent.report.build import build_report
@@ -163,7 +164,7 @@ def test_runs_of_an_unregistered_study_are_named_not_dropped(runs_dir, tmp_path)
 
 
 def test_report_without_runs_is_a_one_line_error(tmp_path):
-    with pytest.raises(SystemExit, match="no finished runs"):
+    with pytest.raises(ConfigError, match="no finished runs"):
         build_report(tmp_path, tmp_path / "report")
 
 

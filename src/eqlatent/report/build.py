@@ -18,6 +18,7 @@ from markdown.extensions.toc import slugify
 
 from eqlatent.commandline import OneLineParser
 from eqlatent.config import project_root
+from eqlatent.errors import ConfigError, EqlatentError
 from eqlatent.io import atomic_write_text
 from eqlatent.markdown import markdown_table
 from eqlatent.report import claims  # noqa: F401  (registers the built-in studies' sections)
@@ -58,8 +59,8 @@ def build_report(output_root: Path, report_dir: Path) -> str:
     """Write REPORT.md and index.html for every run found; return the markdown."""
     cells = group_cells(find_runs(output_root))
     if not cells:
-        raise SystemExit(f"error: no finished runs (metrics.json) under {output_root} -- fix: run "
-                         f"`make reproduce` or `make sweep-molecules` first")
+        raise ConfigError(f"no finished runs (metrics.json) under {output_root}",
+                          "run `make reproduce` or `make sweep-molecules` first")
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     sections: dict[str, list[str]] = {study.title: [] for study in STUDIES}
     verdicts, unregistered = [], []
@@ -124,10 +125,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m eqlatent.report")
     args = ap.parse_args(argv)
     try:
         text = build_report(args.outputs.resolve(), args.out.resolve())
-    except SystemExit as stop:   # "error: no finished runs ... -- fix: ..." is the user's to mend: status 2
-        if not isinstance(stop.code, str):
-            raise
-        print(stop.code, file=sys.stderr)
+    except EqlatentError as err:   # "no finished runs ... -- fix: ..." is the user's to mend: status 2
+        print(f"error: {err}", file=sys.stderr)
         return 2
     print(text)
     print(f"written {args.out / 'REPORT.md'} and {args.out / 'index.html'}", file=sys.stderr)
