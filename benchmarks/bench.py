@@ -18,6 +18,7 @@ Graphs of size > 9 in (c) are random (synthetic) graphs: they only time the code
 from __future__ import annotations
 
 import argparse
+import functools
 import platform
 import sys
 import tempfile
@@ -38,17 +39,26 @@ def _devices() -> list[str]:
     return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
-def _vae(latent_dim: int, max_nodes: int = 9, device: str = "cpu"):
-    vae = compose(["experiment=molecules"], with_hydra=False).model.graph_vae
-    kwargs = {k: v for k, v in vae.items() if k != "_target_"}
+@functools.lru_cache(maxsize=None)
+def _experiment(name: str):
+    """The config of ``experiment=<name>`` at the default (cpu) profile, composed once (every section reads it)."""
+    return compose([f"experiment={name}"], with_hydra=False)
+
+
+def _qm9_vocabulary(max_nodes: int = 9):
+    """What the molecules study's model builder reads of its dataset: QM9's atom and bond types, ``max_nodes`` slots."""
+    from types import SimpleNamespace
+
     from eqlatent.data.graphs import BOND_TYPES
     from eqlatent.data.qm9 import ATOM_TYPES
-    from eqlatent.models.graph_vae import GraphVAE
 
-    allowed = GraphVAE.__init__.__code__.co_varnames
-    kwargs = {k: v for k, v in kwargs.items() if k in allowed and k not in ("n_atom_types", "max_nodes", "latent_dim")}
-    return GraphVAE(n_atom_types=len(ATOM_TYPES), max_nodes=max_nodes, latent_dim=latent_dim, atom_types=list(ATOM_TYPES),
-                    bond_types=list(BOND_TYPES), **kwargs).to(device).eval()
+    return SimpleNamespace(atom_types=list(ATOM_TYPES), bond_types=list(BOND_TYPES), max_nodes=max_nodes)
+
+
+def _vae(latent_dim: int, max_nodes: int = 9, device: str = "cpu"):
+    from eqlatent.studies.molecules.training import build_model
+
+    return build_model(_experiment("molecules"), _qm9_vocabulary(max_nodes), latent_dim).to(device).eval()
 
 
 def _random_graphs(batch: int, n: int, device: str = "cpu", seed: int = 0):
@@ -73,7 +83,7 @@ def _verdict(percent: float) -> str:
 def molecule_projection_costs(batch: int, repeats: int, proj_repeats: int) -> list[list[object]]:
     rows = []
     node_type, bond_type = _qm9_batch(batch)
-    proj_cfg = compose(["experiment=molecules"], with_hydra=False).projection
+    proj_cfg = _experiment("molecules").projection
     for d in (1, 4):
         vae = _vae(d)
         t_enc = median_seconds(lambda: vae.encode(node_type, bond_type), repeats)
@@ -89,8 +99,7 @@ def molecule_projection_costs(batch: int, repeats: int, proj_repeats: int) -> li
 
 
 def _image_encoders(names: list[str] | None = None):
-    cfg = compose(["experiment=images"], with_hydra=False)
-    for name, mc in cfg.model.items():
+    for name, mc in _experiment("images").model.items():
         if names is None or name in names:
             yield name, hydra.utils.instantiate(mc).eval()
 
@@ -101,8 +110,8 @@ def image_projection_costs(batch: int, repeats: int, proj_repeats: int,
     from eqlatent.data.rotation import rotate_images
 
     x = load_rotated_mnist(n_train=batch, n_test=1).train.images
-    proj_cfg = compose(["experiment=images"], with_hydra=False).projection
-    copies = int(compose(["experiment=images"], with_hydra=False).images.orbit_copies)
+    cfg = _experiment("images")
+    proj_cfg, copies = cfg.projection, int(cfg.images.orbit_copies)
     rows = []
     for enc_name, enc in _image_encoders(encoders):
         t_enc = median_seconds(lambda: enc.encode(x), repeats)
@@ -222,7 +231,7 @@ def loading_vs_training(repeats: int, quick: bool) -> list[list[object]]:
     from eqlatent.data.rotated_mnist import load_rotated_mnist
     from eqlatent.studies.molecules.training import graph_loader
 
-    cfg = compose(["experiment=images"], with_hydra=False)
+    cfg = _experiment("images")
     loader_cfg, bs = cfg.profile.loader, int(cfg.images.batch_size)
     ds = load_qm9(cache_dir=str(project_root() / "data" / "processed"), subset=1024 if quick else 4000)
     mols = graph_loader(ds, ds.split["train"], int(cfg.profile.molecules.batch_size), True, 0, loader_cfg)
@@ -326,12 +335,6 @@ def _so2_api_costs(repeats: int, quick: bool) -> list[list[object]]:
     return rows
 
 
-def _synthetic_loader(tensors: tuple[torch.Tensor, ...], batch: int):
-    from torch.utils.data import DataLoader, TensorDataset
-
-    return DataLoader(TensorDataset(*tensors), batch_size=batch, shuffle=False)
-
-
 def paper_training_steps(quick: bool, device: str = "cpu") -> list[list[object]]:
     """One row per `paper`-profile model: operators per training step (torch.profiler) and step time.
 
@@ -344,8 +347,8 @@ def paper_training_steps(quick: bool, device: str = "cpu") -> list[list[object]]
     import lightning as L
     from timing import StepProfile
 
-    from eqlatent.data.graphs import BOND_TYPES
-    from eqlatent.data.qm9 import ATOM_TYPES
+    from eqlatent.data.loaders import tensor_loader
+    from eqlatent.studies.molecules.training import build_model
 
     mol_cfg = compose(["experiment=molecules", "profile=paper"], with_hydra=False)
     img_cfg = compose(["experiment=images", "profile=paper"], with_hydra=False)
@@ -353,9 +356,7 @@ def paper_training_steps(quick: bool, device: str = "cpu") -> list[list[object]]
     cases = []
     mol_batch = 32 if quick else int(mol_cfg.molecules.batch_size)
     for d in ([1] if quick else list(mol_cfg.molecules.latent_dims)):
-        model = hydra.utils.instantiate(mol_cfg.model.graph_vae, n_atom_types=len(ATOM_TYPES), n_bond_types=len(BOND_TYPES),
-                                        max_nodes=9, latent_dim=int(d), atom_types=list(ATOM_TYPES),
-                                        bond_types=list(BOND_TYPES))
+        model = build_model(mol_cfg, _qm9_vocabulary(), int(d))
         cases.append((f"paper graph VAE d={d}", model, _random_graphs(mol_batch * (3 + timed), 9), mol_batch))
     img_batch = 8 if quick else int(img_cfg.images.batch_size)
     gen = torch.Generator().manual_seed(0)
@@ -373,7 +374,7 @@ def paper_training_steps(quick: bool, device: str = "cpu") -> list[list[object]]
                             callbacks=[prof])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # Lightning's advice on workers and val loaders: not what is measured
-            trainer.fit(model, _synthetic_loader(tensors, batch))
+            trainer.fit(model, tensor_loader(tensors, batch))
         rows.append([label, device, batch, f"{sum(p.numel() for p in model.parameters()):,}", prof.ops,
                      prof.step_seconds() * 1e3])
     return rows
