@@ -46,7 +46,8 @@ class StepTimer(Callback):
     made ``--fraction 0.05`` report some models 20-60x slower than they train.  The median
     step time times the batches of a full epoch is the steady-state epoch time.  Finished
     fits append their median to :attr:`results` (the instance itself is built from config
-    inside the studies' training code, out of the caller's reach).
+    inside the studies' training code, out of the caller's reach).  On a GPU each step ends
+    when the device has finished it (CUDA kernels run asynchronously to the Python code).
     """
 
     results: list[float] = []
@@ -60,14 +61,20 @@ class StepTimer(Callback):
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
+        if pl_module.device.type == "cuda":
+            torch.cuda.synchronize(pl_module.device)
         self.times.append(time.perf_counter() - self._start)
 
-    def on_train_end(self, trainer, pl_module) -> None:  # noqa: ANN001
+    def step_seconds(self) -> float:
+        """Median seconds of the batches after the ``skip`` warm-up ones (of all of them when there are no more)."""
         steady = self.times[self.skip:] or self.times
-        StepTimer.results.append(statistics.median(steady) if steady else float("nan"))
+        return statistics.median(steady) if steady else float("nan")
+
+    def on_train_end(self, trainer, pl_module) -> None:  # noqa: ANN001
+        StepTimer.results.append(self.step_seconds())
 
 
-class StepProfile(Callback):
+class StepProfile(StepTimer):
     """Operators and median seconds of one training step inside a real Lightning fit (forward, backward, optimiser).
 
     Why count operators: on a GPU a small model's step is bound by how many kernels it
@@ -76,32 +83,33 @@ class StepProfile(Callback):
     GPU cost where no GPU is at hand.  Every profiler event of the step is counted, nested
     ones included (``aten::matmul`` and the ``aten::mm`` inside it both count).  Batch
     ``profile_at`` is profiled; the batches before it are warm-up; the median time is over
-    the batches after it.
+    the batches after it.  The caller reads :attr:`ops` and :meth:`step_seconds` (nothing
+    goes to :attr:`StepTimer.results`).
     """
 
     def __init__(self, profile_at: int = 2) -> None:
+        super().__init__(skip=profile_at + 1)
         self.profile_at = profile_at
         self.ops = 0
-        self.times: list[float] = []
         self._prof = None
-        self._start = 0.0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:  # noqa: ANN001
         if batch_idx == self.profile_at:
             self._prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
             self._prof.__enter__()
-        self._start = time.perf_counter()
+        super().on_train_batch_start(trainer, pl_module, batch, batch_idx)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:  # noqa: ANN001
-        if self._prof is not None:
+        if self._prof is not None:   # closed first: the step's own events are counted, not the timer's
             self._prof.__exit__(None, None, None)
             self.ops = len(self._prof.events())
             self._prof = None
-        elif batch_idx > self.profile_at:
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            self.times.append(time.perf_counter() - self._start)
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
     def step_seconds(self) -> float:
-        """Median seconds of the steps after the profiled one."""
-        return statistics.median(self.times) if self.times else float("nan")
+        """Median seconds of the steps after the profiled one (NaN when there were none)."""
+        steady = self.times[self.skip:]
+        return statistics.median(steady) if steady else float("nan")
+
+    def on_train_end(self, trainer, pl_module) -> None:  # noqa: ANN001
+        pass

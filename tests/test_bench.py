@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
 
@@ -27,3 +32,19 @@ def test_bench_quick_writes_every_section(tmp_path):
     assert [r[1].strip() for r in so2] == ["invariant_projection random_invariant K=512",
                                            "invariant_projection random_invariant K=2048"]
     assert all(float(r[3].replace(",", "")) > 0 for r in so2)   # projection ms
+
+
+@pytest.mark.parametrize("device, waits", [("cuda", True), ("cpu", False)])
+def test_step_timers_wait_for_the_gpu_to_finish_each_step(monkeypatch, device, waits):
+    """CUDA kernels run asynchronously: a step's time must end when the device is done (paper_check, gpu_check, bench)."""
+    sys.path.insert(0, str(BENCH.parent))
+    import timing
+
+    synced = []
+    monkeypatch.setattr(timing.torch.cuda, "synchronize", lambda dev=None: synced.append(dev))
+    module = SimpleNamespace(device=torch.device(device))
+    for timer in (timing.StepTimer(skip=0), timing.StepProfile(profile_at=0)):
+        timer.on_train_batch_start(None, module, None, 1)
+        timer.on_train_batch_end(None, module, None, None, 1)
+        assert len(timer.times) == 1
+    assert synced == ([torch.device(device)] * 2 if waits else [])
