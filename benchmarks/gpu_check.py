@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> str:
     args = parser.parse_args(argv)
     device = device_name()
     if device == "cpu" and not args.allow_cpu:
-        print("gpu-check: no CUDA device here (torch.cuda.is_available() is False) -- run it on a GPU host, "
-              "e.g. `bash .gpu/run.sh python3 benchmarks/gpu_check.py` (see ../shared/gpu/README.md)", file=sys.stderr)
+        print("gpu-check: no CUDA device here (torch.cuda.is_available() is False) -- run it on a GPU host "
+              "(see docs/gpu.md)", file=sys.stderr)
         raise SystemExit(2)
     tests = "not run (--skip-tests)" if args.skip_tests else run_gpu_tests(args.pytest_arg)
     print(f"[gpu-check] gpu tests: {tests}", flush=True)
