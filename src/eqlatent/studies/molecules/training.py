@@ -109,7 +109,7 @@ def train_all(cfg: DictConfig, ds: MoleculeDataset, dims: list[int],
     own (:func:`fit_side_by_side`, which checks their fingerprints there); the loop below
     then loads each one from its ``last.ckpt``.
     """
-    parallel = int(cfg.molecules.get("parallel_fits", 1) or 1)
+    parallel = int(cfg.molecules.parallel_fits)   # every profile sets it (configs/profile/*.yaml)
     side_by_side = fit_side_by_side(cfg, dims, out_dir, parallel) if parallel > 1 and len(dims) > 1 else {}
     fitted = {}
     for d in dims:
