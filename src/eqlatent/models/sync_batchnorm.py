@@ -62,8 +62,19 @@ class _SumOverRanks(torch.autograd.Function):
         return grad
 
 
-def _channel_view(dim: int) -> list[int]:
-    return [1, -1] + [1] * (dim - 2)
+def _global_moments(x: Tensor, dims: tuple[int, ...]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """``(mean, x - mean, sum of squared deviations, count)`` over ``dims`` of the batch of every rank.
+
+    Both batch-norm twins need these moments; the results keep ``dims`` (size 1) so they
+    broadcast against ``x``.  Gradients flow through both sums (:class:`_SumOverRanks`).
+    """
+    kept = x.sum(dims, keepdim=True)
+    count = x.new_tensor([x.numel() // kept.numel()])
+    total = _SumOverRanks.apply(torch.cat([kept.flatten(), count]))
+    n = total[-1].detach()
+    mean = (total[:-1] / n).view(kept.shape)
+    centred = x - mean
+    return mean, centred, _SumOverRanks.apply(centred.square().sum(dims, keepdim=True)), n
 
 
 class _SyncedTorchBatchNorm:
@@ -74,23 +85,18 @@ class _SyncedTorchBatchNorm:
             return super().forward(input)
         self._check_input_dim(input)
         x = input.float() if input.dtype in (torch.float16, torch.bfloat16) else input   # sums of squares overflow fp16
-        dims = [0, *range(2, x.dim())]
-        shape = _channel_view(x.dim())
-        count = x.new_tensor([x.numel() // x.shape[1]])
-        total = _SumOverRanks.apply(torch.cat([x.sum(dims), count]))
-        n = total[-1].detach()
-        mean = total[:-1] / n
-        centred = x - mean.view(shape)
-        var = _SumOverRanks.apply(centred.square().sum(dims)) / n
-        out = centred * torch.rsqrt(var + self.eps).view(shape)
+        mean, centred, m2, n = _global_moments(x, (0, *range(2, x.dim())))
+        var = m2 / n
+        out = centred * torch.rsqrt(var + self.eps)
         if self.affine:
+            shape = [1, -1] + [1] * (x.dim() - 2)
             out = out * self.weight.view(shape) + self.bias.view(shape)
         if self.track_running_stats and self.running_mean is not None:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
                 factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
-                self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), factor)
-                unbiased = var.detach() * n / (n - 1).clamp(min=1)
+                self.running_mean.lerp_(mean.detach().flatten().to(self.running_mean.dtype), factor)
+                unbiased = var.detach().flatten() * n / (n - 1).clamp(min=1)
                 self.running_var.lerp_(unbiased.to(self.running_var.dtype), factor)
         return out.to(input.dtype)
 
@@ -108,13 +114,8 @@ class _SyncedIIDBatchNorm:
             return super()._estimate_stats(slice, name)
         x = slice.detach()                                 # [b, fields, size, *spatial]
         fields, size = x.shape[1], x.shape[2]
-        agg = (0, *range(3, x.dim()))
-        total = torch.cat([x.sum(agg).flatten(), x.new_tensor([x.numel() // (fields * size)])])
-        dist.all_reduce(total)
-        n = total[-1]
-        mean = (total[:-1] / n).view(fields, size)
-        m2 = (x - mean.view(1, fields, size, *[1] * (x.dim() - 3))).square().sum(agg)
-        dist.all_reduce(m2)
+        mean, _, m2, n = _global_moments(x, (0, *range(3, x.dim())))
+        mean, m2 = mean.view(fields, size), m2.view(fields, size)
         variances = (m2 / (n - 1).clamp(min=1)).mean(dim=1, keepdim=True)
         means = None
         if self._has_trivial[name]:
