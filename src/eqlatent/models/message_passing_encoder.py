@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from eqlatent.models.permutation_layers import node_diagonal
+
 
 class MessagePassingEncoder(nn.Module):
     """One-hot pair tensor ``[B, n, n, K + A + 1]`` -> ``(mu, logvar)``, each ``[B, n, latent_dim]``.
@@ -40,7 +42,7 @@ class MessagePassingEncoder(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         k = self.n_bond_types
         bonds = x[..., :k]                                                     # [B, n, n, K]
-        classes = torch.diagonal(x[..., k:], dim1=1, dim2=2).transpose(1, 2)   # [B, n, A + 1] one-hot
+        classes = node_diagonal(x[..., k:])   # [B, n, A + 1] one-hot
         h = self.embed(classes)
         for message, context, update in zip(self.messages, self.context, self.updates):
             per_type = message(h).unflatten(-1, (k, -1))                       # [B, n, K, W]

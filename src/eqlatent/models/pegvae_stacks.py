@@ -34,7 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from eqlatent.models.permutation_layers import Equivariant1to1, Equivariant1to2, Equivariant2to1, Equivariant2to2
+from eqlatent.models.permutation_layers import (Equivariant1to1, Equivariant1to2, Equivariant2to1, Equivariant2to2,
+                                               node_diagonal)
 
 
 def instance_norm(x: Tensor, node_axes: tuple[int, ...], eps: float = 1e-5) -> Tensor:
@@ -82,7 +83,7 @@ class PegvaeEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         k = self.n_bond_types
-        classes = torch.diagonal(x[..., k:], dim1=1, dim2=2).transpose(1, 2)      # [B, n, A + 1]
+        classes = node_diagonal(x[..., k:])      # [B, n, A + 1]
         h = torch.cat([self.nodes_to_pairs(classes), x[..., :k]], dim=-1)
         for block in self.pair_blocks:
             h = block(h)

@@ -18,6 +18,12 @@ import torch
 from torch import Tensor, nn
 
 
+def node_diagonal(x: Tensor) -> Tensor:
+    """Pair tensor ``x [B, n, n, C]`` -> its diagonal as a node tensor ``[B, n, C]`` (``x_ii``); inverse of
+    :func:`_on_diagonal` on diagonal tensors.  The encoders read the node classes of ``pair_input`` with it."""
+    return torch.diagonal(x, dim1=1, dim2=2).transpose(1, 2)
+
+
 def _eye(n: int, like: Tensor) -> Tensor:
     """``[1, n, n, 1]`` identity mask broadcastable against a pair tensor."""
     return torch.eye(n, dtype=like.dtype, device=like.device).view(1, n, n, 1)
@@ -27,7 +33,7 @@ def basis_2_to_2(x: Tensor) -> Tensor:
     """The 15 equivariant linear operations on ``x [B, n, n, C]`` stacked to ``[B, n, n, 15 C]``."""
     b, n, _, c = x.shape
     eye = _eye(n, x)
-    diag = torch.diagonal(x, dim1=1, dim2=2).transpose(1, 2)          # [B, n, C]   x_ii
+    diag = node_diagonal(x)          # [B, n, C]   x_ii
     row = x.mean(dim=2)                                                 # [B, n, C]   mean_j x_ij
     col = x.mean(dim=1)                                                 # [B, n, C]   mean_i x_ij
     diag_all = diag.mean(dim=1)                                         # [B, C]
@@ -71,7 +77,7 @@ def basis_1_to_2(x: Tensor) -> Tensor:
 def basis_2_to_1(x: Tensor) -> Tensor:
     """The 5 equivariant linear operations from pairs ``x [B, n, n, C]`` to nodes, ``[B, n, 5 C]``."""
     b, n, _, c = x.shape
-    diag = torch.diagonal(x, dim1=1, dim2=2).transpose(1, 2)
+    diag = node_diagonal(x)
     row, col = x.mean(dim=2), x.mean(dim=1)
     ops = [diag, row, col, diag.mean(1, keepdim=True).expand(b, n, c), row.mean(1, keepdim=True).expand(b, n, c)]
     return torch.cat(ops, dim=-1)
@@ -163,7 +169,7 @@ class Equivariant2to2(_BasisLinear):
         # [3 (input: diag, row, col), C, 3 (output: diagonal, rows, cols), O]
         w_node = w[2:11].view(3, 3, c, o).permute(1, 2, 0, 3).reshape(3 * c, 3 * o)
         w_graph = w[11:].view(2, 2, c, o).permute(1, 2, 0, 3).reshape(2 * c, 2 * o)
-        diag = torch.diagonal(x, dim1=1, dim2=2).transpose(1, 2)          # [B, n, C]
+        diag = node_diagonal(x)          # [B, n, C]
         row, col = x.mean(dim=2), x.mean(dim=1)
         nodes = torch.cat([diag, row, col], dim=-1) @ w_node              # [B, n, 3 O]
         graph = torch.cat([diag.mean(1), row.mean(1)], dim=-1) @ w_graph  # [B, 2 O]
@@ -215,7 +221,7 @@ class Equivariant2to1(_BasisLinear):
     def forward(self, x: Tensor) -> Tensor:
         c, o = self.in_channels, self.out_channels
         w = self.mix.weight.t()                                           # [5 C, O], blocks in basis order
-        diag = torch.diagonal(x, dim1=1, dim2=2).transpose(1, 2)
+        diag = node_diagonal(x)
         row, col = x.mean(dim=2), x.mean(dim=1)
         nodes = torch.cat([diag, row, col], dim=-1) @ w[: 3 * c]
         graph = torch.cat([diag.mean(1), row.mean(1)], dim=-1) @ w[3 * c:] + self.mix.bias
