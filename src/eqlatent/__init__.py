@@ -26,6 +26,10 @@ projections, and measures how much information each projection keeps.  Importing
 
 __version__ = "0.1.0"
 
+from eqlatent.groups import escnn_setup as _escnn_setup  # noqa: E402
+
+_escnn_setup.install()  # escnn's scikit-learn >= 1.9 fix and user cache folder, applied when escnn loads
+
 from eqlatent.toolkit import (  # noqa: E402
     FieldProjection,
     NodeProjection,

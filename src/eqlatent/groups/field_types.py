@@ -19,16 +19,20 @@ import torch
 from torch import Tensor
 
 from eqlatent.errors import ConfigError
+from eqlatent.groups import escnn_setup
 from eqlatent.groups.actions import FieldAction, FieldKind, Irrep
 from eqlatent.groups.trig import TrigGrid
 
 
 def import_escnn() -> Any:
-    """``escnn`` with its numerical bases working on scikit-learn >= 1.9 (escnn issue #112)."""
-    import escnn
-    import escnn.group._numerical as numerical
+    """``escnn``, loaded lazily, with :mod:`~eqlatent.groups.escnn_setup`'s fixes applied.
 
-    numerical.randomized_svd = None  # np.matrix is refused by new scikit-learn: fall back to scipy's SVD
+    ``import eqlatent`` already installs them for a plain ``import escnn``; this applies them again in case
+    escnn was loaded by a process that bypassed the hook (idempotent, and cheap once escnn is loaded).
+    """
+    import escnn
+
+    escnn_setup.apply(escnn.group)
     return escnn
 
 
