@@ -145,8 +145,12 @@ def test_bad_input_is_a_one_line_error_naming_the_fix():
     _one_line(e, "channels")
     bad = torch.randn(2, ft.size)
     bad[1, 3] = float("nan")
+    assert torch.isnan(proj(bad)[1]).any() and not torch.isnan(proj(bad)[0]).any()  # NaN in, NaN out: no host sync
     with pytest.raises(LatentShapeError) as e:
-        proj(bad)
+        eqlatent.invariant_projection(ft, "norm", check_finite=True)(bad)
+    _one_line(e, "NaN")
+    with pytest.raises(LatentShapeError) as e:
+        eqlatent.quotient_distance(bad, bad, ft)
     _one_line(e, "NaN")
     with pytest.raises(ConfigError) as e:
         eqlatent.invariant_projection(ft, "median")
@@ -184,7 +188,7 @@ OUT_CASES += [(g, m, False, "max") for g in ("C4", "D4") for m in ("group_pool_m
 @pytest.mark.parametrize("name,method,mixed,reduce", OUT_CASES)
 def test_out_features_is_the_output_width_known_at_construction(name, method, mixed, reduce):
     ft = mixed_field_type(name) if mixed else _regular_only(name)
-    proj = eqlatent.invariant_projection(ft, method, n_functionals=5, reduce=reduce, n_angles=16)
+    proj = eqlatent.invariant_projection(ft, method, n_functionals=5, reduce=reduce, n_angles=28)
     width = proj.out_features  # before any call: sizes a downstream nn.Linear
     assert isinstance(width, int) and proj(latent(ft, b=3)).shape == (3, width)
     assert f"out_features={width}" in repr(proj)
@@ -292,3 +296,107 @@ def test_refined_random_invariant_is_the_same_across_its_chunks():
     z = latent(ft, b=70).tensor.flatten(1)
     one_by_one = torch.cat([proj(z[i:i + 1]) for i in range(len(z))])
     assert (proj(z) - one_by_one).abs().max() <= 1e-12
+
+
+# -- issue 26: each bad input named in one line, spec strings everywhere, the grid floor, low precision ---------
+
+def test_a_gspace_where_a_field_type_belongs_is_one_line_in_every_entry_point():
+    gs = gspaces.rot2dOnR2(8)
+    z = torch.randn(20, 16, dtype=torch.float64)
+    for call in (lambda: eqlatent.retention(z, ["norm"], gs), lambda: eqlatent.quotient_distance(z, z, gs),
+                 lambda: eqlatent.invariant_projection(gs, "norm")):
+        with pytest.raises(ConfigError) as e:
+            call()
+        _one_line(e, "GSpace", "nn.FieldType(gspace, [")
+    with pytest.raises(ConfigError) as e:
+        eqlatent.quotient_distance(z, z, 3.5)
+    _one_line(e, "float")
+
+
+def test_a_geometric_tensor_of_other_fields_is_refused_by_every_entry_point():
+    gs = gspaces.rot2dOnR2(4)
+    a = nn.FieldType(gs, 3 * [gs.regular_repr])
+    b = nn.FieldType(gs, 2 * [gs.regular_repr] + 2 * [gs.irrep(1)])  # the same size, other fields
+    x = latent(a, b=20)
+    for call in (lambda: eqlatent.retention(x, ["norm"], b), lambda: eqlatent.quotient_distance(x, x, b),
+                 lambda: eqlatent.invariant_projection(b, "norm")(x),
+                 lambda: eqlatent.retention(x, ["norm"], "C4: 2 regular + 2 irrep1"),
+                 lambda: eqlatent.quotient_distance(x, x, "SO2")):
+        with pytest.raises(LatentShapeError) as e:
+            call()
+        _one_line(e, "field type", ".type")
+    # the same fields, named another way (a spec on no_base_space, the group's default layout), are accepted
+    kw = dict(n_pairs=60, knn_k=3, n_knn=20)
+    assert eqlatent.retention(x, "norm", "C4: 3 regular", **kw).spearman == eqlatent.retention(x, "norm", a, **kw).spearman
+    y = latent(a, b=20, seed=1)
+    assert torch.allclose(eqlatent.quotient_distance(x, y, "C4"), eqlatent.quotient_distance(x, y, a), atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["random_invariant", "norm", "canonicalize"])
+def test_a_field_type_spec_string_works_wherever_a_field_type_is_taken(method):
+    spec = "C8: 2 regular + irrep1 + trivial"
+    gs = gspaces.rot2dOnR2(8)
+    ft = nn.FieldType(gs, 2 * [gs.regular_repr] + [gs.irrep(1), gs.trivial_repr])
+    x = latent(ft, b=30)
+    from_spec = eqlatent.invariant_projection(spec, method, n_functionals=8)
+    assert torch.equal(from_spec(x.tensor), eqlatent.invariant_projection(ft, method, n_functionals=8)(x))
+    assert torch.equal(from_spec(x), from_spec(x.tensor))  # its GeometricTensor on R^2 has the same fields
+    assert torch.equal(eqlatent.quotient_distance(x.tensor, x.tensor.flip(0), spec),
+                       eqlatent.quotient_distance(x, x.tensor.flip(0), ft))
+    kw = dict(n_pairs=60, knn_k=3, n_knn=30)
+    assert eqlatent.retention(x.tensor, method, spec, **kw).spearman == eqlatent.retention(x, method, ft, **kw).spearman
+
+
+def test_a_latent_of_the_wrong_rank_says_what_shape_is_expected():
+    gs = gspaces.rot2dOnR2(8)
+    ft = nn.FieldType(gs, 27 * [gs.regular_repr])  # 216 channels
+    for call, who in ((lambda z: eqlatent.invariant_projection(ft, "norm")(z), "latent"),
+                      (lambda z: eqlatent.quotient_distance(z, z, ft), "first latent")):
+        with pytest.raises(LatentShapeError) as e:
+            call(torch.randn(2, 4, 54))
+        _one_line(e, f"the {who} has shape (2, 4, 54)", "[batch, channels] or [batch, channels, 1, 1]", "z.flatten(1)")
+        with pytest.raises(LatentShapeError) as e:
+            call(torch.randn(2, 4, 50))
+        _one_line(e, "[batch, channels]", "216 channels")
+    assert eqlatent.invariant_projection(ft, "norm")(torch.randn(2, 216, 1)).shape == (2, 27 * 5)  # [B, C, 1] is fine
+
+
+@pytest.mark.parametrize("name", ["SO2", "O2"])
+def test_n_angles_below_four_per_interpolation_node_is_refused(name):
+    """The refined maximum over rotations needs n_angles >= 4(2L+1) (L = 3: 28); at that floor it is invariant."""
+    from eqlatent.groups.specs import grid_angles
+
+    ft = mixed_field_type(name)
+    for n in (8, 27):
+        with pytest.raises(ConfigError) as e:
+            eqlatent.invariant_projection(ft, "random_invariant", n_angles=n)
+        _one_line(e, f"n_angles={n}", "L=3", "4(2L+1) = 28")
+        with pytest.raises(ConfigError):
+            eqlatent.quotient_distance(latent(ft, b=2), latent(ft, b=2, seed=1), n_angles=n)
+    proj = eqlatent.invariant_projection(ft, "random_invariant", n_functionals=24, n_angles=28)
+    x = latent(ft, b=64)
+    err = max(float((proj(x.transform(g)) - proj(x)).abs().max()) for g in elements(ft))
+    print(f"\n{name} random_invariant at n_angles=28 (L=3): invariance error {err:.1e}")
+    assert err <= 1e-7
+    assert eqlatent.invariant_projection(ft).n_angles == 64 and grid_angles(3, None) == 64
+    assert grid_angles(8, None) == 68 and grid_angles(0, 2) == 2  # the default grows past L = 7; finite groups: any
+
+
+@pytest.mark.parametrize("dtype,rel", [(torch.float16, 2.0**-11), (torch.bfloat16, 2.0**-8)])
+@pytest.mark.parametrize("name,method", [("C8", "random_invariant"), ("C8", "norm"), ("SO2", "random_invariant"),
+                                         ("SO2", "canonicalize")])
+def test_low_precision_is_computed_in_float32_and_rounded_once(dtype, rel, name, method):
+    """float16 / bfloat16 latents: the float32 projection of the same numbers, rounded once to the dtype."""
+    ft = mixed_field_type(name)
+    proj = eqlatent.invariant_projection(ft, method, n_functionals=16)
+    x = latent(ft, b=32).tensor.to(dtype)
+    out = proj(x)
+    assert out.dtype == dtype
+    assert torch.equal(out, proj(x.float()).to(dtype))
+    if name == "C8":  # rolls of regular fields act exactly on half-precision numbers: invariant to one rounding
+        g = ft.fibergroup.elements[3]
+        moved = nn.GeometricTensor(x.float(), ft).transform(g).tensor.to(dtype)
+        scale = float(proj(x.float()).abs().max())
+        err = float((proj(moved).float() - out.float()).abs().max())
+        print(f"\n{dtype} {method} invariance error {err:.1e} (bound 2 * {rel:.1e} * {scale:.1f})")
+        assert err <= 2 * rel * scale

@@ -80,10 +80,16 @@ def test_max_num_nodes_below_the_largest_graph_is_an_error_not_a_silent_truncati
     """Truncating nodes before projecting breaks invariance (relabelling changes which nodes are dropped)."""
     x, batch, _ = graphs(2, n_graphs=5)
     x, batch = torch.cat([x, torch.randn(11, 2)]), torch.cat([batch, torch.full((11,), 5)])
-    for method in ("lex_sort", "sum_pool", "max_pool"):
+    for method in ("lex_sort", "channel_sort"):
         with pytest.raises(LatentShapeError) as err:
             eqlatent.project_nodes(x, batch, method, max_num_nodes=8)
         one_line(err, "11 nodes", "max_num_nodes=11")
+    for method in ("sum_pool", "mean_pool", "max_pool"):  # pooling is d wide whatever the graph sizes: no limit
+        expected = eqlatent.project_nodes(x, batch, method)
+        assert torch.equal(eqlatent.project_nodes(x, batch, method, max_num_nodes=8), expected)
+        module = eqlatent.NodeProjection(method, max_num_nodes=8, in_features=2)
+        assert torch.allclose(module(x, batch), expected) and torch.allclose(module(x, batch, num_graphs=6), expected)
+        assert eqlatent.project_nodes(torch.randn(3, 11, 2), method=method, max_num_nodes=8).shape == (3, 2)
     with pytest.raises(LatentShapeError) as err:
         eqlatent.toolkit.nodes.dense_nodes(x, batch, max_num_nodes=8)
     one_line(err, "11 nodes")
@@ -165,7 +171,8 @@ def test_default_method_works_for_any_d_and_lex_sort_equals_sort_for_one_channel
 
 
 @pytest.mark.parametrize("method", list(NODE_METHODS))
-def test_empty_graphs_and_empty_batches_are_one_line_errors(method):
+def test_empty_graphs_are_errors_and_empty_batches_give_empty_rows_where_the_width_is_known(method):
+    """As invariant_projection's [0, F]: no graphs give [0, width] when the width is known, else one line saying so."""
     from torch_geometric.data import Batch, Data
 
     d = 1 if method == "sort" else 2
@@ -177,15 +184,26 @@ def test_empty_graphs_and_empty_batches_are_one_line_errors(method):
     with pytest.raises(LatentShapeError) as err:
         eqlatent.project_nodes(data, method=method)
     one_line(err, "graph 1 ", "no nodes")
-    for bad in (lambda: eqlatent.project_nodes(torch.zeros(0, d), torch.zeros(0, dtype=torch.long), method),
-                lambda: eqlatent.project_nodes(torch.zeros(3, 0, d), method=method),
-                lambda: eqlatent.project_nodes(torch.zeros(0, 4, d), method=method)):
-        with pytest.raises(LatentShapeError) as err:
-            bad()
-        one_line(err, "no nodes")
+    with pytest.raises(LatentShapeError) as err:
+        eqlatent.project_nodes(torch.zeros(3, 0, d), method=method)
+    one_line(err, "no nodes")
     with pytest.raises(LatentShapeError) as err:
         eqlatent.toolkit.nodes.dense_nodes(x, batch, num_graphs=6)
     one_line(err, "no nodes")
+    sort = method in ("sort", "lex_sort", "channel_sort")
+    no_rows, no_ids = torch.zeros(0, d), torch.zeros(0, dtype=torch.long)
+    assert eqlatent.project_nodes(torch.zeros(0, 4, d), method=method).shape == (0, 4 * d if sort else d)
+    assert eqlatent.project_nodes(no_rows, no_ids, method, max_num_nodes=5).shape == (0, 5 * d if sort else d)
+    module = eqlatent.NodeProjection(method, max_num_nodes=5)
+    assert module(no_rows, no_ids, num_graphs=None).shape == (0, 5 * d if sort else d)
+    if sort:  # the width of a sort's rows is the largest graph: undefined without graphs or max_num_nodes
+        with pytest.raises(LatentShapeError) as err:
+            eqlatent.project_nodes(no_rows, no_ids, method)
+        one_line(err, "no graphs", "max_num_nodes")
+    else:
+        assert eqlatent.project_nodes(no_rows, no_ids, method).shape == (0, d)
+    with pytest.raises(LatentShapeError):  # an empty batch that claims graphs: those graphs have no nodes
+        eqlatent.project_nodes(no_rows, no_ids, method, max_num_nodes=5, num_graphs=2)
 
 
 def test_node_projection_out_features_sizes_a_linear_layer_or_says_what_to_pass():
@@ -214,3 +232,83 @@ def test_node_projection_out_features_sizes_a_linear_layer_or_says_what_to_pass(
         module(*graphs(2)[:2])
     one_line(err, "in_features=3")
     assert "in_features=3" in repr(module) and "max_num_nodes=9" in repr(module)
+
+
+# -- issue 26: bad input named in one line, low precision, the module inside a model ---------------------------
+
+def test_a_batch_vector_that_is_not_1d_says_so():
+    x, batch, _ = graphs(3)
+    for bad in (batch[:, None], batch[None, :]):
+        with pytest.raises(LatentShapeError) as err:
+            eqlatent.project_nodes(x, bad)
+        one_line(err, "1-D", f"got shape {tuple(bad.shape)}")
+        with pytest.raises(LatentShapeError) as err:
+            eqlatent.retention(x, "sum_pool", "S_n", batch=bad)
+        one_line(err, "1-D")
+
+
+@pytest.mark.parametrize("method", list(NODE_METHODS))
+def test_the_sync_free_module_path_equals_project_nodes(method):
+    """With num_graphs (and max_num_nodes for a sort) the module asserts on the device instead of the host:
+    the rows are those of project_nodes, for node rows, a PyG Batch and a dense latent with its mask."""
+    from torch_geometric.data import Batch, Data
+    from torch_geometric.utils import to_dense_batch
+
+    d = 1 if method == "sort" else 3
+    x, batch, sizes = graphs(d, n_graphs=9)
+    expected = eqlatent.project_nodes(x, batch, method, max_num_nodes=10, return_counts=True)
+    module = eqlatent.NodeProjection(method, max_num_nodes=10, return_counts=True)
+    out, counts = module(x, batch, num_graphs=9)
+    assert torch.allclose(out, expected.out, atol=1e-6) and torch.equal(counts, sizes)
+    data = Batch.from_data_list([Data(x=xg) for xg in torch.split(x, sizes.tolist())])
+    assert torch.allclose(module(data).out, expected.out, atol=1e-6)
+    dense, mask = to_dense_batch(x, batch)
+    from_dense = module(dense, mask=mask)
+    assert torch.allclose(from_dense.out, expected.out, atol=1e-6) and torch.equal(from_dense.counts, sizes)
+    assert torch.allclose(eqlatent.project_nodes(dense, method=method, max_num_nodes=10, mask=mask), expected.out,
+                          atol=1e-6)
+
+
+def test_the_module_asserts_its_input_conditions_on_the_device_in_one_line():
+    x, batch, _ = graphs(2, n_graphs=5)
+    sort = eqlatent.NodeProjection("lex_sort", max_num_nodes=8)
+    cases = [(lambda: sort(x, batch, num_graphs=4), "outside 0..3"),           # an id past num_graphs
+             (lambda: sort(x, batch.flip(0), num_graphs=5), "not sorted"),
+             (lambda: sort(x, batch, num_graphs=6), "no nodes"),                # graph 5 is empty
+             (lambda: eqlatent.NodeProjection("lex_sort", max_num_nodes=2)(x, batch, num_graphs=5), "max_num_nodes=2"),
+             (lambda: sort(torch.randn(3, 4, 2), mask=torch.tensor([[1, 1, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0]])),
+              "no nodes")]
+    for fn, word in cases:
+        with pytest.raises(RuntimeError) as err:
+            fn()
+        assert "\n" not in str(err.value) and "fix:" in str(err.value) and word in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("method", ["lex_sort", "sum_pool", "mean_pool", "max_pool"])
+def test_low_precision_is_computed_in_float32_and_returned_in_its_dtype(dtype, method):
+    """Half-precision node latents: the float32 result of the same (rounded) latent, rounded once."""
+    x, batch, _ = graphs(3, n_graphs=20)
+    x = x.to(dtype)
+    out = eqlatent.project_nodes(x, batch, method)
+    assert out.dtype == dtype
+    assert torch.equal(out, eqlatent.project_nodes(x.float(), batch, method).to(dtype))
+    module = eqlatent.NodeProjection(method, max_num_nodes=8)
+    assert torch.equal(module(x, batch, num_graphs=20), eqlatent.NodeProjection(method, max_num_nodes=8)(
+        x.float(), batch, num_graphs=20).to(dtype))
+
+
+def test_nan_passes_through_the_module_and_is_refused_at_the_api_or_on_request():
+    x, batch, _ = graphs(2, n_graphs=5)
+    x[0, 0] = float("nan")
+    for method in NODE_METHODS:
+        if method == "sort":
+            continue
+        out = eqlatent.NodeProjection(method, max_num_nodes=8)(x, batch, num_graphs=5)
+        assert torch.isnan(out[0]).any() and not torch.isnan(out[1:]).any(), method  # NaN in, NaN out (graph 0 only)
+    with pytest.raises(LatentShapeError) as err:
+        eqlatent.NodeProjection("sum_pool", check_finite=True)(x, batch, num_graphs=5)
+    one_line(err, "NaN")
+    with pytest.raises(LatentShapeError) as err:
+        eqlatent.project_nodes(x, batch, "sum_pool")
+    one_line(err, "NaN")

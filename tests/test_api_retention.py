@@ -259,3 +259,41 @@ def test_retention_prints_nothing_off_a_terminal(capfd):
     eqlatent.retention(x, ["lex_sort"], "S_n", batch=batch, n_knn=60, knn_k=5)
     out, err = capfd.readouterr()
     assert out == "" and err == ""
+
+
+def test_a_callable_for_s_n_gets_the_padding_mask_by_its_convention():
+    """meta={"mask": ...} for the studies' projections, mask= for NodeProjection, nothing for f(z)."""
+    from eqlatent.projections.pooling import MeanPool
+
+    x, batch = mixed_graphs(n_graphs=30, d=2)
+    kw = dict(n_pairs=200, knn_k=3, n_knn=30)
+    named = eqlatent.retention(x, ["mean_pool", "max_pool"], "S_n", batch=batch, baseline=False, **kw)
+    seen = {}
+
+    def by_meta(z, meta=None):
+        seen["meta"] = meta
+        return MeanPool()(z, meta)
+
+    assert eqlatent.retention(x, by_meta, "S_n", batch=batch, **kw).as_dict() | {"projection": "mean_pool"} \
+        == named["mean_pool"].as_dict()
+    assert torch.equal(seen["meta"]["mask"].sum(1), torch.bincount(batch))
+    module = eqlatent.NodeProjection("max_pool")
+    row = eqlatent.retention(x, module, "S_n", batch=batch, **kw)
+    assert row.projection == "max_pool" and row.spearman == named["max_pool"].spearman
+    plain = eqlatent.retention(x, lambda z: z.mean(1), "S_n", batch=batch, **kw)  # f(z): padding counts as nodes
+    assert plain.spearman != named["mean_pool"].spearman
+
+
+def test_a_geometric_tensor_and_a_gspace_are_checked_before_any_work():
+    from eqlatent.groups.field_types import import_escnn
+
+    escnn = import_escnn()
+    gs = escnn.gspaces.rot2dOnR2(4)
+    x = escnn.nn.GeometricTensor(torch.randn(20, 12, 1, 1), escnn.nn.FieldType(gs, 3 * [gs.regular_repr]))
+    other = escnn.nn.FieldType(gs, 2 * [gs.regular_repr] + 2 * [gs.irrep(1)])
+    with pytest.raises(LatentShapeError) as e:
+        eqlatent.retention(x, ["norm"], other)
+    assert "\n" not in str(e.value) and "pass their .type" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        eqlatent.retention(x.tensor, ["norm"], gs)
+    assert "\n" not in str(e.value) and "GSpace" in str(e.value) and "nn.FieldType(gspace" in str(e.value)

@@ -34,10 +34,10 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-from eqlatent.errors import ConfigError, LatentShapeError
+from eqlatent.errors import ConfigError, EqlatentError, LatentShapeError
 from eqlatent.groups.actions import FieldAction
-from eqlatent.groups.inputs import check_finite, flat_latent
-from eqlatent.groups.specs import is_permutation_group, resolve_action
+from eqlatent.groups.inputs import check_finite, flat_latent, same_fields
+from eqlatent.groups.specs import check_group_argument, field_type_for, is_field_type, is_permutation_group, resolve_action
 
 #: pairs scored at once by the all-pairs paths (bounds the ``[pairs, n_angles]`` grid of SO(2) / O(2))
 PAIRS_PER_CHUNK = 1 << 16
@@ -146,25 +146,39 @@ def _group_all_pairs(action: FieldAction, z1: Tensor, z2: Tensor | None, refine:
 
 # -- the public function ------------------------------------------------------------------------
 
-def _infer_field_type(z1: Any, z2: Any, given: Any) -> Any:
-    """The group / field type to use: ``given``, else the one the GeometricTensors carry (the same for both)."""
+def infer_field_type(z1: Any, z2: Any, given: Any, who: str = "quotient_distance") -> Any:
+    """The group / field type to use: ``given``, else the one the GeometricTensors carry (the same for both).
+
+    A GeometricTensor carries its field type, so a ``given`` one that lays out other fields (a
+    FieldType, a spec string, or a group / name whose default layout differs) is refused: it
+    would silently reinterpret the latent's channels.
+    """
+    if given is not None:
+        check_group_argument(given, who)
     types = [z.type for z in (z1, z2) if hasattr(z, "tensor") and hasattr(z, "type")]
-    if len(types) == 2 and types[0] != types[1]:
+    if len(types) == 2 and not same_fields(types[0], types[1]):
         raise LatentShapeError(f"the two GeometricTensors have different field types: {types[0]} vs {types[1]}",
                                "compare latents of the same encoder (the same out_type)")
     if given is None:
         if not types:
-            raise ConfigError("quotient_distance needs the group of plain-tensor latents",
+            raise ConfigError(f"{who} needs the group of plain-tensor latents",
                               "pass group_or_field_type: 'S_n' (node latents), encoder.out_type (escnn FieldType), "
                               "a name such as 'C8' / 'SO2', or pass GeometricTensors")
         return types[0]
-    if types and hasattr(given, "fibergroup") and hasattr(given, "representations") and types[0] != given:
-        raise LatentShapeError(f"the GeometricTensors have field type {types[0]} but group_or_field_type is {given}",
-                               "drop group_or_field_type (it is read from the GeometricTensors) or pass their .type")
+    if types and not is_permutation_group(given):
+        try:
+            named = field_type_for(given, (1, types[0].size))
+        except EqlatentError:  # e.g. "SO2" needs a [n, fields, 1+2L] layout: not this latent's
+            named = None
+        if named is None or not same_fields(named, types[0]):
+            drop = "drop group_or_field_type (it is read from the GeometricTensors) or " if who == "quotient_distance" \
+                else ""
+            raise LatentShapeError(f"the GeometricTensors have field type {types[0]} but group_or_field_type is "
+                                   f"{given}", f"{drop}pass their .type as group_or_field_type")
     return given
 
 
-def quotient_distance(z1: Any, z2: Any = None, group_or_field_type: Any = None, n_angles: int = 64,
+def quotient_distance(z1: Any, z2: Any = None, group_or_field_type: Any = None, n_angles: int | None = None,
                       refine: bool = True, pairwise: bool = False) -> Tensor:
     """Quotient distance ``min_g ||z1 - g . z2||`` between latents, pair by pair or all pairs.
 
@@ -176,12 +190,14 @@ def quotient_distance(z1: Any, z2: Any = None, group_or_field_type: Any = None, 
         the field type's ``size`` numbers per sample (``[pairs, C]``, ``[pairs, C, 1, 1]``, a
         GeometricTensor, or a studies layout ``[pairs, fields, N]``).
     group_or_field_type:
-        ``"S_n"``, an escnn ``FieldType``, an escnn group, or ``"C8"`` / ``"D4"`` / ``"SO2"``
-        (see :mod:`eqlatent.groups.specs` for the layout a name implies).  Optional when
-        ``z1`` / ``z2`` are escnn GeometricTensors: their (common) ``.type`` is used.
+        ``"S_n"``, an escnn ``FieldType``, a field-type spec string (``"C8: 2 regular + trivial"``),
+        an escnn group, or ``"C8"`` / ``"D4"`` / ``"SO2"`` (see :mod:`eqlatent.groups.specs` for
+        the layout a name implies) -- not a GSpace.  Optional when ``z1`` / ``z2`` are escnn
+        GeometricTensors: their (common) ``.type`` is used, and one that disagrees with it is refused.
     n_angles, refine:
-        SO(2) / O(2) only: the grid the maximum over rotations starts from, and whether Newton
-        steps refine it (see :mod:`eqlatent.groups.trig`).
+        SO(2) / O(2) only: the grid the maximum over rotations starts from (at least ``4(2L+1)``;
+        default ``max(64, 4(2L+1))``, see :func:`eqlatent.groups.specs.grid_angles`), and whether
+        Newton steps refine it (see :mod:`eqlatent.groups.trig`).
     pairwise:
         Every pair instead of row by row: ``z1 [n, ...]`` and ``z2 [m, ...]`` give ``[n, m]``;
         ``z2=None`` gives the ``[n, n]`` distances within ``z1`` (symmetric, zero diagonal).
@@ -204,7 +220,7 @@ def quotient_distance(z1: Any, z2: Any = None, group_or_field_type: Any = None, 
     >>> eqlatent.quotient_distance(torch.stack([a, a.roll(1), -a]), None, "C8", pairwise=True).shape
     torch.Size([3, 3])
     """
-    group_or_field_type = _infer_field_type(z1, z2, group_or_field_type)
+    group_or_field_type = infer_field_type(z1, z2, group_or_field_type)
     if z2 is None and not pairwise:
         raise LatentShapeError("quotient_distance got no second latent", "pass z2, or pairwise=True for the pairs within z1")
     a = _as_tensor(z1, "first latent")
@@ -222,7 +238,7 @@ def quotient_distance(z1: Any, z2: Any = None, group_or_field_type: Any = None, 
         single = a.ndim == 2
         d = hungarian_distance(a.unsqueeze(0), b.unsqueeze(0)) if single else hungarian_distance(a, b)
         return d[0] if single else d
-    field_type = group_or_field_type if hasattr(group_or_field_type, "fibergroup") else None
+    field_type = group_or_field_type if is_field_type(group_or_field_type) else None
     single = a.ndim == 1 and not pairwise
     a, b = (a.unsqueeze(0), b.unsqueeze(0)) if single else (a, b)
     action = resolve_action(group_or_field_type, tuple(a.shape), n_angles)

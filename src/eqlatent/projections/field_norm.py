@@ -9,7 +9,9 @@ for an escnn field type they are ``Q^-1 z`` (its change of basis).  Phases (rela
 orientations of different irreps) are lost, so the projection is lossy.
 
 :func:`irrep_norms` is the one implementation: the studies' :class:`FieldNorm` and the
-toolkit's ``invariant_projection(field_type, "norm")`` both call it.
+toolkit's ``invariant_projection(field_type, "norm")`` both call it (the studies' SO(2) irreps
+layout is already in irreps coordinates, so :class:`FieldNorm` reads its norms off directly: the
+same numbers, without building an action inside ``torch.compile``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from torch import Tensor
 
 from eqlatent.groups.actions import FieldAction
-from eqlatent.groups.layouts import irreps_action, regular_action
+from eqlatent.groups.layouts import regular_action
 from eqlatent.projections.base import Meta
 from eqlatent.projections.image_latent import ImageLatentProjection, check_irreps_size
 
@@ -55,8 +57,9 @@ class FieldNorm(ImageLatentProjection):
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:
         if self.latent_layout == "regular":
-            action = regular_action(z.shape[1], z.shape[2])
-        else:
-            check_irreps_size(self.name, z)
-            action = irreps_action(z.shape[1], z.shape[2])
-        return irrep_norms(action, z.flatten(1))
+            return irrep_norms(regular_action(z.shape[1], z.shape[2]), z.flatten(1))
+        band = check_irreps_size(self.name, z)
+        # already in irreps coordinates [a0, c1, s1, ...]: irrep_norms(irreps_action(...)) read off directly,
+        # because building that action inside torch.compile reads its grid angles back as Python floats
+        pairs = z[..., 1:].unflatten(-1, (band, 2)).norm(dim=-1)
+        return torch.cat([z[..., :1], pairs], dim=-1).flatten(1)

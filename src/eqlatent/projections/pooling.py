@@ -49,4 +49,5 @@ class MaxPool(NodeLatentProjection):
         mask = node_mask(z, meta)
         if mask is None:
             return z.amax(1)
-        return z.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1).nan_to_num(neginf=0.0)
+        out = z.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1)
+        return out.masked_fill(~mask.any(1, keepdim=True), 0.0)  # no real node: 0; NaN / inf of a latent stay

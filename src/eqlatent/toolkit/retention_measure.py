@@ -10,6 +10,7 @@ computed once) and reported in one table, with the raw latent as a baseline row.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator
@@ -19,8 +20,10 @@ import torch
 from torch import Tensor
 
 from eqlatent.errors import ConfigError, LatentShapeError, check_choice
-from eqlatent.groups.quotient import quotient_distance
-from eqlatent.groups.specs import field_type_for, is_field_type_spec, is_permutation_group, parse_field_type
+from eqlatent.groups.inputs import check_finite
+from eqlatent.groups.quotient import infer_field_type, quotient_distance
+from eqlatent.groups.specs import (check_group_argument, field_type_for, is_field_type, is_field_type_spec,
+                                   is_permutation_group, parse_field_type)
 from eqlatent.markdown import markdown_table
 from eqlatent.metrics.distance_retention import distance_preservation, knn_consistency, sample_pairs
 from eqlatent.projections.node_latent import zero_padding
@@ -147,22 +150,45 @@ def _field_latents(latents: Any) -> Tensor:
     if not isinstance(z, Tensor):
         raise LatentShapeError(f"latents must be a tensor [n, ...], got {type(latents).__name__}",
                                "pass the encoder's output as a torch.Tensor, numpy array or GeometricTensor")
-    return z
+    return check_finite(z) if z.is_floating_point() else z
+
+
+def _mask_keyword(projection: Any) -> str | None:
+    """How a callable takes the S_n padding mask: ``"meta"`` (``f(z, meta={"mask": m})``, the
+    :class:`~eqlatent.projections.base.InvariantProjection` convention), ``"mask"`` (``f(z, mask=m)``,
+    e.g. :class:`eqlatent.NodeProjection`), or None (``f(z)``: only the zero-padded latent)."""
+    target = projection.forward if isinstance(projection, torch.nn.Module) else projection
+    try:
+        params = inspect.signature(target).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: no signature to read
+        return None
+    return next((name for name in ("meta", "mask") if name in params), None)
+
+
+def _with_mask(projection: Any, mask: Tensor | None) -> Projector:
+    """``projection`` called with the padding mask where it takes one (see :func:`_mask_keyword`)."""
+    keyword = None if mask is None else _mask_keyword(projection)
+    if keyword == "meta":
+        return lambda x: projection(x, meta={"mask": mask})
+    if keyword == "mask":
+        return lambda x: projection(x, mask=mask)
+    return projection
 
 
 def _projector(projection: Any, spec: Any, z: Tensor, mask: Tensor | None, seed: int,
                n_functionals: int | None) -> tuple[Projector, str]:
     """A callable ``latents -> [n, F]`` and its name, for a method name or a callable."""
     if not isinstance(projection, str):
-        return projection, getattr(projection, "method", None) or getattr(projection, "__name__", None) \
-            or type(projection).__name__
+        name = getattr(projection, "method", None) or getattr(projection, "__name__", None) \
+            or getattr(projection, "name", None) or type(projection).__name__
+        return (_with_mask(projection, mask) if is_permutation_group(spec) else projection), name
     if is_permutation_group(spec):
         proj = NODE_METHODS[projection]()   # the name was checked by retention() before any work
         meta = {"mask": mask} if mask is not None else None
         return (lambda x: proj(x, meta)), projection
     proj = invariant_projection(field_type_for(spec, tuple(z.shape)), projection, n_functionals=n_functionals,
                                 seed=seed)
-    if hasattr(spec, "fibergroup"):
+    if is_field_type(spec):
         return proj, projection
     return (lambda x: proj(x.flatten(1))), projection  # a name or spec: the flat / studies' [n, fields, N] layouts
 
@@ -170,7 +196,7 @@ def _projector(projection: Any, spec: Any, z: Tensor, mask: Tensor | None, seed:
 def _group_name(spec: Any) -> str:
     if is_permutation_group(spec):
         return "S_n"
-    if hasattr(spec, "fibergroup"):
+    if is_field_type(spec):
         return f"{spec.fibergroup.name} field type ({spec.size} channels)"
     return str(spec) if isinstance(spec, str) else getattr(spec, "name", type(spec).__name__)
 
@@ -234,10 +260,15 @@ def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: 
         A projection name (``"random_invariant"``, ``"norm"``, ``"group_pool_max"``, ``"group_pool_mean"``,
         ``"canonicalize"``; for S_n ``"sort"``, ``"lex_sort"``, ``"channel_sort"``, ``"sum_pool"``, ... as
         in :func:`eqlatent.project_nodes`), any callable ``latents -> [n, F]`` (e.g. an
-        :func:`eqlatent.invariant_projection` module; for S_n it gets the dense zero-padded latent),
-        or a **list** of them: then a :class:`RetentionReport` with one row each (and the raw
-        latent) comes back.  A single projection returns its :class:`RetentionResult` alone, as
-        in earlier releases (no baseline row; pass ``[name]`` for one).
+        :func:`eqlatent.invariant_projection` module), or a **list** of them.  For S_n a callable
+        gets the dense zero-padded latent ``[n, nodes, d]`` and, when graphs differ in size, the
+        padding mask ``[n, nodes]`` (True on real nodes): as ``f(z, meta={"mask": mask})`` if it
+        has a parameter ``meta`` (the studies' projections, e.g. ``NODE_METHODS["sort"]()``), as
+        ``f(z, mask=mask)`` if it has one named ``mask`` (e.g. :class:`eqlatent.NodeProjection`),
+        else ``f(z)`` alone (padding slots are then zero nodes to it).  For a list, a
+        :class:`RetentionReport` with one row each (and the raw latent) comes back.  A single
+        projection returns its :class:`RetentionResult` alone, as in earlier releases (no
+        baseline row; pass ``[name]`` for one).
     group_or_field_type:
         As for :func:`eqlatent.quotient_distance`, or a field-type spec such as
         ``"C4: 4 regular + 2 trivial"`` (:func:`eqlatent.groups.specs.parse_field_type`).
@@ -291,7 +322,10 @@ def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: 
     if not projections:
         raise ConfigError("no projection to measure", "pass a projection name or a list of them")
     _check_counts(n_pairs, knn_k, n_knn, n_functionals, projections)
+    check_group_argument(group_or_field_type, "retention")
     spec = parse_field_type(group_or_field_type) if is_field_type_spec(group_or_field_type) else group_or_field_type
+    if not is_permutation_group(spec):  # a GeometricTensor of other fields than the given ones is refused
+        infer_field_type(latents, None, spec, "retention")
     group = _group_name(group_or_field_type)
     for name in projections:  # refuse a misspelt name before any work on the latents
         if isinstance(name, str):
