@@ -46,7 +46,11 @@ CACHE_VERSION = 2
 
 
 def epochs_for(cfg: DictConfig, name: str) -> int:
-    """Training epochs of encoder ``name``: ``images.epochs`` (the profile's), unless ``epochs_by_encoder`` names it.
+    """Training epochs of encoder ``name``: ``images.epochs_by_encoder[name]``, else ``images.epochs``.
+
+    ``images.epochs`` is ``trainer.max_epochs`` (configs/experiment/images.yaml), which is the
+    profile's ``images.epochs`` unless set, so ``trainer.max_epochs=N`` sets the epochs of both
+    studies; the trainer is handed this number, since its own ``max_epochs`` cannot differ per encoder.
 
     Why per encoder: the plain CNN must learn rotation invariance from augmented data and
     costs a fraction of an escnn forward pass, so the profiles give it more epochs in the
