@@ -217,6 +217,15 @@ def test_compile_setting_is_checked():
         GraphVAE(n_atom_types=4, max_nodes=5, compile="yes")
 
 
+@pytest.mark.parametrize("kernel, fused, foreach", [("auto", False, False), ("single_tensor", False, False),
+                                                    ("fused", True, False), ("foreach", False, True)])
+def test_adam_kernel_selects_that_implementation_on_a_cpu(kernel, fused, foreach):
+    opt = GraphVAE(n_atom_types=4, max_nodes=5, adam_kernel=kernel).configure_optimizers()
+    assert (opt.defaults["fused"], opt.defaults["foreach"]) == (fused, foreach)
+    with pytest.raises(ValueError, match="adam_kernel='adamw' is not known"):
+        GraphVAE(n_atom_types=4, max_nodes=5, adam_kernel="adamw")
+
+
 
 class _NaNInValidation(GraphVAE):
     """Finite training losses, a NaN validation loss (its KL weight)."""

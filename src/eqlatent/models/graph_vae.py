@@ -38,6 +38,21 @@ def off_diagonal(n: int, device: torch.device | None = None) -> Tensor:
     return ~torch.eye(n, dtype=torch.bool, device=device)
 
 
+#: torch's Adam implementations (``GraphVAE(adam_kernel=...)``)
+ADAM_KERNELS = ("auto", "fused", "foreach", "single_tensor")
+
+
+def adam_kernel_options(kernel: str, on_gpu: bool) -> dict[str, bool]:
+    """``torch.optim.Adam`` keyword arguments selecting ``kernel``; ``"auto"``: fused on a GPU, the loop on a CPU.
+
+    Why a choice at all: the three kernels round differently, so a trained model's numbers must
+    not depend on which one ran (``benchmarks/vae_robustness.py`` trains with each).
+    """
+    if kernel == "auto":
+        kernel = "fused" if on_gpu else "single_tensor"
+    return {"fused": kernel == "fused", "foreach": kernel == "foreach"}
+
+
 def pair_input(node_type: Tensor, bond_type: Tensor, n_atom_types: int, n_bond_types: int) -> Tensor:
     """One-hot pair tensor ``[B, n, n, n_bond_types + n_atom_types + 1]`` (bonds off-diagonal, node class on it)."""
     b, n = node_type.shape
@@ -231,6 +246,11 @@ class GraphVAE(L.LightningModule):
         Train through ``torch.compile``-d encoder and decoder (:func:`compiled`); the maths
         is the same, the step launches far fewer kernels.  ``"auto"``: only when training
         on a GPU (on a CPU the first step would compile for a minute or two).
+    adam_kernel:
+        Which of torch's Adam implementations updates the weights: ``"auto"`` (fused on a GPU,
+        the single-tensor loop on a CPU), ``"fused"``, ``"foreach"`` or ``"single_tensor"``.
+        Each rounds differently; the choice exists to show that a result does not hang on it
+        (``benchmarks/vae_robustness.py``).
     valence_decoding, atom_types, bond_types:
         Decode bonds greedily within each atom's valence (:meth:`decode_graph`); needs the
         dataset's atom and bond vocabularies.
@@ -242,7 +262,8 @@ class GraphVAE(L.LightningModule):
                  lr_schedule: str = "constant", encoder: str = "maron", decoder: str = "maron", width: int = 64,
                  encoder_layers: int = 4, decoder_layers: int = 3,
                  valence_decoding: bool = False, atom_types: list[str] | None = None,
-                 bond_types: list[str] | None = None, compile: bool | str = False) -> None:
+                 bond_types: list[str] | None = None, compile: bool | str = False,
+                 adam_kernel: str = "auto") -> None:
         super().__init__()
         if lr_schedule not in ("constant", "onecycle", "plateau"):
             raise ValueError(f"lr_schedule={lr_schedule!r} is not known; use 'constant', 'onecycle' or 'plateau'")
@@ -252,6 +273,8 @@ class GraphVAE(L.LightningModule):
             raise ValueError(f"encoder={encoder!r} is not known; use 'maron', 'message_passing' or 'pegvae'")
         if compile not in (True, False, "auto"):
             raise ValueError(f"compile={compile!r} is not known; use true, false or auto (compile on a GPU only)")
+        if adam_kernel not in ADAM_KERNELS:
+            raise ValueError(f"adam_kernel={adam_kernel!r} is not known; use one of {', '.join(ADAM_KERNELS)}")
         if decoder not in ("maron", "attention", "pegvae"):
             raise ValueError(f"decoder={decoder!r} is not known; use 'maron', 'attention' or 'pegvae'")
         self.save_hyperparameters()
@@ -400,11 +423,8 @@ class GraphVAE(L.LightningModule):
         Why one cycle: a short CPU budget needs a high peak rate to learn fast and a small
         final rate to settle the fine latent differences the decoder reads.
         """
-        # fused on a GPU: one kernel for every parameter's update.  Not on a CPU: its fused kernel rounds differently,
-        # and the 4-epoch d = 1 VAE is that sensitive (cpu profile, seed 0: 50.6 % exact with the default kernel,
-        # 33.9 % fused), so CPU runs keep the default and reproduce earlier runs bit for bit
-        fused = all(p.is_cuda and p.is_floating_point() for p in self.parameters())
-        opt = torch.optim.Adam(self.parameters(), lr=float(self.hparams.lr), fused=fused or None)
+        opt = torch.optim.Adam(self.parameters(), lr=float(self.hparams.lr), **adam_kernel_options(
+            self.hparams.get("adam_kernel", "auto"), on_gpu=all(p.is_cuda for p in self.parameters())))
         schedule = self.hparams.get("lr_schedule", "constant")
         if schedule == "constant":
             return opt
