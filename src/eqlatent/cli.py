@@ -43,7 +43,8 @@ COMMANDS = {
     "reproduce": "run one study (trains, projects, measures) -> outputs/<study>/",
     "sweep": "Hydra multirun of a study: 3 seeds x latent size (molecules) or x N of C_N (images)",
     "prepare": "build and cache the QM9, ZINC and rotated-MNIST tensors under data/, print counts",
-    "report": "aggregate every finished run under outputs/ -> outputs/report/REPORT.md + index.html",
+    "report": "aggregate every finished run under outputs/ -> outputs/report/REPORT.md + index.html "
+              "(--update-docs: and the docs' profile tables)",
     "retention": "retention of invariant projections on saved latents (.pt, .npy, .npz)",
     "paper-check": "train every paper-profile model 1 epoch, project the paper profile's time (checkout only)",
     "gpu-check": "on a CUDA host: gpu tests + paper-check on a tenth of each epoch (checkout only)",

@@ -1,8 +1,11 @@
 """``make report``: aggregate every finished run under ``outputs/`` into REPORT.md and index.html.
 
-``python -m eqlatent.report [--outputs DIR] [--out DIR]``.  The HTML page embeds its
-figures as data URIs so it opens offline and can be mailed as one file.  One section per
-registered study (:mod:`eqlatent.report.registry`; the built-in ones in :mod:`eqlatent.report.claims`).
+``python -m eqlatent.report [--outputs DIR] [--out DIR] [--update-docs [--docs DIR]]``.  The HTML page
+embeds its figures as data URIs so it opens offline and can be mailed as one file.  Beside them,
+``profiles.json`` holds the numbers of the docs' profile tables (:mod:`eqlatent.report.profiles`);
+``--update-docs`` merges it into docs/measured.json and re-renders those tables
+(:mod:`eqlatent.report.measured`).  One section per registered study (:mod:`eqlatent.report.registry`;
+the built-in ones in :mod:`eqlatent.report.claims`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from eqlatent.io import atomic_write_text
 from eqlatent.markdown import markdown_table
 from eqlatent.report import claims  # noqa: F401  (registers the built-in studies' sections)
 from eqlatent.report.collect import Cell, find_runs, group_cells
+from eqlatent.report.measured import update_docs
+from eqlatent.report.profiles import write_profiles
 from eqlatent.report.registry import STUDIES, reported_study
 
 VERDICTS = "Verdicts"
@@ -56,7 +61,7 @@ def _verdict_word(held: bool | None) -> str:
 
 
 def build_report(output_root: Path, report_dir: Path) -> str:
-    """Write REPORT.md and index.html for every run found; return the markdown."""
+    """Write REPORT.md, index.html and profiles.json for every run found; return the markdown."""
     cells = group_cells(find_runs(output_root))
     if not cells:
         raise ConfigError(f"no finished runs (metrics.json) under {output_root}",
@@ -90,6 +95,7 @@ def build_report(output_root: Path, report_dir: Path) -> str:
     text = "\n".join(md) + "\n"
     atomic_write_text(report_dir / "REPORT.md", text)
     atomic_write_text(report_dir / "index.html", to_html(text, report_dir))
+    write_profiles(cells, output_root, report_dir, project_root())
     return text
 
 
@@ -119,17 +125,28 @@ def main(argv: list[str] | None = None, prog: str = "python -m eqlatent.report")
     root = project_root() / "outputs"
     ap = OneLineParser(prog=prog, description="Aggregate every finished run under outputs/ into "
                        "outputs/report/REPORT.md and a self-contained index.html.",
-                       epilog=f"example: {prog} --outputs outputs --out outputs/report")
+                       epilog=f"example: {prog} --outputs outputs --out outputs/report; after new runs of a "
+                              f"profile: {prog} --update-docs, then commit README.md, docs/results.md and "
+                              "docs/measured.json")
     ap.add_argument("--outputs", type=Path, default=root, help="folder searched for runs (default outputs/)")
     ap.add_argument("--out", type=Path, default=root / "report", help="report folder (default outputs/report)")
+    ap.add_argument("--update-docs", action="store_true",
+                    help="then merge its profiles.json into docs/measured.json and re-render the profile tables of "
+                         "README.md and docs/results.md (prints one line per file)")
+    ap.add_argument("--docs", type=Path, default=project_root(), metavar="DIR",
+                    help="with --update-docs: the checkout whose docs are updated (default: this one)")
     args = ap.parse_args(argv)
     try:
         text = build_report(args.outputs.resolve(), args.out.resolve())
+        updated = update_docs(args.out.resolve() / "profiles.json", args.docs.resolve()) if args.update_docs else []
     except EqlatentError as err:   # "no finished runs ... -- fix: ..." is the user's to mend: status 2
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(text)
-    print(f"written {args.out / 'REPORT.md'} and {args.out / 'index.html'}", file=sys.stderr)
+    print(f"written {args.out / 'REPORT.md'}, {args.out / 'index.html'} and {args.out / 'profiles.json'}",
+          file=sys.stderr)
+    for line in updated:
+        print(line, file=sys.stderr)
     return 0
 
 
