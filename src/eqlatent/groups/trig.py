@@ -14,13 +14,13 @@ Bernstein's inequality ``|p''| <= L^2 max|p|``::
 
     0 <= max p - max_grid p <= (pi L / n_angles)^2 / 2 * max|p| <= pi^2 L^2 / (2 n_angles^2) * ||w|| ||z||
 
-(for orthogonal representations).  With ``refine=True`` the Newton iterates converge
-quadratically to the local maximum next to the best grid angle -- and, for the few
-polynomials with another grid peak within twice that bound of the grid maximum, next to each
-of their L highest grid peaks -- and the largest is kept: the result equals the true maximum
-to float precision (measured: ~1e-9 in float64 on random degree-3 polynomials) and is never
-below the grid maximum.  Cost: linear in the number of polynomials, a few passes over the
-grid each (see :meth:`TrigGrid.maximum`).
+(for orthogonal representations).  With ``refine=True`` Newton runs from each of the L
+highest grid peaks of every polynomial (it has at most L local maxima) and the iterates
+converge quadratically to the local maxima next to them; the largest is kept: the result
+equals the true maximum to float precision (measured: ~1e-9 in float64 on random degree-3
+polynomials) and is never below the grid maximum.  Its gradient is the envelope gradient
+(the trigonometric basis at the maximising angle), finite for every input.  Cost: linear
+in the number of polynomials, a few passes over the grid each (see :meth:`TrigGrid.maximum`).
 
 Examples
 --------
@@ -90,54 +90,59 @@ class TrigGrid:
     def maximum(self, node_values: Tensor, refine: bool = True, newton_steps: int = 4) -> Tensor:
         """Max over the circle of the polynomials given by ``[..., 2L+1]`` node values -> ``[...]``.
 
-        Cost: ``O(rows * n_angles)`` (rows = the product of the leading axes), linear in the
-        number of rows.  The refined maximum runs :data:`ROWS_PER_CHUNK` rows at a time so that
-        its few ``[rows, n_angles]`` intermediates stay in the CPU cache instead of growing with
-        the batch and K (unchunked, 4,096 latents x K = 2,048 functionals wrote several 2 GB
-        grids and cost twice as much per functional as K = 112).
+        Cost: ``O(rows * (n_angles + L^2 * newton_steps))`` (rows = the product of the leading
+        axes), linear in the number of rows.  The refined maximum runs :data:`ROWS_PER_CHUNK`
+        rows at a time so that its few ``[rows, n_angles]`` intermediates stay in the CPU cache
+        instead of growing with the batch and K (unchunked, 4,096 latents x K = 2,048
+        functionals wrote several 2 GB grids and cost twice as much per functional as K = 112).
+        Shapes depend only on the input's shape (no ``.item()``, no data-dependent indexing),
+        so it runs under ``torch.compile(fullgraph=True)`` and on the ``meta`` device.
         """
         if not refine or self.band_limit == 0:
             return self.grid_values(node_values).amax(dim=-1)
         rows = node_values.reshape(-1, self.n_nodes)
-        out = rows.new_empty(rows.shape[0])
-        for s in range(0, rows.shape[0], ROWS_PER_CHUNK):
-            out[s:s + ROWS_PER_CHUNK] = self._refined_maximum(rows[s:s + ROWS_PER_CHUNK], newton_steps)
+        chunks = [self._refined_maximum(rows[s:s + ROWS_PER_CHUNK], newton_steps)
+                  for s in range(0, rows.shape[0], ROWS_PER_CHUNK)]
+        out = chunks[0] if len(chunks) == 1 else torch.cat(chunks) if chunks else rows.new_empty(0)
         return out.view(node_values.shape[:-1])
 
     def _refined_maximum(self, node_values: Tensor, newton_steps: int) -> Tensor:
-        """``[rows, 2L+1] -> [rows]``: grid maximum, then Newton from the best grid angle (and rival peaks).
+        """``[rows, 2L+1] -> [rows]``: grid maximum, then Newton from the L highest grid peaks of every row.
 
-        Newton starts at the grid argmax of every row.  A row gets more starts, at each of its
-        L highest grid peaks, only if another grid peak lies within twice the grid error
-        ``(pi / n_angles)^2 / 2 * max|p''|`` of the grid maximum: only then can a different
-        peak hold the true maximum (a peak lower by more stays lower), so two maxima of almost
-        equal height cannot make the grid pick the wrong one.  Such rows are few, which keeps
-        the refinement a small multiple of the grid's own cost.
+        A degree-L polynomial has at most L local maxima, so its L highest grid peaks (grid
+        values at least their two neighbours) include one next to the true maximum: Newton runs
+        from each of them in every row (a fixed ``[L, rows]`` shape, whatever the data: no
+        rows picked by value) and the highest local maximum reached is kept, never below the
+        grid maximum.  A row with fewer peaks starts its spare runs at other grid angles;
+        their values are values of the polynomial, so they never raise the maximum above the true one.
+
+        Gradient: the angles are found on detached coefficients and the polynomial is then
+        evaluated at the best one with its gradient, so the gradient is the envelope
+        gradient ``d max / d coeffs = basis(theta*)`` (Danskin) and no Newton division ever
+        enters the backward pass (float32 Newton steps made inf/NaN gradients before, issue 26).
         """
         grid = self.grid_values(node_values)  # [rows, n_angles]
-        best, arg = grid.max(dim=-1)
         # operands frequency-major and row-contiguous ([L or starts, rows]): every op of the Newton
         # steps is one long vector op (a trailing axis of L = 3 made each op ~10x slower per number)
         coeffs = (node_values @ self._mats(node_values)[1]).T  # [2L+1, rows]
-        a, b = coeffs[1::2], coeffs[2::2]  # [L, rows] cos and sin coefficients
-        angles = self.grid.to(node_values)
-        freq = torch.arange(1, self.band_limit + 1, dtype=grid.dtype, device=grid.device)[:, None]
-        radius = (a * a + b * b).sqrt()  # [L, rows]: amplitude of each frequency
-        eps = 64 * torch.finfo(grid.dtype).eps * (coeffs[0].abs() + radius.sum(0))
-        tol = (math.pi / self.n_angles) ** 2 * (freq * freq * radius).sum(0) + eps  # 2x the grid error (|p''| bound)
-        wrapped = torch.cat([grid[:, -1:], grid, grid[:, :1]], dim=1)  # circular neighbours
-        rivals = (grid >= wrapped[:, :-2]) & (grid >= wrapped[:, 2:]) & (grid >= (best - tol)[:, None])
-        out = torch.maximum(best, self._newton(angles[arg][None], coeffs, newton_steps)[0])
-        several = (rivals.sum(dim=-1) > 1).nonzero().squeeze(1)
-        if len(several):
-            start = grid[several].masked_fill_(~rivals[several], float("-inf"))
-            start = start.topk(min(self.band_limit, self.n_angles), dim=-1).indices  # [rows', L]
-            value = self._newton(angles[start.T], coeffs[:, several], newton_steps).amax(dim=0)
-            out[several] = torch.maximum(out[several], value)
-        return out
+        with torch.no_grad():
+            flat = grid.detach()
+            peak = (flat >= flat.roll(1, dims=-1)) & (flat >= flat.roll(-1, dims=-1))
+            starts = flat.masked_fill(~peak, float("-inf")).topk(min(self.band_limit, self.n_angles), dim=-1).indices
+            fixed = coeffs.detach()
+            theta = self._newton(self.grid.to(flat)[starts.T], fixed, newton_steps)  # [L, rows]
+            best = self._value(theta, fixed).argmax(dim=0, keepdim=True)  # [1, rows]
+            theta = theta.gather(0, best)
+        return torch.maximum(grid.amax(dim=-1), self._value(theta, coeffs)[0])
 
     def _newton(self, theta: Tensor, coeffs: Tensor, newton_steps: int) -> Tensor:
-        """``[starts, rows]`` angles -> ``[starts, rows]`` values at the local maxima Newton reaches from them."""
+        """``[starts, rows]`` angles -> ``[starts, rows]`` angles of the local maxima Newton reaches from them.
+
+        A step is taken only where the polynomial is concave (``p'' < 0``) and is at most half a
+        grid spacing, so a start never leaves its grid cell's hill.  The divisor is made safe
+        before dividing (``-1`` where the step is not taken): ``-d1 / d2`` is never inf or NaN,
+        even in float32 where a clamp to ``-1e-300`` rounds to ``-0.0``.
+        """
         a, b = coeffs[1::2], coeffs[2::2]
         half = math.pi / self.n_angles
         for _ in range(newton_steps):
@@ -145,11 +150,17 @@ class TrigGrid:
             for j, cos, sin in self._harmonics(theta):
                 d1 += j * (b[j - 1] * cos - a[j - 1] * sin)
                 d2 -= (j * j) * (a[j - 1] * cos + b[j - 1] * sin)
-            step = torch.where(d2 < 0, -d1 / d2.clamp(max=-1e-300), torch.zeros_like(d1))
+            concave = d2 < 0
+            step = torch.where(concave, -d1 / torch.where(concave, d2, -torch.ones_like(d2)), torch.zeros_like(d1))
             theta = theta + step.clamp(-half, half)
-        value = coeffs[0].expand_as(theta).clone()
+        return theta
+
+    def _value(self, theta: Tensor, coeffs: Tensor) -> Tensor:
+        """``[starts, rows]`` angles -> ``[starts, rows]`` values of the polynomials at them."""
+        a, b = coeffs[1::2], coeffs[2::2]
+        value = coeffs[0].expand_as(theta)
         for j, cos, sin in self._harmonics(theta):
-            value += a[j - 1] * cos + b[j - 1] * sin
+            value = value + a[j - 1] * cos + b[j - 1] * sin
         return value
 
     def _harmonics(self, theta: Tensor):

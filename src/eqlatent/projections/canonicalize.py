@@ -1,27 +1,59 @@
 """Canonicalisation: move every latent to a fixed representative of its orbit.
 
-A cross-section picks, for each orbit, one point; here the point is chosen by an
-orbit-defined feature so that no information is lost (the map is injective on orbits,
-apart from ties, which have measure zero on real latents):
+A cross-section picks, for each orbit, one of its points.  Here every latent ``z`` gets a few
+*candidates* ``g . z`` chosen by an orbit feature that moves with the group, and the
+candidate is picked by keys that are functions of the candidate vector alone, so the pick
+depends on the orbit only (invariance) and is a member of the orbit (lossless: injective on
+orbits).  Ties, which ReLU encoders produce all the time (a zero field, a tied argmax, a
+constant field, two fields that cancel), are broken by those same keys, never by a
+candidate's position in a list:
 
-* finite group with regular fields (C_N, D_N, ...): the total activation per group element
-  ``a(h) = sum over regular fields of z[field, h]`` moves with the group, ``a_{g.z}(gh) =
-  a_z(h)``; act with the inverse of the element at ``argmax_h a(h)`` so that the peak lands on
-  a fixed channel (for the studies' ``[B, C, N]`` C_N layout: roll the argmax to the front).
-* SO(2) with frequency-1 irreps: the summed frequency-1 component is a 2-D vector that
-  rotates with the group; rotate the whole latent by minus its angle.
+* finite group (C_N, D_N, ...): the candidates are the whole orbit ``rho(g) z``, every g.
+  The first key is the total activation of the regular fields at their channel 0,
+  ``a(g) = sum over regular fields of (rho(g) z)[field, 0]`` (with a regular field, its
+  largest value is the old "roll the argmax of the summed activation to the front": the
+  pick is unchanged wherever the two largest summed activations differ by more than the
+  tie tolerance below); the next keys, which decide ties, are two fixed pseudo-random unit
+  functionals ``<w_i, rho(g) z>``.
+* SO(2): the feature is the first non-vanishing one of: the summed frequency-1 vector of
+  all fields, the summed frequency-2 vector, ..., the summed frequency-L vector, then each
+  field's own frequency-k blocks in channel order (two frequency-1 fields that cancel have a
+  zero sum but not zero blocks).  For a frequency-k feature of phase ``phi`` the k rotations
+  ``(2 pi j - phi) / k`` all turn it onto the positive x axis; the candidates are the latent
+  rotated by them, and two pseudo-random functionals of their irreps coefficients pick one.  A frequency-1 sum gives a
+  single candidate (the old "rotate by minus the phase of the summed frequency-1 vector").
+  When every non-trivial block vanishes the latent is already invariant and is returned as is.
 
-Not defined elsewhere (a finite group without regular fields, O(2), SO(2) without
-frequency-1 irreps): a one-line error.  The result is invariant (exactly for finite
-groups; for SO(2) up to float error) and lossless, but not isometric: two latents whose
-canonical frames are far apart can be closer after a different group element, so distances
-only upper-bound the quotient distances.
+Ties are judged with a tolerance relative to the latent's scale (``s = ||z||``, or the sum
+of its irrep-block norms over SO(2)): keys within ``64 eps s`` (times ``sqrt(D)`` for the
+random keys) are equal, and an SO(2) feature shorter than ``256 eps s`` counts as zero, so
+float rounding of the group action (escnn's matrices, float32) cannot flip a tie.
+
+Where it is discontinuous (no continuous cross-section exists): where the leading key of two
+candidates crosses (two channels' summed activations swap rank; over SO(2) where the chosen
+feature changes, i.e. crosses the zero threshold, or two of the k > 1 candidates' keys
+cross).  Near those points the pick is ill-conditioned: over SO(2) a feature of length
+``|u|`` just above the threshold carries a phase error ``~ eps s / |u|``, which the
+representative carries too.  Gradients are finite everywhere (the phase is taken of a
+guarded vector in units of the latent's own scale; picks are gathers).
+
+Cost: finite groups ``O(B D |G|)`` (the keys are one ``[D, 2 |G|]`` matrix product, then one
+group action per latent); SO(2) ``O(B D s)`` for fields of size s, as before the ties: the
+keys of the k candidates are trigonometric polynomials read off the irreps coefficients,
+and only the picked candidate is rotated.
+
+Defined for every finite group and SO(2); O(2) (no per-sample rotation here) is a one-line
+error.  The result is invariant (up to the tolerance above) and lossless, but not isometric:
+two latents whose canonical frames are far apart can be closer after a different group
+element, so distances only upper-bound the quotient distances.
 
 :func:`canonical_representative` is the one implementation, used by the studies'
 :class:`Canonicalize` and by ``eqlatent.invariant_projection(field_type, "canonicalize")``.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
@@ -32,6 +64,11 @@ from eqlatent.groups.layouts import irreps_action, regular_action
 from eqlatent.projections.base import Meta
 from eqlatent.projections.image_latent import ImageLatentProjection, check_irreps_size
 
+#: keys within ``KEY_TOL * eps * scale`` of each other are tied (covers float rounding of the group action)
+KEY_TOL = 64
+#: an SO(2) feature shorter than ``ZERO_TOL * eps * scale`` counts as zero
+ZERO_TOL = 256
+
 
 def _regular_kinds(action: FieldAction) -> list[FieldKind]:
     return [fk for fk in action.kinds if fk.regular]
@@ -39,64 +76,182 @@ def _regular_kinds(action: FieldAction) -> list[FieldKind]:
 
 def canonicalization_error(action: FieldAction) -> str | None:
     """Why ``action`` has no canonical representative here (None when it has one)."""
-    if action.kind == "finite":
-        return None if _regular_kinds(action) else f"{action.name} latent without a regular field"
-    if action.rotate is None:
-        return f"{action.name} (only SO(2) and finite groups with regular fields are supported)"
-    freqs = {irr.frequency for fk in action.kinds for irr in fk.irreps}
-    if freqs - {0} and 1 not in freqs:
-        return f"{action.name} latent without a frequency-1 irrep"
-    return None
+    if action.kind == "finite" or action.rotate is not None:
+        return None
+    return f"{action.name} (only SO(2) and finite groups are supported)"
 
 
-def _finite_tables(action: FieldAction) -> tuple[Tensor, Tensor]:
-    """``(channel -> element, element -> inverse element)`` from the first regular field's permutations (cached)."""
-    if "canonical_tables" not in action._cast:
-        action._cast["canonical_tables"] = _build_tables(action)
-    return action._cast["canonical_tables"]
+def _cached(action: FieldAction, name: str, build, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``build()`` cast to ``dtype`` on ``device``, built once per action, dtype and device."""
+    key = (name, dtype, device)
+    if key not in action._cast:
+        action._cast[key] = build().to(dtype=dtype, device=device).contiguous()
+    return action._cast[key]
 
 
-def _build_tables(action: FieldAction) -> tuple[Tensor, Tensor]:
-    mats = _regular_kinds(action)[0].mats  # [G, G, G] permutation matrices, rho(g) e_0 = e_{g h0}
-    chan_to_elem = mats[:, :, 0].argmax(dim=0)  # channel c is reached from channel 0 by element chan_to_elem[c]
-    inverse = torch.cdist(mats.transpose(1, 2).flatten(1), mats.flatten(1)).argmin(dim=1)  # rho(g)^T = rho(g^-1)
-    return chan_to_elem, inverse
+def _tie_functionals(action: FieldAction) -> Tensor:
+    """``[2, D]`` float64 unit functionals that break ties, the same on every machine and device.
+
+    An exact integer hash of the channel index (a linear start, then three rounds of
+    ``x -> x^2 + c mod p``, p = 2^31 - 1, so no product leaves int64) rather than a seeded
+    ``torch.Generator``: it is traced by ``torch.compile`` like any tensor op, and a
+    pseudo-random vector has no structure that a latent's ties could share.
+    """
+    prime = 2_147_483_647
+    channel = torch.arange(action.dim, dtype=torch.int64)
+    rows = []
+    for i in range(2):
+        x = (channel * 48_271 + 7_919 * (i + 1)) % prime
+        for c in (12_345, 54_321, 99_991):
+            x = (x * x + c) % prime
+        rows.append(x)
+    w = torch.stack(rows).double() / prime - 0.5
+    return w / w.norm(dim=1, keepdim=True)
+
+
+def _finite_key_map(action: FieldAction) -> Tensor:
+    """``[D, elements * 2]``: ``z @ A`` = ``<w_i, rho(g) z>``, element-major columns."""
+    moved = action.orbit(_tie_functionals(action), transpose=True)  # [2, E, D]: rho(g)^T w_i
+    return moved.transpose(0, 1).reshape(-1, action.dim).T
+
+
+def _channel_zero_source(action: FieldAction) -> Tensor:
+    """``[elements]``: the channel c of a regular field with ``(rho(g) z)[0] = z[c]``."""
+    return _regular_kinds(action)[0].mats[:, 0, :].argmax(dim=-1)
+
+
+def _pick(keys: Tensor, tol: Tensor, allowed: Tensor | None = None) -> Tensor:
+    """``keys [B, C, m]``, ``tol [B, m]`` -> ``[B]``: the candidate with the lexicographically largest keys.
+
+    Key by key, candidates more than ``tol`` below the best still in the running drop out;
+    the first one left is returned (those left agree on every key to ``tol``).  Fixed shapes.
+    """
+    alive = torch.ones_like(keys[..., 0], dtype=torch.bool) if allowed is None else allowed
+    for i in range(keys.shape[-1]):
+        key = keys[..., i].masked_fill(~alive, float("-inf"))
+        alive = alive & (key >= key.amax(dim=-1, keepdim=True) - tol[:, i:i + 1])
+    return alive.to(torch.int8).argmax(dim=-1)
+
+
+def _finite_representative(action: FieldAction, z: Tensor) -> Tensor:
+    eps = torch.finfo(z.dtype).eps
+    with torch.no_grad():
+        zd = z.detach()
+        scale = zd.norm(dim=1)  # invariant: the actions are orthogonal
+        scores = zd @ _cached(action, "canonical_keys", lambda: _finite_key_map(action), z.dtype, z.device)
+        keys = [scores.view(z.shape[0], action.n_elements, 2)]
+        tols = [KEY_TOL * eps * math.sqrt(action.dim) * scale[:, None].expand(-1, 2)]
+        regular = _regular_kinds(action)
+        if regular:
+            feature = sum(zd[:, fk.index.to(z.device)].sum(dim=1) for fk in regular)  # [B, |G|] per channel
+            source = _cached(action, "canonical_source", lambda: _channel_zero_source(action), torch.long, z.device)
+            keys.insert(0, feature[:, source, None])  # a(g): channel 0 of rho(g) z, summed over regular fields
+            tols.insert(0, KEY_TOL * eps * scale[:, None])
+        element = _pick(torch.cat(keys, dim=-1), torch.cat(tols, dim=-1))
+    return action.act(z, element)
+
+
+def _so2_features(action: FieldAction, coeffs: list[Tensor]) -> tuple[Tensor, list[int], Tensor]:
+    """``(features [B, F, 2], frequency of each, scale [B])``: the equivariant 2-vectors in the order they are tried."""
+    sums: dict[int, Tensor] = {}
+    blocks, freqs, scale = [], [], coeffs[0].new_zeros(coeffs[0].shape[0])
+    for fk, co in zip(action.kinds, coeffs):
+        start = 0
+        for irr in fk.irreps:
+            block = co[..., start:start + irr.size]  # [B, fields, size]
+            scale = scale + block.detach().norm(dim=-1).sum(dim=1)  # invariant; no gradient (norm at 0)
+            if irr.frequency > 0:
+                sums[irr.frequency] = sums.get(irr.frequency, 0) + block.sum(dim=1)
+                blocks.append(block)
+                freqs += [irr.frequency] * block.shape[1]
+            start += irr.size
+    order = sorted(sums)
+    features = torch.cat([torch.stack([sums[k] for k in order], dim=1)] + blocks, dim=1)
+    return features, order + freqs, scale
+
+
+def _so2_keys(action: FieldAction, coeffs: list[Tensor], angles: Tensor) -> Tensor:
+    """``[B, C, 2]``: the tie-break keys ``<w_i, irreps coefficients of R(theta) z>`` at ``angles [B, C]``.
+
+    In irreps coordinates a frequency-f block turns by ``f theta``, so each key is the
+    trigonometric polynomial ``k0 + sum_f a_f cos(f theta) + b_f sin(f theta)`` whose
+    coefficients cost one pass over the latent: no candidate is rotated to be compared.
+    """
+    w = _cached(action, "canonical_tie", lambda: _tie_functionals(action), angles.dtype, angles.device)
+    keys = angles.new_zeros(angles.shape[0], 1, 2)
+    for fk, co in zip(action.kinds, coeffs):
+        wk, start = w[:, fk.index.to(w.device)], 0  # [2, fields, size]
+        for irr in fk.irreps:
+            c, v = co[..., start:start + irr.size], wk[..., start:start + irr.size]
+            if irr.frequency == 0:
+                keys = keys + torch.einsum("bfs,ifs->bi", c, v)[:, None]
+            else:
+                cos = torch.einsum("bf,if->bi", c[..., 0], v[..., 0]) + torch.einsum("bf,if->bi", c[..., 1], v[..., 1])
+                sin = torch.einsum("bf,if->bi", c[..., 0], v[..., 1]) - torch.einsum("bf,if->bi", c[..., 1], v[..., 0])
+                f_theta = irr.frequency * angles[..., None]  # [B, C, 1]
+                keys = keys + torch.cos(f_theta) * cos[:, None] + torch.sin(f_theta) * sin[:, None]
+            start += irr.size
+    return keys
+
+
+def _so2_representative(action: FieldAction, z: Tensor) -> Tensor:
+    if all(irr.frequency == 0 for fk in action.kinds for irr in fk.irreps):
+        return z  # only trivial irreps: already invariant
+    eps = torch.finfo(z.dtype).eps
+    coeffs = [action.irrep_coefficients(fk, z) for fk in action.kinds]
+    with torch.no_grad():
+        # in units of a power of two near the largest coefficient: dividing by it is exact (the phase is
+        # bit for bit that of the unscaled feature), and no norm below underflows, even for a 1e-30 latent
+        peak = torch.stack([co.detach().abs().flatten(1).amax(dim=1) for co in coeffs]).amax(dim=0)
+        unit = torch.exp2(torch.round(torch.log2(torch.where(peak > 0, peak, torch.ones_like(peak)))))
+    coeffs = [co / unit[:, None, None] for co in coeffs]
+    features, freqs, scale = _so2_features(action, coeffs)
+    band = max(freqs)
+    with torch.no_grad():
+        live = features.detach().norm(dim=-1) > ZERO_TOL * eps * scale[:, None]  # [B, F]
+        found = live.any(dim=1)
+        first = live.to(torch.int8).argmax(dim=1)  # the first non-vanishing feature
+    # the phase of the feature (a guarded vector where nothing was found keeps atan2's gradient finite)
+    u = features.gather(1, first[:, None, None].expand(-1, 1, 2))[:, 0]
+    u = torch.where(found[:, None], u, torch.tensor([1.0, 0.0], dtype=z.dtype, device=z.device))
+    k = torch.tensor(freqs, dtype=z.dtype, device=z.device)[first]
+    k = torch.where(found, k, torch.ones_like(k))
+    j = torch.arange(band, dtype=z.dtype, device=z.device)
+    angles = (2 * math.pi * j[None, :] - torch.atan2(u[:, 1], u[:, 0])[:, None]) / k[:, None]  # [B, band]
+    if band == 1:
+        return _rotated(action, z, angles[:, 0])
+    with torch.no_grad():
+        keys = _so2_keys(action, [co.detach() for co in coeffs], angles.detach())  # [B, band, 2]
+        tol = KEY_TOL * eps * math.sqrt(action.dim) * scale[:, None].expand(-1, 2)
+        pick = _pick(keys, tol, allowed=j[None, :] < k[:, None])
+    return _rotated(action, z, angles.gather(1, pick[:, None])[:, 0])
+
+
+def _rotated(action: FieldAction, z: Tensor, theta: Tensor) -> Tensor:
+    """``[B, D]``, ``theta [B]`` -> ``[B, D]``: every latent rotated by its angle."""
+    out = torch.empty_like(z)
+    for fk in action.kinds:
+        idx = fk.index.to(z.device)
+        m = action.rotate(fk, theta)  # [B, s, s]
+        out[:, idx.flatten()] = torch.bmm(z[:, idx], m.transpose(1, 2)).flatten(1)
+    return out
 
 
 def canonical_representative(action: FieldAction, z: Tensor) -> Tensor:
     """``[B, D] -> [B, D]``: the orbit representative of each latent (see the module docstring)."""
     why = canonicalization_error(action)
     if why is not None:
-        raise ConfigError(f"canonicalize is not defined for a {why}",
-                          "use method='random_invariant' or 'norm', or add a regular field (finite group) / "
-                          "a frequency-1 irrep (SO(2)) to the latent")
+        raise ConfigError(f"canonicalize is not defined for {why}",
+                          "use method='random_invariant' or 'norm' for this group")
     if action.kind == "finite":
-        chan_to_elem, inverse = _finite_tables(action)
-        feature = sum(z[:, fk.index.to(z.device)].sum(dim=1) for fk in _regular_kinds(action))  # [B, |G|]
-        peak = chan_to_elem.to(z.device)[feature.argmax(dim=-1)]
-        return action.act(z, inverse.to(z.device)[peak])
-    if all(irr.frequency == 0 for fk in action.kinds for irr in fk.irreps):
-        return z  # only trivial irreps: already invariant
-    v = z.new_zeros(z.shape[0], 2)
-    for fk in action.kinds:
-        coeffs, start = action.irrep_coefficients(fk, z), 0
-        for irr in fk.irreps:
-            if irr.frequency == 1:
-                v = v + coeffs[..., start:start + 2].sum(dim=1)
-            start += irr.size
-    phase = torch.atan2(v[:, 1], v[:, 0])
-    out = torch.empty_like(z)
-    for fk in action.kinds:
-        idx = fk.index.to(z.device)
-        m = action.rotate(fk, -phase)  # [B, s, s]
-        out[:, idx.flatten()] = torch.bmm(z[:, idx], m.transpose(1, 2)).flatten(1)
-    return out
+        return _finite_representative(action, z)
+    return _so2_representative(action, z)
 
 
 class Canonicalize(ImageLatentProjection):
-    """Orbit representative chosen by the argmax (C_N) or phase (SO(2)) of an orbit feature.
+    """Orbit representative chosen by the argmax (C_N) or phase (SO(2)) of an orbit feature, ties broken invariantly.
 
-    Group: C_N (regular) or SO(2) (irreps).  Lossless (injective on orbits up to ties); not isometric.
+    Group: C_N (regular) or SO(2) (irreps).  Lossless (injective on orbits); not isometric.
     """
 
     name = "canonicalize"
@@ -104,8 +259,17 @@ class Canonicalize(ImageLatentProjection):
     lossless = True
     layouts = ("regular", "irreps")
 
+    def __init__(self, layout: str | None = None) -> None:
+        super().__init__(layout)
+        #: the action per field shape, kept on the instance: ``torch.compile`` reads a dict, but traces
+        #: through the ``lru_cache`` of ``irreps_action`` (whose grid it cannot build while tracing)
+        self._actions: dict[tuple[int, int], FieldAction] = {}
+
     def project(self, z: Tensor, meta: Meta) -> Tensor:
-        if self.latent_layout == "regular":
-            return canonical_representative(regular_action(z.shape[1], z.shape[2]), z.flatten(1))
-        check_irreps_size(self.name, z)
-        return canonical_representative(irreps_action(z.shape[1], z.shape[2]), z.flatten(1))
+        if self.latent_layout == "irreps":
+            check_irreps_size(self.name, z)
+        shape = (z.shape[1], z.shape[2])
+        if shape not in self._actions:
+            build = regular_action if self.latent_layout == "regular" else irreps_action
+            self._actions[shape] = build(*shape)
+        return canonical_representative(self._actions[shape], z.flatten(1))

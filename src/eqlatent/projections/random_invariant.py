@@ -94,15 +94,21 @@ class OrbitFunctionals(torch.nn.Module):
         Group-major columns (g outer, k inner) make the max over g a reduction over
         contiguous rows of K values, about a third faster than a max along the last axis.
         The cache is keyed by the buffer too, so ``load_state_dict`` / ``.to()`` rebuild it.
+        Under ``torch.compile`` the map is built inside the graph instead (a buffer's address
+        is not known while tracing): a ``[K, E, D]`` product, small next to the scores.
         """
+        if torch.compiler.is_compiling():
+            return self._build_score_map(like)
         w = self.weights
         key = (like.dtype, like.device, w.dtype, w.device, w.data_ptr(), w._version)
         if key not in self._score_maps:
             self._score_maps.clear()  # only the current functionals' maps are kept
-            moved = self.action.orbit(w.double(), transpose=True)  # [K, E, D]: rho(g)^T w_k
-            a = moved.transpose(0, 1).reshape(-1, self.action.dim).T
-            self._score_maps[key] = a.to(like).contiguous()
+            self._score_maps[key] = self._build_score_map(like)
         return self._score_maps[key]
+
+    def _build_score_map(self, like: Tensor) -> Tensor:
+        moved = self.action.orbit(self.weights.double(), transpose=True)  # [K, E, D]: rho(g)^T w_k
+        return moved.transpose(0, 1).reshape(-1, self.action.dim).T.to(like).contiguous()
 
     def forward(self, z: Tensor) -> Tensor:
         if self.refine and self.action.kind == "circle" and z.shape[0] > 1:
