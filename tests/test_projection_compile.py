@@ -199,6 +199,14 @@ def test_field_projection_runs_on_the_meta_device(group, method, reduce, regular
     assert out.device.type == "meta" and out.shape == expected.shape == (5, proj.out_features)
 
 
+def test_field_projection_compiles_on_a_geometric_tensor():
+    """An escnn encoder's output goes in as it is, also into a projection built from a spec string (other gspace)."""
+    ft = _field_type("C4")
+    x = nn.GeometricTensor(torch.randn(5, ft.size, 1, 1), ft)
+    _assert_compiles(eqlatent.invariant_projection(ft, "norm"), x)
+    _assert_compiles(eqlatent.invariant_projection("C4: 2 regular + irrep1 + trivial", "norm"), x)
+
+
 def test_field_projection_forward_does_not_read_values():
     """NaN passes through (no host-side finiteness check in forward); check_finite=True opts into it."""
     proj, z = _field_module("C4", "norm", "max", False)

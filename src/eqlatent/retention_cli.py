@@ -11,7 +11,8 @@ under ``batch`` (or ``--batch FILE``).  The group: ``--group`` ``S_n`` (node lat
 mixed fields, ``--field-type "<group>: <count> <rep> + ..."`` with reps ``regular``, ``trivial``,
 ``irrep<k>``, ``irrep(<j>,<k>)`` (see :func:`eqlatent.groups.specs.parse_field_type`).
 Prints a markdown table, one row per ``--method`` plus the raw latent (``--json``: a list of
-rows); bad input is one line on stderr and exit status 2.  In Python: :func:`eqlatent.retention`.
+rows); bad input (including latents holding NaN / inf: the CLI, like :func:`eqlatent.retention`, is an API
+boundary that checks values) is one line on stderr and exit status 2.  In Python: :func:`eqlatent.retention`.
 """
 
 from __future__ import annotations
