@@ -61,6 +61,13 @@ def test_profile_selects_its_model_variants_and_keeps_only_sizes(profile):
     assert images.images.epochs == images.profile.images.epochs == images.trainer.max_epochs
 
 
+def test_the_images_block_sizes_are_the_digits_loaded():
+    """``images.n_train`` / ``images.n_test`` were read by nothing: the data config read the profile directly."""
+    cfg = compose(["experiment=images", "images.n_train=300", "images.n_test=40"], with_hydra=False)
+    assert (cfg.data.n_train, cfg.data.n_test) == (300, 40)
+    assert compose(["experiment=images"], with_hydra=False).data.n_train == cfg.profile.images.n_train
+
+
 def test_paths_do_not_depend_on_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = compose([])
