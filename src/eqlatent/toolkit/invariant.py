@@ -132,7 +132,7 @@ def invariant_projection(field_type: Any, method: str = "random_invariant", n_fu
     n_angles:
         SO(2) / O(2): the rotation grid per coset.  At least ``4(2L+1)`` for band limit L
         (a coarser grid can miss the highest peak of ``<w, rho(theta) z>``: ``n_angles=8`` at
-        L = 3 gave invariance errors of 0.35; measured threshold in
+        L = 3 gave invariance errors of 0.3; measured threshold in
         :func:`eqlatent.groups.specs.grid_angles`); fewer is a one-line error.  Default
         ``max(64, 4(2L+1))``.  Ignored for finite groups.
     refine:
