@@ -217,6 +217,36 @@ def test_compile_setting_is_checked():
         GraphVAE(n_atom_types=4, max_nodes=5, compile="yes")
 
 
+class _NormRecorder(GraphVAE):
+    """Records the whole gradient's norm at every optimizer step, right after the clipping hook."""
+
+    norms: list[float]
+
+    def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+        super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        grads = [p.grad.norm() for p in self.parameters() if p.grad is not None]
+        self.__dict__.setdefault("norms", []).append(float(torch.linalg.vector_norm(torch.stack(grads))))
+
+
+@pytest.mark.parametrize("grad_clip", [0.0, 1e-3])
+def test_grad_clip_bounds_every_step_of_a_fit(grad_clip):
+    import lightning as L
+
+    node, bond = random_dense_graphs(16, 5, 3, torch.Generator().manual_seed(2))
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(node, bond), batch_size=8)
+    torch.manual_seed(0)
+    model = _NormRecorder(n_atom_types=3, max_nodes=5, latent_dim=1, hidden=8, n_layers=1, grad_clip=grad_clip)
+    L.Trainer(max_steps=4, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+              enable_model_summary=False, accelerator="cpu").fit(model, loader)
+    assert len(model.norms) == 4
+    if grad_clip:
+        assert max(model.norms) <= grad_clip * (1 + 1e-5)
+    else:
+        assert min(model.norms) > 1e-2   # what the clipped fit would have cut
+    with pytest.raises(ValueError, match="grad_clip=-1 must be >= 0"):
+        GraphVAE(n_atom_types=4, max_nodes=5, grad_clip=-1)
+
+
 @pytest.mark.parametrize("kernel, fused, foreach", [("auto", False, False), ("single_tensor", False, False),
                                                     ("fused", True, False), ("foreach", False, True)])
 def test_adam_kernel_selects_that_implementation_on_a_cpu(kernel, fused, foreach):
