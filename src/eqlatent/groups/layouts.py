@@ -126,8 +126,9 @@ def irreps_action(fields: int, size: int, n_angles: int = 64) -> FieldAction:
     """SO(2) acting on ``fields`` irreps fields of size ``1 + 2L`` (flat ``[B, fields * (1+2L)]``)."""
     band = irreps_max_frequency(size)
     grid = TrigGrid(band, n_angles)
-    eye = torch.eye(size, dtype=torch.float64)
-    mats = torch.stack([rotate_irreps(eye, float(t)).T for t in grid.nodes])
+    # all nodes at once, no Python float per angle: traceable by torch.compile (the same numbers as one by one)
+    eye = torch.eye(size, dtype=torch.float64).expand(grid.n_nodes, -1, -1)
+    mats = rotate_irreps(eye, grid.nodes).transpose(1, 2)
     irreps = (Irrep(1, 0, signed=True),) + tuple(Irrep(2, k) for k in range(1, band + 1))
     kind = FieldKind("irreps", _field_index(fields, size), mats, irreps)
     return FieldAction("SO(2)", fields * size, "circle", [kind], grid.n_nodes, grid=grid, rotate=irreps_rotation)

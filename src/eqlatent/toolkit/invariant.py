@@ -119,8 +119,8 @@ def invariant_projection(field_type: Any, method: str = "random_invariant", n_fu
         ``pi^2 L^2 / (2 n_angles^2) * sqrt(D/K) * ||z||``, see :mod:`eqlatent.groups.trig`).
         ``"norm"``: per-irrep norms after the field type's change of basis (trivial irreps kept
         signed).  ``"group_pool_max"`` / ``"group_pool_mean"``: max / mean over each regular field.
-        ``"canonicalize"``: the orbit representative (finite groups with a regular field; SO(2)
-        with a frequency-1 irrep).
+        ``"canonicalize"``: the orbit representative, ties broken invariantly (finite groups and
+        SO(2); not O(2)): see :mod:`eqlatent.projections.canonicalize` for its cost and where it jumps.
     n_functionals:
         K, the number of random functionals (default: the latent size D).  (``k=`` of earlier
         releases is refused with a one-line error naming this one.)
