@@ -252,11 +252,15 @@ class GraphVAE(L.LightningModule):
         Each rounds differently; the choice exists to show that a result does not hang on it
         (``benchmarks/vae_robustness.py``).
     grad_clip:
-        Largest norm of the whole gradient per step (0 = no clipping).  Why: the 1-number-per-node
-        VAE learns at a peak rate near its stability edge, and without a bound single steps of
-        large gradient undo part of what was learned, by an amount that depends on the seed and
-        on float rounding (cpu profile, seed 1, d = 1: 35.5 % exact unclipped, 44.5 % clipped at 1).
-        Part of the model's settings, so a folder trained otherwise is not reused.
+        Largest norm of the whole gradient per step (0 = no clipping).  A model setting, not a
+        Trainer one, so that it is part of the training fingerprint: a folder trained otherwise
+        is not reused.
+    init_logvar:
+        Initial posterior log-variance of every latent number (the bias of the message-passing
+        encoder's log-variance head; 0 = PyTorch's default initialisation).  Why: at 0 the
+        training noise (sd 1) is several radial-feature widths wide, so the decoder cannot read
+        the posterior means until the encoder has shrunk the noise, a slow phase whose length
+        varies with the seed.
     valence_decoding, atom_types, bond_types:
         Decode bonds greedily within each atom's valence (:meth:`decode_graph`); needs the
         dataset's atom and bond vocabularies.
@@ -269,7 +273,7 @@ class GraphVAE(L.LightningModule):
                  encoder_layers: int = 4, decoder_layers: int = 3,
                  valence_decoding: bool = False, atom_types: list[str] | None = None,
                  bond_types: list[str] | None = None, compile: bool | str = False,
-                 adam_kernel: str = "auto", grad_clip: float = 0.0) -> None:
+                 adam_kernel: str = "auto", grad_clip: float = 0.0, init_logvar: float = 0.0) -> None:
         super().__init__()
         if lr_schedule not in ("constant", "onecycle", "plateau"):
             raise ValueError(f"lr_schedule={lr_schedule!r} is not known; use 'constant', 'onecycle' or 'plateau'")
@@ -295,6 +299,11 @@ class GraphVAE(L.LightningModule):
             self.encoder = PegvaeEncoder(n_bond_types, n_atom_types + 1, hidden, latent_dim)
         else:
             self.encoder = MessagePassingEncoder(n_bond_types, n_atom_types + 1, width, encoder_layers, latent_dim)
+        if init_logvar:
+            if encoder != "message_passing":
+                raise ValueError(f"init_logvar={init_logvar} needs encoder='message_passing'; leave it 0 for {encoder!r}")
+            with torch.no_grad():   # the posterior's log-variance starts at init_logvar (no random draw: seeds unchanged)
+                self.encoder.head[-1].bias[latent_dim:].fill_(float(init_logvar))
         if decoder == "maron":
             self.decoder = GraphDecoder(latent_dim, hidden, n_layers, n_atom_types + 1, n_bond_types + 1, rbf_centres,
                                         residual, bilinear_rank)

@@ -162,17 +162,29 @@ def _readme_images(entry: dict[str, Any] | None, mark: str) -> str:
 
 
 def _readme_molecules(entry: dict[str, Any] | None, mark: str) -> str:
+    """Exact rate per latent size -- over every seed (min–max) when several seeds ran, since one seed of the
+    4-epoch d = 1 VAE is not a result -- and validity."""
     first = _first_seed(entry) if entry else None
     if first is None:
         return "not yet run"
     seed, row = first
     m = row["metrics"]
+    summary = entry.get("summary", {})
     dims = _dims(m)
-    exact = (" / ".join(f"{pct(m[f'exact.d{d}'])} %" for d in dims) if dims == [1, 4]
-             else ", ".join(f"d = {d}: {pct(m[f'exact.d{d}'])} %" for d in dims))
+
+    def exact(d: int) -> str:
+        over = summary.get(f"exact.d{d}", {})
+        return span(over["min"], over["max"], pct) if over.get("n", 1) > 1 else pct(m[f"exact.d{d}"])
+
+    exact_text = (" / ".join(f"{exact(d)} %" for d in dims) if dims == [1, 4]
+                  else ", ".join(f"d = {d}: {exact(d)} %" for d in dims))
     valid = sorted({pct(m[f"valid.d{d}"]) for d in dims if f"valid.d{d}" in m})
-    cell = exact + (f", {valid[0]} % valid" if len(valid) == 1 else f", valid {' / '.join(valid)} %" if valid else "")
-    return cell + mark + (f" (seed {seed})" if seed != 0 else "")
+    cell = exact_text + (f", {valid[0]} % valid" if len(valid) == 1 else f", valid {' / '.join(valid)} %" if valid
+                         else "")
+    several = [d for d in dims if summary.get(f"exact.d{d}", {}).get("n", 1) > 1]
+    seeds = entry.get("seeds") or [seed]
+    return cell + mark + (f" (exact: seeds {seeds_label(seeds)})" if several else
+                          f" (seed {seed})" if seed != 0 else "")
 
 
 def _time(measured: dict[str, Any], profile: str, device: str, notes: Footnotes, docs: bool) -> str:
