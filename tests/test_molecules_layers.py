@@ -247,6 +247,20 @@ def test_grad_clip_bounds_every_step_of_a_fit(grad_clip):
         GraphVAE(n_atom_types=4, max_nodes=5, grad_clip=-1)
 
 
+def test_init_logvar_sets_the_posterior_noise_at_the_start_and_nothing_else():
+    kw = dict(n_atom_types=4, max_nodes=5, latent_dim=2, encoder="message_passing", decoder="attention")
+    torch.manual_seed(0)
+    plain = GraphVAE(**kw)
+    torch.manual_seed(0)
+    small = GraphVAE(**kw, init_logvar=-6.0)
+    node, bond = random_dense_graphs(4, 5, 4, torch.Generator().manual_seed(1))
+    (mu0, lv0), (mu1, lv1) = plain.encode(node, bond), small.encode(node, bond)
+    assert torch.equal(mu0, mu1)                                   # the same draw: only the log-variance bias moved
+    assert torch.allclose(lv1, lv0 - plain.encoder.head[-1].bias[2:] - 6.0)
+    with pytest.raises(ValueError, match="init_logvar=-6.0 needs encoder='message_passing'"):
+        GraphVAE(n_atom_types=4, max_nodes=5, init_logvar=-6.0)
+
+
 @pytest.mark.parametrize("kernel, fused, foreach", [("auto", False, False), ("single_tensor", False, False),
                                                     ("fused", True, False), ("foreach", False, True)])
 def test_adam_kernel_selects_that_implementation_on_a_cpu(kernel, fused, foreach):
