@@ -81,3 +81,16 @@ def test_sizes_fit_side_by_side_are_loaded_not_fit_again(side_by_side, tmp_path)
     side_by_side.clear()
     again = training.train_all(cfg, ds, [1, 2], out)
     assert side_by_side == [] and {d: s for d, (_, s) in again.items()} == {1: 0.0, 2: 0.0}
+
+
+def test_new_model_settings_at_their_neutral_value_leave_the_fingerprint_as_before():
+    """adam_kernel / grad_clip / init_logvar at auto / 0 / 0 compute what older folders did: those are reused."""
+    from eqlatent.models.graph_vae import NEUTRAL_SETTINGS
+
+    cfg = compose(["experiment=molecules"], with_hydra=False)
+    assert all(cfg.model.graph_vae[k] == v for k, v in NEUTRAL_SETTINGS.items())   # the profile's defaults
+    assert not set(NEUTRAL_SETTINGS) & set(training.training_settings(cfg, 1)["model"])
+    clipped = compose(["experiment=molecules", "model.graph_vae.grad_clip=1.0",
+                       "model.graph_vae.adam_kernel=fused"], with_hydra=False)
+    model = training.training_settings(clipped, 1)["model"]
+    assert (model["grad_clip"], model["adam_kernel"]) == (1.0, "fused")

@@ -38,6 +38,9 @@ def off_diagonal(n: int, device: torch.device | None = None) -> Tensor:
     return ~torch.eye(n, dtype=torch.bool, device=device)
 
 
+#: settings added after models were trained without them, at the value that computes what those models did:
+#: left out of the training fingerprint at this value, so a folder trained before they existed is still reused
+NEUTRAL_SETTINGS = {"adam_kernel": "auto", "grad_clip": 0.0, "init_logvar": 0.0}
 #: torch's Adam implementations (``GraphVAE(adam_kernel=...)``)
 ADAM_KERNELS = ("auto", "fused", "foreach", "single_tensor")
 

@@ -27,7 +27,7 @@ from eqlatent.data.loaders import tensor_loader
 from eqlatent.data.molecules import MoleculeDataset
 from eqlatent.errors import ConfigError
 from eqlatent.io import atomic_torch_save
-from eqlatent.models.graph_vae import GraphVAE
+from eqlatent.models.graph_vae import NEUTRAL_SETTINGS, GraphVAE
 from eqlatent.studies.fingerprint import check_fingerprint
 from eqlatent.studies.fitting import fit_in_folder, folder_config, last_checkpoint
 
@@ -62,8 +62,10 @@ def build_model(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int) -> GraphV
 def training_settings(cfg: DictConfig, latent_dim: int) -> dict[str, object]:
     """What changes the trained VAE of one latent size, except the number of epochs (which may grow)."""
     data = {k: v for k, v in OmegaConf.to_container(cfg.data, resolve=True).items() if k not in ("cache_dir", "path")}
-    # compiling changes how a step runs, not what it computes: a model trained either way is the same model
-    model = {k: v for k, v in OmegaConf.to_container(vae_config(cfg), resolve=True).items() if k != "compile"}
+    # compiling changes how a step runs, not what it computes: a model trained either way is the same model;
+    # settings at their neutral value (NEUTRAL_SETTINGS) compute what folders trained before they existed did
+    model = {k: v for k, v in OmegaConf.to_container(vae_config(cfg), resolve=True).items()
+             if k != "compile" and not (k in NEUTRAL_SETTINGS and v == NEUTRAL_SETTINGS[k])}
     return {"model": model, "data": data, "latent_dim": int(latent_dim),
             "batch_size": int(cfg.molecules.batch_size), "seed": int(cfg.seed)}
 
