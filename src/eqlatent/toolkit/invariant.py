@@ -166,9 +166,10 @@ def invariant_projection(field_type: Any, method: str = "random_invariant", n_fu
     SO(2) / O(2) ``2L+1`` interpolation nodes per coset): linear in the batch B and in K.  The
     Newton refinement adds a few passes over the ``n_angles`` grid per functional and latent.
     Measured over SO(2) (irreps 0..3, D = 112, float32, ``n_angles=64``) on 4,096 latents, on a
-    shared 2-core CPU (2 torch threads): K = 112 / 512 / 2,048 take 0.25 s / 0.64 s / 2.8 s
-    (``refine=False``: 0.05 s / 0.28 s / 1.2 s); ``make bench`` section (f) times K = 512 and
-    2,048 on your machine.  The other methods are ``O(B * D)`` (``canonicalize`` over SO(2): ``O(B * D * L)``).
+    2-core CPU (2 torch threads): K = 112 / 512 / 2,048 take 0.35 s / 1.3 s / 5.3 s
+    (``refine=False``: 0.06 s / 0.26 s / 1.05 s); the fixed-shape refinement (Newton from the L
+    highest grid peaks of every row, so that it compiles and has exact gradients) costs 1.3-1.6x
+    the earlier data-dependent one.  ``make bench`` section (f) times K = 512 and 2,048 on your machine.  The other methods are ``O(B * D)`` (``canonicalize`` over SO(2): ``O(B * D * L)``).
 
     Examples
     --------
