@@ -104,6 +104,15 @@ class FieldAction:
             out[:, :, idx.flatten()] = moved.flatten(2)  # [B, elements, f * s] (also for B = 0)
         return out
 
+    def score_map(self, w: Tensor) -> Tensor:
+        """``A [D, elements * K]`` with ``z @ A`` = ``<w_k, rho(g) z>`` for functionals ``w [K, D]``.
+
+        Columns are element-major (g outer, k inner): ``<w, rho(g) z> = <rho(g)^T w, z>``, so the
+        group acts on the K functionals once instead of on every latent.
+        """
+        moved = self.orbit(w, transpose=True)  # [K, elements, D]: rho(g)^T w_k
+        return moved.transpose(0, 1).reshape(-1, self.dim).T
+
     def act(self, z: Tensor, element: Tensor) -> Tensor:
         """``[B, D]``: ``rho(g_b) z_b`` with one element index per sample (``element [B]``)."""
         out = torch.empty_like(z)

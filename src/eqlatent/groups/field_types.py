@@ -84,6 +84,14 @@ def _rotation(kind: FieldKind, theta: Tensor) -> Tensor:
     return kind.from_irreps.to(blocks) @ blocks @ kind.to_irreps.to(blocks)
 
 
+def band_limit(field_type: Any) -> int:
+    """L, the highest irrep frequency in an escnn FieldType (0 for a finite group's): the degree of its orbit polynomials."""
+    group = field_type.fibergroup
+    if circle_kind(group) is None:
+        return 0
+    return max((irr.frequency for rep in field_type.representations for irr in _irreps(group, rep)), default=0)
+
+
 def action_from_field_type(field_type: Any, n_angles: int = 64) -> FieldAction:
     """The :class:`FieldAction` of an escnn ``FieldType`` (finite group, SO(2) or O(2))."""
     group = field_type.fibergroup
@@ -99,8 +107,7 @@ def action_from_field_type(field_type: Any, n_angles: int = 64) -> FieldAction:
         start += rep.size
     grid = None
     if circle is not None:
-        band = max((irr.frequency for e in kinds_by_rep.values() for irr in _irreps(group, e["rep"])), default=0)
-        grid = TrigGrid(band, n_angles)
+        grid = TrigGrid(band_limit(field_type), n_angles)
     elements = _elements(group, circle, grid)
     kinds = []
     for name, entry in kinds_by_rep.items():

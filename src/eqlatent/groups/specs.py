@@ -26,8 +26,8 @@ from typing import Any
 
 from eqlatent.errors import ConfigError, LatentShapeError
 from eqlatent.groups.actions import FieldAction
-from eqlatent.groups.field_types import action_from_field_type, circle_kind, import_escnn
-from eqlatent.groups.layouts import irreps_action, regular_action
+from eqlatent.groups.field_types import action_from_field_type, band_limit, circle_kind, import_escnn
+from eqlatent.groups.layouts import irreps_action, irreps_max_frequency, regular_action
 
 PERMUTATION_NAMES = {"s_n", "sn", "s", "perm", "permutation", "permutations"}
 GROUP_NAMES = "C<N> (e.g. C8), D<N> (e.g. D4), SO2, O2 (FieldType only) or S_n"
@@ -84,15 +84,6 @@ def check_group_argument(spec: Any, who: str) -> None:
     if not (hasattr(spec, "irreps") and hasattr(spec, "continuous")):
         raise ConfigError(f"{who} cannot use a {type(spec).__name__} as group_or_field_type",
                           f"pass 'S_n', an escnn FieldType, an escnn group or a name: {GROUP_NAMES}")
-
-
-def band_limit(field_type: Any) -> int:
-    """L, the highest irrep frequency in an escnn FieldType (0 for a finite group's)."""
-    group = field_type.fibergroup
-    if not group.continuous:
-        return 0
-    return max((int(group.irrep(*irr).attributes.get("frequency", 0))
-                for rep in field_type.representations for irr in rep.irreps), default=0)
 
 
 def grid_angles(band: int, n_angles: int | None) -> int:
@@ -190,7 +181,7 @@ def resolve_action(spec: Any, latent_shape: tuple[int, ...], n_angles: int | Non
             return regular_action(_regular_fields(f"C{n}", n, latent_shape), n)
         if kind == "SO2":  # the studies' irreps layout
             fields, size = _irreps_layout(latent_shape)
-            return irreps_action(fields, size, grid_angles((size - 1) // 2, n_angles))
+            return irreps_action(fields, size, grid_angles(irreps_max_frequency(size), n_angles))
     field_type = field_type_for(spec, latent_shape)
     return action_from_field_type(field_type, grid_angles(band_limit(field_type), n_angles))
 

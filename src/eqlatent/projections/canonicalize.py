@@ -109,12 +109,6 @@ def _tie_functionals(action: FieldAction) -> Tensor:
     return w / w.norm(dim=1, keepdim=True)
 
 
-def _finite_key_map(action: FieldAction) -> Tensor:
-    """``[D, elements * 2]``: ``z @ A`` = ``<w_i, rho(g) z>``, element-major columns."""
-    moved = action.orbit(_tie_functionals(action), transpose=True)  # [2, E, D]: rho(g)^T w_i
-    return moved.transpose(0, 1).reshape(-1, action.dim).T
-
-
 def _channel_zero_source(action: FieldAction) -> Tensor:
     """``[elements]``: the channel c of a regular field with ``(rho(g) z)[0] = z[c]``."""
     return _regular_kinds(action)[0].mats[:, 0, :].argmax(dim=-1)
@@ -138,7 +132,9 @@ def _finite_representative(action: FieldAction, z: Tensor) -> Tensor:
     with torch.no_grad():
         zd = z.detach()
         scale = zd.norm(dim=1)  # invariant: the actions are orthogonal
-        scores = zd @ _cached(action, "canonical_keys", lambda: _finite_key_map(action), z.dtype, z.device)
+        key_map = _cached(action, "canonical_keys", lambda: action.score_map(_tie_functionals(action)), z.dtype,
+                          z.device)
+        scores = zd @ key_map
         keys = [scores.view(z.shape[0], action.n_elements, 2)]
         tols = [KEY_TOL * eps * math.sqrt(action.dim) * scale[:, None].expand(-1, 2)]
         regular = _regular_kinds(action)
@@ -262,7 +258,7 @@ class Canonicalize(ImageLatentProjection):
     def __init__(self, layout: str | None = None) -> None:
         super().__init__(layout)
         #: the action per field shape, kept on the instance: ``torch.compile`` reads a dict, but traces
-        #: through the ``lru_cache`` of ``irreps_action`` (whose grid it cannot build while tracing)
+        #: through the ``lru_cache`` of ``irreps_action`` and would rebuild the action in every compiled call
         self._actions: dict[tuple[int, int], FieldAction] = {}
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:

@@ -11,7 +11,7 @@ orientations of different irreps) are lost, so the projection is lossy.
 :func:`irrep_norms` is the one implementation: the studies' :class:`FieldNorm` and the
 toolkit's ``invariant_projection(field_type, "norm")`` both call it (the studies' SO(2) irreps
 layout is already in irreps coordinates, so :class:`FieldNorm` reads its norms off directly: the
-same numbers, without building an action inside ``torch.compile``).
+same numbers, without building an action).
 """
 
 from __future__ import annotations
@@ -60,6 +60,6 @@ class FieldNorm(ImageLatentProjection):
             return irrep_norms(regular_action(z.shape[1], z.shape[2]), z.flatten(1))
         band = check_irreps_size(self.name, z)
         # already in irreps coordinates [a0, c1, s1, ...]: irrep_norms(irreps_action(...)) read off directly,
-        # because building that action inside torch.compile reads its grid angles back as Python floats
+        # with no action (and its rotation grid) to build, eagerly or inside a compiled graph
         pairs = z[..., 1:].unflatten(-1, (band, 2)).norm(dim=-1)
         return torch.cat([z[..., :1], pairs], dim=-1).flatten(1)

@@ -107,8 +107,7 @@ class OrbitFunctionals(torch.nn.Module):
         return self._score_maps[key]
 
     def _build_score_map(self, like: Tensor) -> Tensor:
-        moved = self.action.orbit(self.weights.double(), transpose=True)  # [K, E, D]: rho(g)^T w_k
-        return moved.transpose(0, 1).reshape(-1, self.action.dim).T.to(like).contiguous()
+        return self.action.score_map(self.weights.double()).to(like).contiguous()
 
     def forward(self, z: Tensor) -> Tensor:
         if self.refine and self.action.kind == "circle" and z.shape[0] > 1:

@@ -16,9 +16,9 @@ import torch
 from torch import Tensor
 
 from eqlatent.errors import ConfigError, check_choice
-from eqlatent.groups.field_types import action_from_field_type
+from eqlatent.groups.field_types import action_from_field_type, band_limit
 from eqlatent.groups.inputs import LOW_PRECISION, flat_latent
-from eqlatent.groups.specs import as_field_type, band_limit, grid_angles
+from eqlatent.groups.specs import as_field_type, grid_angles
 from eqlatent.projections.canonicalize import canonical_representative, canonicalization_error
 from eqlatent.projections.field_norm import irrep_norms
 from eqlatent.projections.group_pool import pool_regular
