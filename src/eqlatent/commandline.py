@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import NoReturn, Sequence
+from typing import Callable, NoReturn, Sequence
 
 from omegaconf import DictConfig
 
 from eqlatent.config import CONFIG_DIR, compose
-from eqlatent.errors import ConfigError
+from eqlatent.errors import ConfigError, EqlatentError
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -135,3 +135,17 @@ def check_overrides(overrides: Sequence[str], multirun: bool = False, config_nam
     except (HydraException, OmegaConfBaseException) as err:
         raise config_error(err, overrides) from None
     return cfg
+
+
+def exit_status(action: Callable[[], object]) -> int:
+    """Run a command's ``action``: 0, or 2 after its :class:`EqlatentError` as one ``error: ... -- fix: ...`` line.
+
+    Why one helper: every command that only reports its own errors ends the same way, and a user's
+    mistake must never surface as a traceback.
+    """
+    try:
+        action()
+    except EqlatentError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

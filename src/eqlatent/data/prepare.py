@@ -14,9 +14,9 @@ import time
 
 import hydra
 
-from eqlatent.commandline import OneLineParser, check_overrides, parse_with_overrides
+from eqlatent.commandline import OneLineParser, check_overrides, exit_status, parse_with_overrides
 from eqlatent.config import compose
-from eqlatent.errors import ConfigError, EqlatentError
+from eqlatent.errors import ConfigError
 
 DATASETS = ("qm9", "zinc", "rotated_mnist")
 
@@ -61,12 +61,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m eqlatent.data.pre
     argv = list(sys.argv[1:] if argv is None else argv)
     args, _ = parse_with_overrides(build_parser(prog), argv)   # `--data qm9 seed=1`: seed=1 is no dataset
     profile = [f"profile={args.profile}"] if args.profile else []
-    try:
-        prepare([*profile, *args.overrides], args.data)
-    except EqlatentError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(lambda: prepare([*profile, *args.overrides], args.data))
 
 
 if __name__ == "__main__":

@@ -27,9 +27,9 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from eqlatent.commandline import OneLineParser
+from eqlatent.commandline import OneLineParser, exit_status
 from eqlatent.config import project_root
-from eqlatent.errors import ConfigError, EqlatentError
+from eqlatent.errors import ConfigError
 from eqlatent.io import atomic_write_text
 from eqlatent.report.profiles import MEASURED, SCHEMA
 from eqlatent.report.render import readme_block, results_block
@@ -179,13 +179,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m eqlatent.report.m
                     help="report folder holding profiles.json (default outputs/report)")
     ap.add_argument("--docs", type=Path, default=root, help="checkout whose docs are updated (default: this one)")
     args = ap.parse_args(argv)
-    try:
-        for line in update_docs(args.report / "profiles.json", args.docs):
-            print(line)
-    except EqlatentError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status(lambda: print(*update_docs(args.report / "profiles.json", args.docs), sep="\n"))
 
 
 if __name__ == "__main__":
