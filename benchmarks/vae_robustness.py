@@ -50,7 +50,8 @@ def fit_and_score(label: str, seed: int, d: int, overrides: list[str]) -> dict:
 
     from eqlatent.config import compose
     from eqlatent.studies.molecules.reconstruction import reconstruction_scores
-    from eqlatent.studies.molecules.training import apply_torch_threads, graph_loader, train_or_load
+    from eqlatent.studies.molecules.training import (apply_torch_threads, graph_loader, train_or_load,
+                                                       training_epochs)
 
     cfg = compose(["experiment=molecules", f"seed={seed}", "trainer.enable_progress_bar=false", "logger=csv",
                    f"paths.output_root={OUT / label}", f"run_name=seed{seed}", *overrides])
@@ -67,7 +68,7 @@ def fit_and_score(label: str, seed: int, d: int, overrides: list[str]) -> dict:
                         graph_loader(ds, test, 512, shuffle=False, seed=0, loader_cfg={"pin_memory": False})])
     scores, _ = reconstruction_scores(model, mu, ds.node_type[test], ds.bond_type[test].long(), ds.atom_types)
     return _row(label, seed, d, overrides, train_s, scores["graph_exact"], scores["validity"],
-                int(cfg.trainer.max_epochs))
+                training_epochs(cfg, d))
 
 
 def table() -> str:

@@ -160,7 +160,7 @@ def study_inputs(cfg: DictConfig) -> dict[str, Any]:
         inputs["epochs"] = {name: epochs_for(cfg, name) for name in cfg.model}
         inputs["encoders"] = {name: encoder_settings(cfg, cfg.model[name]) for name in cfg.model}
     if "molecules" in cfg:
-        inputs["epochs"] = training_epochs(cfg)
+        inputs["epochs"] = {int(d): training_epochs(cfg, int(d)) for d in cfg.molecules.latent_dims}
         inputs["vaes"] = {int(d): vae_settings(cfg, int(d)) for d in cfg.molecules.latent_dims}
     for block in ("images", "molecules"):
         if block in cfg:
@@ -217,7 +217,10 @@ def test_trainer_max_epochs_sets_the_epochs_of_both_studies(study):
     for epochs in (2, 7):
         got = study_inputs(_compose((f"experiment={study}", f"trainer.max_epochs={epochs}")))["epochs"]
         if study == "molecules":
-            assert got == epochs
+            # the profile's per-latent-size exceptions stay; every other VAE trains for the set number
+            exceptions = {int(k): v for k, v in (_compose(("experiment=molecules",)).molecules.epochs_by_latent
+                                                  or {}).items()}
+            assert got == {d: exceptions.get(d, epochs) for d in default}
             continue
         # the profile's per-encoder exceptions stay; every other encoder trains for the set number
         exceptions = dict(_compose((f"experiment={study}",)).images.epochs_by_encoder or {})
@@ -226,6 +229,11 @@ def test_trainer_max_epochs_sets_the_epochs_of_both_studies(study):
         dropped = _compose(("experiment=images", "trainer.max_epochs=2", "images.epochs_by_encoder=null"))
         assert set(study_inputs(dropped)["epochs"].values()) == {2}
         assert study_inputs(_compose(("experiment=images", "images.epochs=3")))["epochs"]["c8"] == 3
+    if study == "molecules":
+        dropped = _compose(("experiment=molecules", "trainer.max_epochs=2", "molecules.epochs_by_latent=null"))
+        assert set(study_inputs(dropped)["epochs"].values()) == {2}
+        one = _compose(("experiment=molecules", "+molecules.epochs_by_latent.1=5"))
+        assert study_inputs(one)["epochs"][1] == 5
 
 
 def test_a_key_nothing_reads_fails_the_check():

@@ -40,7 +40,7 @@ def off_diagonal(n: int, device: torch.device | None = None) -> Tensor:
 
 #: settings added after models were trained without them, at the value that computes what those models did:
 #: left out of the training fingerprint at this value, so a folder trained before they existed is still reused
-NEUTRAL_SETTINGS = {"adam_kernel": "auto", "grad_clip": 0.0, "init_logvar": 0.0}
+NEUTRAL_SETTINGS = {"adam_kernel": "auto", "grad_clip": 0.0, "init_logvar": 0.0, "adam_beta2": 0.999}
 #: torch's Adam implementations (``GraphVAE(adam_kernel=...)``)
 ADAM_KERNELS = ("auto", "fused", "foreach", "single_tensor")
 
@@ -264,6 +264,11 @@ class GraphVAE(L.LightningModule):
         training noise (sd 1) is several radial-feature widths wide, so the decoder cannot read
         the posterior means until the encoder has shrunk the noise, a slow phase whose length
         varies with the seed.
+    adam_beta2:
+        Adam's second-moment decay (torch's default 0.999).  Why a setting: with 0.999 the
+        step size lags ~1000 steps behind a sudden rise of the gradient scale, which is when
+        a run at the one-cycle peak rate can blow up; a shorter memory (0.98-0.99, as is usual
+        for attention models) damps such spikes.
     valence_decoding, atom_types, bond_types:
         Decode bonds greedily within each atom's valence (:meth:`decode_graph`); needs the
         dataset's atom and bond vocabularies.
@@ -276,7 +281,8 @@ class GraphVAE(L.LightningModule):
                  encoder_layers: int = 4, decoder_layers: int = 3,
                  valence_decoding: bool = False, atom_types: list[str] | None = None,
                  bond_types: list[str] | None = None, compile: bool | str = False,
-                 adam_kernel: str = "auto", grad_clip: float = 0.0, init_logvar: float = 0.0) -> None:
+                 adam_kernel: str = "auto", grad_clip: float = 0.0, init_logvar: float = 0.0,
+                 adam_beta2: float = 0.999) -> None:
         super().__init__()
         if lr_schedule not in ("constant", "onecycle", "plateau"):
             raise ValueError(f"lr_schedule={lr_schedule!r} is not known; use 'constant', 'onecycle' or 'plateau'")
@@ -288,6 +294,8 @@ class GraphVAE(L.LightningModule):
             raise ValueError(f"compile={compile!r} is not known; use true, false or auto (compile on a GPU only)")
         if not float(grad_clip) >= 0:
             raise ValueError(f"grad_clip={grad_clip!r} must be >= 0 (0 = no clipping)")
+        if not 0.0 <= float(adam_beta2) < 1.0:
+            raise ValueError(f"adam_beta2={adam_beta2!r} must be in [0, 1) (Adam's second-moment decay; 0.999 = torch's)")
         if adam_kernel not in ADAM_KERNELS:
             raise ValueError(f"adam_kernel={adam_kernel!r} is not known; use one of {', '.join(ADAM_KERNELS)}")
         if decoder not in ("maron", "attention", "pegvae"):
@@ -452,7 +460,8 @@ class GraphVAE(L.LightningModule):
         Why one cycle: a short CPU budget needs a high peak rate to learn fast and a small
         final rate to settle the fine latent differences the decoder reads.
         """
-        opt = torch.optim.Adam(self.parameters(), lr=float(self.hparams.lr), **adam_kernel_options(
+        betas = (0.9, float(self.hparams.get("adam_beta2", 0.999)))
+        opt = torch.optim.Adam(self.parameters(), lr=float(self.hparams.lr), betas=betas, **adam_kernel_options(
             self.hparams.get("adam_kernel", "auto"), on_gpu=all(p.is_cuda for p in self.parameters())))
         schedule = self.hparams.get("lr_schedule", "constant")
         if schedule == "constant":

@@ -32,7 +32,7 @@ from eqlatent.studies.molecules.claim1_report import claim1_verdict, projection_
 from eqlatent.studies.molecules.node_retention import (applies, decodability, distance_retention,
                                                       instantiate_projections, random_node_permutations)
 from eqlatent.studies.fitting import is_rank_zero
-from eqlatent.studies.molecules.training import apply_torch_threads, latents_for, train_all, vae_config
+from eqlatent.studies.molecules.training import apply_torch_threads, latents_for, train_all, training_epochs, vae_config
 from eqlatent.studies.results import MoleculesResults
 from eqlatent.studies.skeleton import Outcome, StudyRun
 from eqlatent.projections.node_latent import gather_nodes
@@ -145,7 +145,7 @@ def analyse_latent_dim(cfg: DictConfig, ds, d: int, fitted: tuple[Any, float], p
             "projection_info": {k: _projection_info(v, d) for k, v in projs.items()}, "knn_k": int(mcfg.knn_k),
             "interpolation": interp, "active_channels": active,
             "posterior_var_per_channel": post_var.tolist(), "figures": figs, "train_time_s": train_s,
-            "epochs_trained": int(cfg.trainer.max_epochs)}
+            "epochs_trained": training_epochs(cfg, d)}
 
 
 def _flat_metrics(results: dict) -> dict[str, float]:
