@@ -36,7 +36,7 @@ from eqlatent.data.loaders import tensor_loader
 from eqlatent.data.rotation import rotate_images
 from eqlatent.io import atomic_torch_save, settings_digest
 from eqlatent.models.image_classifier import ImageClassifier
-from eqlatent.studies.fingerprint import check_fingerprint
+from eqlatent.studies.fingerprint import check_fingerprint, trainer_settings
 from eqlatent.studies.fitting import fit_in_folder, folder_config
 
 log = logging.getLogger(__name__)
@@ -167,9 +167,12 @@ def extract_latents(cfg: DictConfig, model: ImageClassifier, data: Any, name: st
 
 def training_settings(cfg: DictConfig, model_cfg: DictConfig) -> dict[str, Any]:
     """What changes a trained encoder, except the number of epochs (which may grow)."""
-    return {"model": OmegaConf.to_container(model_cfg, resolve=True),
-            "data": OmegaConf.to_container(cfg.data, resolve=True),
-            "batch_size": int(cfg.images.batch_size), "seed": int(cfg.seed)}
+    settings = {"model": OmegaConf.to_container(model_cfg, resolve=True),
+                "data": OmegaConf.to_container(cfg.data, resolve=True),
+                "batch_size": int(cfg.images.batch_size), "seed": int(cfg.seed)}
+    # DDP's world size, accumulation, precision...: only those away from a one-process run's (older folders reused)
+    step = trainer_settings(cfg.get("trainer"))
+    return {**settings, "trainer": step} if step else settings
 
 
 def cache_digests(cfg: DictConfig, name: str, model_cfg: DictConfig) -> tuple[str, str]:

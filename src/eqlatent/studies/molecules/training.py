@@ -28,7 +28,7 @@ from eqlatent.data.molecules import MoleculeDataset
 from eqlatent.errors import ConfigError
 from eqlatent.io import atomic_torch_save
 from eqlatent.models.graph_vae import NEUTRAL_SETTINGS, GraphVAE
-from eqlatent.studies.fingerprint import check_fingerprint
+from eqlatent.studies.fingerprint import check_fingerprint, trainer_settings
 from eqlatent.studies.fitting import fit_in_folder, folder_config, last_checkpoint
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,11 @@ def training_settings(cfg: DictConfig, latent_dim: int) -> dict[str, object]:
     # settings at their neutral value (NEUTRAL_SETTINGS) compute what folders trained before they existed did
     model = {k: v for k, v in OmegaConf.to_container(vae_config(cfg), resolve=True).items()
              if k != "compile" and not (k in NEUTRAL_SETTINGS and v == NEUTRAL_SETTINGS[k])}
-    return {"model": model, "data": data, "latent_dim": int(latent_dim),
-            "batch_size": int(cfg.molecules.batch_size), "seed": int(cfg.seed)}
+    settings = {"model": model, "data": data, "latent_dim": int(latent_dim),
+                "batch_size": int(cfg.molecules.batch_size), "seed": int(cfg.seed)}
+    # DDP's world size, accumulation, precision...: only those away from a one-process run's (older folders reused)
+    step = trainer_settings(cfg.get("trainer"))
+    return {**settings, "trainer": step} if step else settings
 
 
 def training_epochs(cfg: DictConfig, latent_dim: int) -> int:
