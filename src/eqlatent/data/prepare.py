@@ -5,10 +5,15 @@ composes the same data configs the studies use, so the counts printed here are t
 ones a study will see.  With no ``--data`` all three datasets are prepared; the older
 spelling ``data=qm9`` is accepted too.  Every dataset's config is composed before the first
 one is built, so a misspelt name or key costs one line and no build.
+
+``data.subset=all`` with ``--data zinc`` builds the whole MOSES set (1,584,663 molecules) shard
+by shard at bounded memory (:mod:`eqlatent.data.zinc_shards`); a progress bar shows the build,
+and a line says when an interrupted build resumes and what the finished one kept and dropped.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 
@@ -45,6 +50,16 @@ def prepare(overrides: list[str], datasets: list[str] | tuple[str, ...] = ()) ->
     return lines
 
 
+def _show_build_events() -> None:
+    """Print a sharded build's events (resumed, finished with its drops) when no logging is set up (a plain command)."""
+    events = logging.getLogger("eqlatent.data.shards")
+    if not logging.getLogger().handlers and not events.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        events.addHandler(handler)
+        events.setLevel(logging.INFO)
+
+
 def build_parser(prog: str = "python -m eqlatent.data.prepare") -> OneLineParser:
     ap = OneLineParser(prog=prog, description="Build (or check) the cached tensors of QM9, ZINC and rotated MNIST "
                        "under data/processed and print their counts.",
@@ -61,6 +76,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m eqlatent.data.pre
     argv = list(sys.argv[1:] if argv is None else argv)
     args, _ = parse_with_overrides(build_parser(prog), argv)   # `--data qm9 seed=1`: seed=1 is no dataset
     profile = [f"profile={args.profile}"] if args.profile else []
+    _show_build_events()
     return exit_status(lambda: prepare([*profile, *args.overrides], args.data))
 
 

@@ -3,7 +3,8 @@
 Default source: the MOSES benchmark's training SMILES (a cleaned subset of ZINC15,
 1,584,663 molecules) shipped inside the ``molsets`` wheel.  A user CSV with a SMILES
 column (e.g. ZINC250k's ``250k_rndm_zinc_drugs_clean_3.csv``) is read with ``path=``.
-A seeded random subset of ``subset`` molecules is processed (the full set is large).
+A seeded random subset of ``subset`` molecules is processed; ``subset=all`` takes every one,
+built shard by shard at bounded memory (:mod:`eqlatent.data.zinc_shards`).
 
 Targets, computed with rdkit for every kept molecule:
 
@@ -73,16 +74,19 @@ def _sascorer():
     return sascorer
 
 
-def properties(smiles: Sequence[str]) -> np.ndarray:
-    """``[n, 3]`` logP, QED and SA score of each (valid) SMILES."""
+def molecule_properties(smiles: str, sa=None) -> tuple[float, float, float]:
+    """logP, QED and SA score of one valid SMILES (``sa``: :func:`_sascorer`'s module, found once by the caller)."""
     from rdkit import Chem
     from rdkit.Chem import QED, Crippen
 
+    mol = Chem.MolFromSmiles(smiles)
+    return Crippen.MolLogP(mol), QED.qed(mol), (sa or _sascorer()).calculateScore(mol)
+
+
+def properties(smiles: Sequence[str]) -> np.ndarray:
+    """``[n, 3]`` logP, QED and SA score of each (valid) SMILES."""
     sa = _sascorer()
-    rows = []
-    for s in smiles:
-        mol = Chem.MolFromSmiles(s)
-        rows.append((Crippen.MolLogP(mol), QED.qed(mol), sa.calculateScore(mol)))
+    rows = [molecule_properties(s, sa) for s in smiles]
     return np.asarray(rows, dtype=np.float32).reshape(-1, 3)
 
 
@@ -105,26 +109,77 @@ def build_zinc(csv: Path, subset: int, seed: int, max_nodes: int, atom_types: Se
     }
 
 
-def load_zinc(path: str | None = None, cache_dir: str | None = None, subset: int = 5000, max_nodes: int = 38,
+#: ``storage="auto"`` builds in memory up to this many molecules read (the paper profile's 250k), in shards above
+DENSE_LIMIT = 250_000
+STORAGES = ("auto", "memory", "shards")
+
+
+def parse_subset(subset: int | str | None) -> int:
+    """``data.subset`` as a count: a number of molecules, or ``all`` / ``0`` / ``null`` for every molecule."""
+    if subset is None or (isinstance(subset, str) and subset.strip().lower() == "all"):
+        return 0
+    try:
+        n = int(subset)
+    except (TypeError, ValueError):
+        n = -1
+    if n < 0 or (isinstance(subset, float) and subset != n):
+        raise ConfigError(f"data.subset={subset!r} is neither a number of molecules nor 'all'",
+                          "set data.subset=20000 (a seeded random subset) or data.subset=all")
+    return n
+
+
+def load_zinc(path: str | None = None, cache_dir: str | None = None, subset: int | str = 5000, max_nodes: int = 38,
               split: Sequence[float] = (0.8, 0.1, 0.1), split_seed: int = 0,
-              atom_types: Sequence[str] = ATOM_TYPES) -> MoleculeDataset:
-    """Load a seeded ``subset`` of ZINC as dense graphs with logP / QED / SA targets.
+              atom_types: Sequence[str] = ATOM_TYPES, storage: str = "auto",
+              shard_size: int | None = None) -> MoleculeDataset:
+    """Load a seeded ``subset`` of ZINC (or all of it) as graphs with logP / QED / SA targets.
 
     Parameters
     ----------
     path:
         ``None`` for MOSES' training CSV shipped in molsets, or a CSV with a SMILES column.
     subset:
-        number of molecules to sample from the file before processing (0 = all).
+        number of molecules to sample from the file before processing (``0`` or ``"all"``: every one).
     max_nodes:
         molecules with more heavy atoms are dropped (and counted).
+    storage:
+        ``"memory"``: dense tensors built and cached in one file (:func:`build_zinc`);
+        ``"shards"``: a cache built shard by shard at bounded memory, resumable, bonds kept
+        sparse and made dense per batch (:mod:`eqlatent.data.zinc_shards`); ``"auto"``
+        (default): memory up to :data:`DENSE_LIMIT` molecules read, shards above (the whole
+        MOSES set).  Both give the same molecules and, densified, the same tensors.
+    shard_size:
+        molecules read per shard (default :data:`eqlatent.data.zinc_shards.SHARD_SIZE`).
     """
+    from eqlatent.data import zinc_shards
+
     if max_nodes < 1:
         raise ConfigError(f"max_nodes must be positive, got {max_nodes}", "set data.max_nodes=38")
+    if storage not in STORAGES:
+        raise ConfigError(f"ZINC storage '{storage}' is not known", f"use one of {', '.join(STORAGES)}")
+    shard_size = zinc_shards.SHARD_SIZE if shard_size is None else int(shard_size)
+    if shard_size < 1:
+        raise ConfigError(f"shard_size must be positive, got {shard_size}", "drop data.shard_size (default 50000)")
+    subset = parse_subset(subset)
     csv = moses_train_csv() if path is None else Path(path).expanduser()
+    n_file, asked = None, storage == "shards"
+    if storage == "auto":   # the file's length decides only where the subset does not
+        if 0 < subset <= DENSE_LIMIT:
+            storage = "memory"
+        else:
+            n_file = zinc_shards.count_rows(csv, zinc_shards.smiles_header(csv))
+            storage = "shards" if min(subset or n_file, n_file) > DENSE_LIMIT else "memory"
     source = {"file": csv.name, "size": csv.stat().st_size if csv.is_file() else None}
     if path is not None and csv.is_file():
         source["sha256"] = file_sha256(csv)
+    if storage == "shards":
+        if cache_dir is None:
+            raise ConfigError(f"ZINC in shards ({'all' if not subset else subset} molecules) is built into a cache "
+                              "folder, and data.cache_dir is null", "set data.cache_dir (default data/processed)")
+        if n_file is None:
+            n_file = zinc_shards.count_rows(csv, zinc_shards.smiles_header(csv))
+        return zinc_shards.load_zinc_shards(csv, source, path, subset, n_file, cache_dir, max_nodes, split,
+                                            split_seed, atom_types, shard_size, asked)
     build = lambda: build_zinc(csv, subset, split_seed, max_nodes, atom_types)  # noqa: E731
     if cache_dir is None:
         full = build()
