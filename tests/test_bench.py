@@ -21,7 +21,8 @@ def test_bench_quick_writes_every_section(tmp_path):
     text = bench.main(["--quick", "--out", str(out)])
     assert out.read_text() == text
     for section in ("## (a) Projection cost", "## (b) Latent-extraction throughput", "## (c) Scaling",
-                    "## (e) Data loading vs a training step", "## (g) Paper-profile training steps"):
+                    "## (e) Data loading vs a training step", "## (g) Paper-profile training steps",
+                    "## (h) ZINC at scale"):
         assert section in text
     step_rows = [line.strip("|").split("|") for line in text.splitlines() if line.startswith("| paper ")]
     assert {r[0].strip() for r in step_rows} == {"paper graph VAE d=1", "paper c8"}

@@ -11,6 +11,7 @@ import logging
 import pickle
 import tracemalloc
 
+import numpy as np
 import pytest
 import torch
 
@@ -120,6 +121,9 @@ def test_sparse_bonds_act_as_their_dense_rows():
     assert torch.equal(bonds[torch.tensor([False, True, True])].dense(), dense[1:])
     assert torch.equal(bonds[0, :2, :2], dense[0, :2, :2]) and torch.equal(view[:, 0], dense[[2, 0], 0])
     assert torch.equal(torch.stack(list(bonds)), dense)
+    assert all(torch.equal(bonds[i], dense[2]) for i in (2, -1, np.int64(2), torch.tensor(2)))
+    assert torch.equal(bonds[torch.tensor([2])].dense(), dense[[2]]) and torch.equal(bonds[np.array([2])].dense(),
+                                                                                     dense[[2]])
     assert torch.equal(torch.where(view > 0, 1, 0), (dense[[2, 0]] > 0).long())
     assert torch.equal(view.sum(), dense[[2, 0]].sum()) and view.tolist() == dense[[2, 0]].tolist()
     assert torch.equal(pickle.loads(pickle.dumps(view)).dense(), view.dense())

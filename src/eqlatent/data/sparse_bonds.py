@@ -13,6 +13,7 @@ study's code written for the dense tensor runs unchanged, and the DataLoader
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Iterator
 
 import torch
@@ -88,9 +89,8 @@ class SparseBonds:
             picked = self[head]
             dense = picked.dense() if isinstance(picked, SparseBonds) else picked
             return dense[(slice(None),) * isinstance(picked, SparseBonds) + rest]
-        if isinstance(index, int) or (isinstance(index, Tensor) and index.dim() == 0 and not index.is_floating_point()
-                                      and index.dtype != torch.bool):
-            i = int(index)
+        i = _single_row(index)
+        if i is not None:
             if not -len(self) <= i < len(self):
                 raise IndexError(f"index {i} is out of range for {len(self)} molecules")
             return self._densify(self._all_rows()[i].reshape(1))[0]
@@ -161,6 +161,19 @@ class SparseBonds:
         return self.dense() >= _densified(other)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _single_row(index: Any) -> int | None:
+    """``index`` as one row number (a Python, numpy or 0-d tensor integer), else None (rows, a slice, a mask)."""
+    if isinstance(index, Tensor):
+        scalar = index.dim() == 0 and not index.is_floating_point() and index.dtype != torch.bool
+        return int(index) if scalar else None
+    if isinstance(index, (bool, list, tuple, slice)) or index is None:
+        return None
+    try:
+        return operator.index(index)
+    except TypeError:
+        return None
 
 
 def _densified(obj: Any) -> Any:
