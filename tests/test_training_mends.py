@@ -84,12 +84,15 @@ def test_sizes_fit_side_by_side_are_loaded_not_fit_again(side_by_side, tmp_path)
 
 
 def test_new_model_settings_at_their_neutral_value_leave_the_fingerprint_as_before():
-    """adam_kernel / grad_clip / init_logvar at auto / 0 / 0 compute what older folders did: those are reused."""
+    """adam_kernel / grad_clip / init_logvar / adam_beta2 at auto / 0 / 0 / 0.999 compute what older folders did:
+    those are reused; the cpu profile's own beta2 (0.98) is a different training, so it is fingerprinted."""
     from eqlatent.models.graph_vae import NEUTRAL_SETTINGS
 
-    cfg = compose(["experiment=molecules"], with_hydra=False)
-    assert all(cfg.model.graph_vae[k] == v for k, v in NEUTRAL_SETTINGS.items())   # the profile's defaults
+    cfg = compose(["experiment=molecules", "model/graph_vae=full"], with_hydra=False)
+    assert all(cfg.model.graph_vae[k] == v for k, v in NEUTRAL_SETTINGS.items())   # the full profile's model keeps them
     assert not set(NEUTRAL_SETTINGS) & set(training.training_settings(cfg, 1)["model"])
+    cpu = compose(["experiment=molecules"], with_hydra=False)
+    assert training.training_settings(cpu, 1)["model"]["adam_beta2"] == 0.98
     clipped = compose(["experiment=molecules", "model.graph_vae.grad_clip=1.0",
                        "model.graph_vae.adam_kernel=fused"], with_hydra=False)
     model = training.training_settings(clipped, 1)["model"]
