@@ -5,7 +5,7 @@ SHELL   := /bin/bash
 PYTHON  ?= python3
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
-# the `eqlatent` command (src/eqlatent/cli.py) through the interpreter: works even where the venv predates its script
+# the `eqlatent` command (src/eqlatent/cli/commands.py) through the interpreter: works even where the venv predates its script
 EQ      := $(PY) -m eqlatent
 PIP     := $(VENV)/bin/pip -q --disable-pip-version-check
 STAMP   := $(VENV)/.eqlatent-installed

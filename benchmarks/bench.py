@@ -38,8 +38,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import markdown_table, median_seconds  # noqa: E402
 
-from eqlatent.config import compose, project_root  # noqa: E402
-from eqlatent.io import atomic_write_text  # noqa: E402
+from eqlatent.runtime.config import compose, project_root  # noqa: E402
+from eqlatent.runtime.io import atomic_write_text  # noqa: E402
 
 
 def _devices() -> list[str]:
@@ -493,9 +493,9 @@ def main(argv: list[str] | None = None) -> str:
     ap.add_argument("--out", default=str(project_root() / "outputs" / "bench" / "bench.md"),
                     help="markdown file written (default outputs/bench/bench.md)")
     args = ap.parse_args(argv)
-    from eqlatent.console import configure_console
+    from eqlatent.runtime.console import configure_console
 
-    configure_console()   # one line per event, no third-party tips (as in `python -m eqlatent.run`)
+    configure_console()   # one line per event, no third-party tips (as in `python -m eqlatent.cli.run`)
     repeats = args.repeats or (2 if args.quick else 7)
     proj_repeats = 5 * repeats  # projections take well under a millisecond: more runs for a stable median
     batch = 32 if args.quick else 256

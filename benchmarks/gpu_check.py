@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import paper_check  # noqa: E402
 from timing import markdown_table  # noqa: E402
 
-from eqlatent.config import project_root  # noqa: E402
-from eqlatent.io import atomic_write_text  # noqa: E402
+from eqlatent.runtime.config import project_root  # noqa: E402
+from eqlatent.runtime.io import atomic_write_text  # noqa: E402
 
 
 def device_name() -> str:

@@ -30,8 +30,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from timing import StepTimer, markdown_table  # noqa: E402
 
-from eqlatent.config import compose, project_root  # noqa: E402
-from eqlatent.io import atomic_write_text  # noqa: E402
+from eqlatent.runtime.config import compose, project_root  # noqa: E402
+from eqlatent.runtime.io import atomic_write_text  # noqa: E402
 
 
 def _paper_config(experiment: str, out_root: str, fraction: float, extra: list[str]):
@@ -122,9 +122,9 @@ def main(argv: list[str] | None = None, rows_out: list[dict] | None = None) -> s
     parser.add_argument("--molecules-override", action="append", default=[], metavar="KEY=VALUE",
                         help="extra Hydra override for the molecules study (repeatable)")
     args = parser.parse_args(argv)
-    from eqlatent.console import configure_console
+    from eqlatent.runtime.console import configure_console
 
-    configure_console()   # one line per event, no third-party tips (as in `python -m eqlatent.run`)
+    configure_console()   # one line per event, no third-party tips (as in `python -m eqlatent.cli.run`)
     # matmul_precision: set by every fit from its config (studies.fitting.fit_in_folder), so timed as a real run
     if not 0 < args.fraction <= 1:
         parser.error(f"--fraction must be in (0, 1], got {args.fraction}")

@@ -7,8 +7,9 @@ over 4 random group elements and ``--seeds`` latents) and ✓ when the gradient 
 functional of the output was finite and the error within its tolerance (✗ with the reason
 otherwise; ``—``: a baseline that is not invariant by design, gradients checked only).
 
-The subjects, cases and tolerances are :mod:`eqlatent.adversarial`'s, the same ones
-``tests/test_projection_properties.py`` asserts.  Exit status 1 when a cell fails.
+The subjects, cases and tolerances are ``tests/helpers/adversarial.py``'s, the same ones
+``tests/test_projection_properties.py`` asserts (test-only code, so this script needs the source
+checkout, as every benchmark does).  Exit status 1 when a cell fails.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from pathlib import Path
 
 import torch
 
-from eqlatent import adversarial as adv
-from eqlatent.markdown import markdown_table
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the checkout: tests.helpers is test-only code
+from tests.helpers import adversarial as adv  # noqa: E402
+from eqlatent.runtime.markdown import markdown_table  # noqa: E402
 
 _SHORT = {torch.float32: "f32", torch.float64: "f64"}
 

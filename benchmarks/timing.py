@@ -9,7 +9,7 @@ from typing import Callable
 import torch
 from lightning.pytorch.callbacks import Callback
 
-from eqlatent.markdown import markdown_table as table_lines
+from eqlatent.runtime.markdown import markdown_table as table_lines
 
 
 def median_seconds(fn: Callable[[], object], repeats: int = 5, warmup: int = 1, device: str = "cpu") -> float:

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> float:
     import hydra
     import torch
 
-    from eqlatent.config import compose
+    from eqlatent.runtime.config import compose
     from eqlatent.studies.molecules.training import train_or_load
 
     logging.getLogger("lightning").setLevel(logging.ERROR)

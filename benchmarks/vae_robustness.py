@@ -48,7 +48,7 @@ def fit_and_score(label: str, seed: int, d: int, overrides: list[str]) -> dict:
     import lightning
     import torch
 
-    from eqlatent.config import compose
+    from eqlatent.runtime.config import compose
     from eqlatent.studies.molecules.reconstruction import reconstruction_scores
     from eqlatent.studies.molecules.training import (apply_torch_threads, graph_loader, train_or_load,
                                                        training_epochs)

@@ -71,7 +71,7 @@ def tf32_products(on: bool):
 @pytest.fixture(scope="session")
 def data_cache_dir():
     """The project's real cache folder (data/processed), so CI builds QM9 once for all tests."""
-    from eqlatent.config import project_root
+    from eqlatent.runtime.config import project_root
 
     path = project_root() / "data" / "processed"
     path.mkdir(parents=True, exist_ok=True)

@@ -128,7 +128,7 @@ def test_retention_result_and_markdown():
 
 def test_retention_cli(tmp_path):
     torch.save(torch.randn(40, 3, 8), tmp_path / "z.pt")
-    cmd = [sys.executable, "-m", "eqlatent.retention_cli", "--latents", str(tmp_path / "z.pt"), "--group", "C8",
+    cmd = [sys.executable, "-m", "eqlatent.cli.retention", "--latents", str(tmp_path / "z.pt"), "--group", "C8",
            "--method", "random_invariant", "--n-pairs", "200"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -158,7 +158,7 @@ def test_no_module_shadows_a_public_function():
     import eqlatent
     import eqlatent.toolkit
 
-    importlib.import_module("eqlatent.retention_cli")
+    importlib.import_module("eqlatent.cli.retention")
     for package in (eqlatent, eqlatent.toolkit):
         names = {info.name.rsplit(".", 1)[-1] for info in pkgutil.iter_modules(package.__path__)}
         assert not names & set(package.__all__), (package.__name__, names & set(package.__all__))

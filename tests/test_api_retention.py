@@ -17,7 +17,7 @@ import torch
 import eqlatent
 from eqlatent.errors import ConfigError, LatentShapeError
 from eqlatent.metrics.distance_retention import sample_pairs
-from eqlatent.retention_cli import main
+from eqlatent.cli.retention import main
 from eqlatent.toolkit.retention_measure import RetentionReport, RetentionResult, SmallSampleWarning
 
 NODE_METHODS = ["lex_sort", "channel_sort", "sum_pool", "mean_pool", "max_pool"]

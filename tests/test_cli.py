@@ -3,7 +3,7 @@
 Checked: every ``--help`` answers with a usage line and no traceback; a command line that
 cannot run (no study, unknown experiment / profile / dataset, misspelt key, configs or
 benchmarks not found) exits 2 with one ``error: ... -- fix: ...`` line and writes nothing;
-``eqlatent reproduce`` / ``sweep`` hand ``python -m eqlatent.run`` the overrides the Makefile used to.
+``eqlatent reproduce`` / ``sweep`` hand ``python -m eqlatent.cli.run`` the overrides the Makefile used to.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from eqlatent import __version__, cli
-from eqlatent.config import CONFIG_DIR
+from eqlatent import __version__
+from eqlatent.cli import commands as cli
+from eqlatent.runtime.config import CONFIG_DIR
 from eqlatent.errors import ConfigError
 
 ROOT = CONFIG_DIR.parent
@@ -55,20 +56,20 @@ def test_every_eqlatent_command_answers_help(command, capsys):
 
 
 @pytest.mark.parametrize("args", [
-    ["-m", "eqlatent"], ["-m", "eqlatent.run"], ["-m", "eqlatent.data.prepare"], ["-m", "eqlatent.report"],
-    ["-m", "eqlatent.retention_cli"], ["benchmarks/bench.py"], ["benchmarks/paper_check.py"],
+    ["-m", "eqlatent"], ["-m", "eqlatent.cli.run"], ["-m", "eqlatent.data.prepare"], ["-m", "eqlatent.report"],
+    ["-m", "eqlatent.cli.retention"], ["benchmarks/bench.py"], ["benchmarks/paper_check.py"],
     ["benchmarks/gpu_check.py"], ["-m", "eqlatent", "reproduce"], ["-m", "eqlatent", "bench"],
 ], ids=lambda a: " ".join(a))
 def test_every_python_entry_point_answers_help(args):
     proc = _py([*args, "--help"])
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "usage:" in proc.stdout and "Traceback" not in proc.stdout + proc.stderr
-    if "eqlatent.retention_cli" not in args:   # (its help is its own module's business)
+    if "eqlatent.cli.retention" not in args:   # (its help is its own module's business)
         assert "example" in proc.stdout.lower()
 
 
 def test_run_help_lists_experiments_and_profiles():
-    proc = _py(["-m", "eqlatent.run", "--help"])
+    proc = _py(["-m", "eqlatent.cli.run", "--help"])
     experiments = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
     profiles = sorted(p.stem for p in (CONFIG_DIR / "profile").glob("*.yaml"))
     assert all(f"  {name} " in proc.stdout for name in experiments + profiles), proc.stdout
@@ -117,7 +118,7 @@ def handed_over(monkeypatch) -> list:
 ])
 def test_reproduce_and_sweep_hand_run_the_makefile_overrides(argv, overrides, handed_over):
     assert _main(argv) == 0
-    assert handed_over == [[sys.executable, "-m", "eqlatent.run", *overrides]]
+    assert handed_over == [[sys.executable, "-m", "eqlatent.cli.run", *overrides]]
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -184,7 +185,7 @@ def isolated_root(tmp_path) -> Path:
     (["experiment=molecules", "--no-such-flag"], "--no-such-flag"),
 ])
 def test_run_rejects_a_bad_command_line_before_writing_anything(argv, needle, isolated_root):
-    proc = _py(["-m", "eqlatent.run", *argv], cwd=isolated_root, env={"EQLATENT_ROOT": str(isolated_root)})
+    proc = _py(["-m", "eqlatent.cli.run", *argv], cwd=isolated_root, env={"EQLATENT_ROOT": str(isolated_root)})
     err = _error_lines(proc.stderr)
     assert proc.returncode == 2, proc.stderr
     assert len(err) == 1 and err[0].startswith("error:") and needle in err[0] and " -- fix: " in err[0], err
@@ -200,7 +201,7 @@ def test_run_rejects_a_bad_command_line_before_writing_anything(argv, needle, is
     (["data=qm9"], "no study selected"),
 ])
 def test_run_command_line_errors_are_one_config_error(argv, needle):
-    from eqlatent.run import check_command_line
+    from eqlatent.cli.run import check_command_line
 
     with pytest.raises(ConfigError, match="fix:") as err:
         check_command_line(argv)
@@ -212,7 +213,7 @@ def test_run_command_line_errors_are_one_config_error(argv, needle):
     ["experiment=molecules", "hydra.verbose=true", "seed=3"], ["--cfg", "job"], ["--hydra-help"],
 ])
 def test_run_accepts_valid_command_lines(argv):
-    from eqlatent.run import check_command_line
+    from eqlatent.cli.run import check_command_line
 
     check_command_line(argv)
 
@@ -240,7 +241,7 @@ def test_prepare_composes_the_chosen_datasets(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("args", [
-    ["-m", "eqlatent", "reproduce", "molecules"], ["-m", "eqlatent.run", "experiment=molecules"],
+    ["-m", "eqlatent", "reproduce", "molecules"], ["-m", "eqlatent.cli.run", "experiment=molecules"],
     ["-m", "eqlatent.data.prepare", "--data", "qm9"],
 ], ids=lambda a: " ".join(a[1:3]))
 def test_missing_configs_are_one_line_naming_the_fix(args, tmp_path):

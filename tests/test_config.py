@@ -9,7 +9,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from eqlatent.config import CONFIG_DIR, compose
+from eqlatent.runtime.config import CONFIG_DIR, compose
 
 GROUPS = sorted(p.name for p in CONFIG_DIR.iterdir() if p.is_dir() and p.name != "hydra")
 OPTIONS = [(g, f.stem) for g in GROUPS for f in sorted((CONFIG_DIR / g).glob("*.yaml"))]
@@ -85,7 +85,7 @@ def test_unknown_group_option_is_rejected():
 
 
 def test_cli_unknown_key_gives_one_line_error():
-    proc = subprocess.run([sys.executable, "-m", "eqlatent.run", "no_such_key=1"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "eqlatent.cli.run", "no_such_key=1"], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode != 0
     assert "Could not override 'no_such_key'" in proc.stderr
@@ -93,7 +93,7 @@ def test_cli_unknown_key_gives_one_line_error():
 
 
 def test_cli_without_study_gives_one_line_error():
-    proc = subprocess.run([sys.executable, "-m", "eqlatent.run", "logger=csv"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "eqlatent.cli.run", "logger=csv"], capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 2
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from eqlatent.console import configure_console
+from eqlatent.runtime.console import configure_console
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def test_offline_wandb_logger_does_not_warn_about_the_anonymous_setting(tmp_path
     monkeypatch.setenv("WANDB_SILENT", "true")
     import wandb
 
-    from eqlatent.loggers import OfflineWandbLogger
+    from eqlatent.runtime.loggers import OfflineWandbLogger
 
     logger = OfflineWandbLogger(project="eqlatent-test", save_dir=str(tmp_path), name="console-test")
     logger.experiment.log({"x": 1.0})
@@ -95,9 +95,9 @@ def test_matmul_precision_is_set_from_the_config_at_the_start_of_a_run(monkeypat
     import hydra
     import torch
 
-    from eqlatent.config import compose
+    from eqlatent.runtime.config import compose
     from eqlatent.errors import ConfigError
-    from eqlatent.run import run_study
+    from eqlatent.cli.run import run_study
 
     calls: list[str] = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
@@ -116,7 +116,7 @@ def test_matmul_precision_is_set_from_the_config_at_the_start_of_a_run(monkeypat
 def test_matmul_precision_is_left_alone_on_cpu(monkeypatch):
     import torch
 
-    from eqlatent.console import set_matmul_precision
+    from eqlatent.runtime.console import set_matmul_precision
 
     calls: list[str] = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
@@ -129,7 +129,7 @@ def test_every_fit_sets_the_configs_matmul_precision(monkeypatch, tmp_path):
     """Side-by-side fits run in spawned processes that skip ``run_study``: the fit itself applies the precision."""
     import torch
 
-    from eqlatent.config import compose
+    from eqlatent.runtime.config import compose
     from eqlatent.studies import fitting
 
     class Stop(Exception):

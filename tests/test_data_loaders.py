@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from eqlatent.config import compose
+from eqlatent.runtime.config import compose
 from eqlatent.data.loaders import resolve_pin_memory, tensor_loader
 from eqlatent.errors import ConfigError
 

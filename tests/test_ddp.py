@@ -1,7 +1,7 @@
 """Both studies on two CPU processes (``trainer=ddp``, gloo): the training is shared, everything else happens once.
 
 Lightning's ``ddp`` strategy starts rank 1 by re-running the command, so each study runs
-as ``python -m eqlatent.run`` in a subprocess, as on a GPU node.  Checked: the run exits
+as ``python -m eqlatent.cli.run`` in a subprocess, as on a GPU node.  Checked: the run exits
 0; each model trained on two ranks (each rank saw half of the batches, so the steps per
 epoch halve); rank 1 stopped after the last fit; results.md, metrics.json and the summary
 block exist once.  Also: Lightning's distributed sampler shards the epoch-seeded order.
@@ -19,16 +19,16 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
-from test_images_study import TINY as IMAGES_TINY
-from test_molecules_study import TINY as MOLECULES_TINY
+from tests.test_images_study import TINY as IMAGES_TINY
+from tests.test_molecules_study import TINY as MOLECULES_TINY
 
-from eqlatent.resume import EpochSeededSampler
+from eqlatent.runtime.resume import EpochSeededSampler
 
 DDP = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.enable_progress_bar=false"]
 
 
 def _run(overrides: list[str]) -> str:
-    proc = subprocess.run([sys.executable, "-m", "eqlatent.run", *overrides], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "eqlatent.cli.run", *overrides], capture_output=True, text=True,
                           timeout=600)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import math
 
-from eqlatent.config import compose
-from eqlatent.run import run_study
+from eqlatent.runtime.config import compose
+from eqlatent.cli.run import run_study
 
 TIMING_KEYS = ("time", "wall", "_s")
 #: relative tolerance of same-seed metrics on a GPU (exact on the CPU), see the module docstring

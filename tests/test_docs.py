@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from eqlatent.config import project_root
+from eqlatent.runtime.config import project_root
 
 ROOT = project_root()
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -20,7 +20,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from eqlatent.config import CONFIG_DIR, compose, project_root
+from eqlatent.runtime.config import CONFIG_DIR, compose, project_root
 from eqlatent.studies.images.latents import epochs_for
 from eqlatent.studies.images.latents import training_settings as encoder_settings
 from eqlatent.studies.molecules.training import training_epochs

@@ -26,7 +26,9 @@ import pytest
 import torch
 
 from eqlatent.groups.layouts import roll_regular, rotate_irreps
-from eqlatent.testing import GroupAction, assert_equivariant, assert_invariant, random_dense_graphs, rot90_sampler
+from eqlatent.groups.equivariance import assert_equivariant, assert_invariant
+from eqlatent.groups.samplers import GroupAction, rot90_sampler
+from tests.helpers.synthetic import random_dense_graphs
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
@@ -58,7 +60,7 @@ def _image_encoder(name: str):
     """The study's encoder ``name`` at a quarter width, in eval mode, on the CPU."""
     import hydra
 
-    from eqlatent.config import compose
+    from eqlatent.runtime.config import compose
 
     cfg = compose(["experiment=images", f"model={name}", "profile.images.width=0.25"], with_hydra=False)
     return hydra.utils.instantiate(cfg.model[name], _convert_="all").eval()
@@ -147,7 +149,7 @@ def test_cuda_generator_state_round_trips_through_a_checkpoint():
     """The VAE's training noise is drawn on the GPU: a resumed run continues its generator, not the seed's."""
     import io
 
-    from eqlatent.resume import RngStateCheckpoint
+    from eqlatent.runtime.resume import RngStateCheckpoint
 
     cb, ckpt = RngStateCheckpoint(), {}
     torch.manual_seed(1)

@@ -17,7 +17,8 @@ from eqlatent.groups.layouts import all_irreps_rotations, all_rolls, roll_regula
 from eqlatent.models.cyclic_steerable_cnn import CyclicSteerableCNN
 from eqlatent.models.plain_cnn import PlainCNN
 from eqlatent.models.so2_steerable_cnn import SO2SteerableCNN
-from eqlatent.testing import assert_equivariant, assert_invariant, equivariance_error, rot90_sampler
+from eqlatent.groups.equivariance import assert_equivariant, assert_invariant, equivariance_error
+from eqlatent.groups.samplers import rot90_sampler
 
 ATOL = 1e-4
 
@@ -131,7 +132,7 @@ def test_study_encoders_as_configured_are_equivariant(name, device, full_float32
     """The study's own architectures (4 blocks, pooling after the first two, 29 -> 15 -> 8), scaled to a quarter width."""
     import hydra
 
-    from eqlatent.config import compose
+    from eqlatent.runtime.config import compose
 
     cfg = compose(["experiment=images", f"model={name}", "profile.images.width=0.25"], with_hydra=False)
     model = hydra.utils.instantiate(cfg.model[name], _convert_="all").to(device).eval()

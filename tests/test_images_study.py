@@ -12,9 +12,9 @@ import json
 
 import pytest
 
-from eqlatent.config import compose
+from eqlatent.runtime.config import compose
 from eqlatent.errors import ConfigError
-from eqlatent.run import run_study
+from eqlatent.cli.run import run_study
 
 TINY = ["profile.images.n_train=300", "profile.images.n_test=200", "profile.images.epochs=1",
         "profile.images.n_probe_train=200", "profile.images.n_eval=100", "profile.images.n_invariance=40",
@@ -115,12 +115,12 @@ def test_killed_training_resumes_from_last_checkpoint(tmp_path, device):
     import torch
 
     one = [*SMALL_C8, "profile.images.epochs=2", f"trainer.accelerator={'gpu' if device == 'cuda' else 'cpu'}"]
-    crash = "+callbacks.crash={_target_: eqlatent.testing.CrashAfterEpochs, epochs: 1}"
+    crash = "+callbacks.crash={_target_: tests.helpers.crash.CrashAfterEpochs, epochs: 1}"
     with pytest.raises(RuntimeError, match="simulated crash"):
         run_study(_cfg(tmp_path / "killed", *one, crash))
     enc_dir = tmp_path / "killed" / "images" / "cpu-seed0" / "c8"
     assert (enc_dir / "checkpoints" / "last.ckpt").is_file() and not (enc_dir / "latents.pt").exists()
-    from eqlatent.resume import TrainingClock
+    from eqlatent.runtime.resume import TrainingClock
 
     killed_seconds = torch.load(enc_dir / "checkpoints" / "last.ckpt", weights_only=False)[TrainingClock.KEY]
     resumed = run_study(_cfg(tmp_path / "killed", *one))

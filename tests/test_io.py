@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from eqlatent.io import atomic_torch_save, atomic_write_json, atomic_write_text
+from eqlatent.runtime.io import atomic_torch_save, atomic_write_json, atomic_write_text
 
 
 def test_atomic_text_and_json(tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from eqlatent.config import project_root
+from eqlatent.runtime.config import project_root
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("make") is None, reason="needs make")]

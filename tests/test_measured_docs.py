@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from eqlatent.config import project_root
+from eqlatent.runtime.config import project_root
 from eqlatent.errors import ConfigError
 from eqlatent.report.build import build_report, main as report_main
 from eqlatent.report.collect import find_runs, group_cells

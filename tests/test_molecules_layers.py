@@ -12,7 +12,9 @@ import torch
 from eqlatent.models.graph_vae import GraphVAE
 from eqlatent.models.permutation_layers import (Equivariant1to1, Equivariant1to2, Equivariant2to1, Equivariant2to2,
                                                 basis_2_to_2)
-from eqlatent.testing import assert_equivariant, equivariance_error, node_permutation_sampler, random_dense_graphs
+from eqlatent.groups.equivariance import assert_equivariant, equivariance_error
+from eqlatent.groups.samplers import node_permutation_sampler
+from tests.helpers.synthetic import random_dense_graphs
 
 ATOL = 1e-10
 
@@ -30,7 +32,7 @@ def _float64_one_thread():
 
 
 def _sampler(in_pair: bool, out_pair: bool):
-    from eqlatent.testing import GroupAction
+    from eqlatent.groups.samplers import GroupAction
 
     def sample(g):
         perm = torch.randperm(7, generator=g)
@@ -81,7 +83,7 @@ def test_a_non_equivariant_map_fails_the_check():
     {"valence_decoding": True, "atom_types": ["C", "N", "O", "F"], "bond_types": ["SINGLE", "DOUBLE", "TRIPLE", "AROMATIC"]},
 ])
 def test_encoder_and_decoder_are_permutation_equivariant(options):
-    from eqlatent.testing import GroupAction
+    from eqlatent.groups.samplers import GroupAction
 
     kwargs = {"n_atom_types": 4, "max_nodes": 7, "latent_dim": 2, "hidden": 8, "n_layers": 2} | options
     model = GraphVAE(**kwargs).double().eval()

@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from eqlatent.config import compose
+from eqlatent.runtime.config import compose
 from eqlatent.errors import ConfigError
-from eqlatent.run import run_study
+from eqlatent.cli.run import run_study
 
 TINY = [
     "experiment=molecules", "profile=cpu", "logger=csv", "seed=0",

@@ -1,4 +1,4 @@
-"""The InvariantProjection contract and the eqlatent.testing helpers (which must be able to fail).
+"""The InvariantProjection contract and the equivariance checks of eqlatent.groups.equivariance (which must be able to fail).
 
 Invariance is on the contract (as escnn's ``check_equivariance``): every concrete
 ``InvariantProjection`` subclass in ``eqlatent.projections`` and ``eqlatent.toolkit`` is found
@@ -34,15 +34,8 @@ from eqlatent.errors import LatentShapeError
 from eqlatent.projections.base import PROJECTION_PACKAGES, InvariantProjection, concrete_projections
 from eqlatent.projections.image_latent import ImageLatentProjection
 from eqlatent.projections.node_latent import NodeLatentProjection
-from eqlatent.testing import (
-    assert_equivariant,
-    assert_invariant,
-    cyclic_shift_sampler,
-    equivariance_error,
-    invariance_error,
-    node_permutation_sampler,
-    rot90_sampler,
-)
+from eqlatent.groups.equivariance import assert_equivariant, assert_invariant, equivariance_error, invariance_error
+from eqlatent.groups.samplers import cyclic_shift_sampler, node_permutation_sampler, rot90_sampler
 
 
 class _SumNodes(InvariantProjection):
@@ -211,7 +204,7 @@ def test_check_invariance_on_a_given_latent_and_tolerance():
 def test_one_name_per_projection_in_configs_toolkit_and_cli():
     """Every name ``eqlatent.invariant_projection`` / ``project_nodes`` (and so the retention CLI's ``--method``)
     accepts is the name of a config in ``configs/projection/`` and of the projection object it builds."""
-    from eqlatent.config import project_root
+    from eqlatent.runtime.config import project_root
     from eqlatent.toolkit.invariant import FIELD_METHODS
     from eqlatent.toolkit.nodes import NODE_METHODS
 

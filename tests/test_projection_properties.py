@@ -1,13 +1,13 @@
 """Every projection on adversarial latents: invariance and finite gradients, not only on Gaussians (issue 26).
 
-Subjects (:func:`eqlatent.adversarial.all_subjects`): every class ``concrete_projections()``
+Subjects (:func:`tests.helpers.adversarial.all_subjects`): every class ``concrete_projections()``
 finds, each of its ``examples()``; ``eqlatent.invariant_projection(field_type, method)`` for
 C8, D4, SO(2) and O(2) field types with mixed fields (and regular-only ones for group
 pooling), every method of ``FIELD_METHODS`` the group allows (``random_invariant`` also with
 ``reduce="sort"`` over the finite groups); ``eqlatent.project_nodes(x, batch, method)`` for
 every method of ``NODE_METHODS``, on graphs of 3 to 6 nodes.
 
-Latents (:data:`eqlatent.adversarial.CASES`): generic Gaussian, ReLU-sparse, exactly tied
+Latents (:data:`tests.helpers.adversarial.CASES`): generic Gaussian, ReLU-sparse, exactly tied
 (rounded), zero fields, constant fields, cancelling fields (pairs that sum to zero, e.g. two
 frequency-1 fields), all fields cancelling, 1e6 and 1e-6 scales; float32 and float64; random
 group elements (4 per latent; escnn's representation matrices for the field types).
@@ -35,7 +35,7 @@ import pytest
 import torch
 
 import eqlatent
-from eqlatent import adversarial as adv
+from tests.helpers import adversarial as adv
 from eqlatent.groups.layouts import irreps_action, regular_action, roll_regular, rotate_irreps
 from eqlatent.groups.specs import parse_field_type
 from eqlatent.groups.trig import TrigGrid

@@ -31,7 +31,8 @@ from eqlatent.projections.group_pool import GroupPool
 from eqlatent.projections.orbit_average import OrbitAverage
 from eqlatent.projections.random_invariant import RandomInvariant
 from eqlatent.studies.images.latents import encode_orbit
-from eqlatent.testing import assert_invariant, invariance_error, rot90_sampler
+from eqlatent.groups.equivariance import assert_invariant, invariance_error
+from eqlatent.groups.samplers import rot90_sampler
 
 REGULAR = [GroupPool("max"), GroupPool("mean"), FieldNorm(layout="regular"), Canonicalize(layout="regular"),
            RandomInvariant(16, layout="regular"), RandomInvariant(4, reduce="sort", layout="regular")]

@@ -8,9 +8,9 @@ import random
 import numpy as np
 import torch
 
-from eqlatent.config import compose
-from eqlatent.loggers import log_config
-from eqlatent.resume import EpochSeededSampler, RngStateCheckpoint, TrainingClock
+from eqlatent.runtime.config import compose
+from eqlatent.runtime.loggers import log_config
+from eqlatent.runtime.resume import EpochSeededSampler, RngStateCheckpoint, TrainingClock
 
 
 def test_sampler_order_depends_only_on_seed_and_epoch():
@@ -75,8 +75,8 @@ def test_log_config_works_on_a_composed_config():
 def test_disabling_the_progress_bar_also_drops_its_callback():
     from lightning.pytorch.callbacks import ProgressBar
 
-    from eqlatent.config import compose
-    from eqlatent.loggers import make_callbacks
+    from eqlatent.runtime.config import compose
+    from eqlatent.runtime.loggers import make_callbacks
 
     with_bar = make_callbacks(compose(["experiment=molecules"], with_hydra=False))
     without = make_callbacks(compose(["experiment=molecules", "trainer.enable_progress_bar=false"], with_hydra=False))

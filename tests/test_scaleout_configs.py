@@ -5,7 +5,7 @@ from __future__ import annotations
 import hydra
 import pytest
 
-from eqlatent.config import compose
+from eqlatent.runtime.config import compose
 
 
 def test_slurm_launcher_config_composes_and_instantiates():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from eqlatent.io import atomic_write_text
+from eqlatent.runtime.io import atomic_write_text
 from eqlatent.studies.skeleton import StudyRun
 
 

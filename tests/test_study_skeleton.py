@@ -15,7 +15,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from eqlatent.errors import ConfigError
-from eqlatent.io import settings_digest
+from eqlatent.runtime.io import settings_digest
 from eqlatent.studies.fingerprint import check_fingerprint
 from eqlatent.studies.results import MoleculesResults, Verdict
 from eqlatent.studies.skeleton import Outcome, StudyRun, summary_lines
@@ -130,7 +130,7 @@ def test_folder_config_points_every_writer_at_the_model_folder(tmp_path):
 def test_csv_log_of_a_resumed_fit_is_continued_not_replaced(tmp_path):
     import csv
 
-    from eqlatent.loggers import ResumableCSVLogger
+    from eqlatent.runtime.loggers import ResumableCSVLogger
 
     first = ResumableCSVLogger(save_dir=str(tmp_path), name="csv", version="")
     first.log_metrics({"train/loss": 1.0}, step=0)

@@ -7,7 +7,7 @@ import itertools
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from eqlatent.config import CONFIG_DIR, compose
+from eqlatent.runtime.config import CONFIG_DIR, compose
 
 SWEEPS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("sweep_*.yaml"))
 

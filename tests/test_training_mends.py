@@ -14,7 +14,7 @@ import hydra
 import pytest
 import torch
 
-from eqlatent.config import compose
+from eqlatent.runtime.config import compose
 from eqlatent.models.graph_vae import GraphVAE
 from eqlatent.studies.molecules import training
 

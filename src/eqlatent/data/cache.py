@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import torch
 
-from eqlatent.io import atomic_torch_save, atomic_write_text
+from eqlatent.runtime.io import atomic_torch_save, atomic_write_text
 
 log = logging.getLogger(__name__)
 

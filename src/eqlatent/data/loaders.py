@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from eqlatent.errors import ConfigError
-from eqlatent.resume import EpochSeededSampler
+from eqlatent.runtime.resume import EpochSeededSampler
 
 
 def resolve_pin_memory(setting: Any) -> bool:
@@ -67,7 +67,7 @@ def tensor_loader(tensors: tuple[Tensor, ...], batch_size: int, shuffle_seed: in
                   loader_cfg: Any = None) -> DataLoader:
     """A DataLoader over ``tensors`` (same first dimension): shuffled if ``shuffle_seed`` is given, else in order.
 
-    Shuffled orders depend on ``(shuffle_seed, epoch)`` only (:class:`eqlatent.resume.EpochSeededSampler`),
+    Shuffled orders depend on ``(shuffle_seed, epoch)`` only (:class:`eqlatent.runtime.resume.EpochSeededSampler`),
     so a run resumed from ``last.ckpt`` sees the same batches as an uninterrupted one.
     ``loader_cfg`` is the profile's ``loader`` block (``num_workers``, ``pin_memory``);
     None means the defaults (no workers, pinning when CUDA is available).

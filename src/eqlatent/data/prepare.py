@@ -19,8 +19,8 @@ import time
 
 import hydra
 
-from eqlatent.commandline import OneLineParser, check_overrides, exit_status, parse_with_overrides
-from eqlatent.config import compose
+from eqlatent.runtime.commandline import OneLineParser, check_overrides, exit_status, parse_with_overrides
+from eqlatent.runtime.config import compose
 from eqlatent.errors import ConfigError
 
 DATASETS = ("qm9", "zinc", "rotated_mnist")
@@ -68,7 +68,7 @@ def build_parser(prog: str = "python -m eqlatent.data.prepare") -> OneLineParser
                     help=f"datasets to prepare: {', '.join(DATASETS)} (default: all)")
     ap.add_argument("--profile", help="profile whose sizes to prepare: cpu, full, paper (default: the config's, cpu)")
     ap.add_argument("overrides", nargs="*", default=[], metavar="key=value",
-                    help="Hydra overrides, as for python -m eqlatent.run")
+                    help="Hydra overrides, as for python -m eqlatent.cli.run")
     return ap
 
 

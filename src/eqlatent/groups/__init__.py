@@ -8,7 +8,7 @@
 * :mod:`~eqlatent.groups.trig`: the maximum over the circle shared by every SO(2) / O(2) computation;
 * :mod:`~eqlatent.groups.quotient`: ``min_g ||z1 - g . z2||`` (:func:`eqlatent.quotient_distance`);
 * :mod:`~eqlatent.groups.inputs`: what a researcher's model returns, as a flat ``[B, D]`` latent;
-* :mod:`~eqlatent.groups.samplers`: random group elements for the checks of :mod:`eqlatent.testing`.
+* :mod:`~eqlatent.groups.samplers`: random group elements, and :mod:`~eqlatent.groups.equivariance` the checks that use them.
 
 The package imports nothing here, so ``import eqlatent`` stays light.
 """

@@ -2,7 +2,7 @@
 
 A *group sampler* is a callable ``sampler(generator) -> GroupAction`` that draws one random
 group element and says how it acts on a function's input and output.  The checks in
-:mod:`eqlatent.testing` (the public entry point, which re-exports these) compare ``f(g . x)``
+:mod:`eqlatent.groups.equivariance` compare ``f(g . x)``
 with ``f(x)`` or with ``g . f(x)`` over several sampled elements.
 
 Examples

@@ -148,7 +148,7 @@ class InvariantProjection(ABC):
         >>> Sort().check_invariance() <= 1e-10
         True
         """
-        from eqlatent.testing import invariance_error
+        from eqlatent.groups.equivariance import invariance_error
 
         gen = torch.Generator().manual_seed(seed)
         z = self.example_latent(gen) if z is None else z

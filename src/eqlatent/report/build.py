@@ -19,11 +19,11 @@ from pathlib import Path
 
 from markdown.extensions.toc import slugify
 
-from eqlatent.commandline import OneLineParser
-from eqlatent.config import project_root
+from eqlatent.runtime.commandline import OneLineParser
+from eqlatent.runtime.config import project_root
 from eqlatent.errors import ConfigError, EqlatentError
-from eqlatent.io import atomic_write_text
-from eqlatent.markdown import markdown_table
+from eqlatent.runtime.io import atomic_write_text
+from eqlatent.runtime.markdown import markdown_table
 from eqlatent.report import claims  # noqa: F401  (registers the built-in studies' sections)
 from eqlatent.report.collect import Cell, find_runs, group_cells
 from eqlatent.report.measured import update_docs

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from eqlatent.markdown import markdown_table
+from eqlatent.runtime.markdown import markdown_table
 from eqlatent.report.aggregate import mean_std, pm
 from eqlatent.report.collect import Cell
 from eqlatent.report.registry import register_section

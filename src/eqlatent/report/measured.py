@@ -27,10 +27,10 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from eqlatent.commandline import OneLineParser, exit_status
-from eqlatent.config import project_root
+from eqlatent.runtime.commandline import OneLineParser, exit_status
+from eqlatent.runtime.config import project_root
 from eqlatent.errors import ConfigError
-from eqlatent.io import atomic_write_text
+from eqlatent.runtime.io import atomic_write_text
 from eqlatent.report.profiles import MEASURED, SCHEMA
 from eqlatent.report.render import readme_block, results_block
 

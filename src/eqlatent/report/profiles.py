@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from eqlatent.io import atomic_write_text
+from eqlatent.runtime.io import atomic_write_text
 from eqlatent.report.collect import Cell, Run
 from eqlatent.studies.results import ImagesResults, MoleculesResults, StudyResults
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any, Callable, Iterable
 
-from eqlatent.markdown import markdown_table
+from eqlatent.runtime.markdown import markdown_table
 from eqlatent.report.profiles import MEASURED
 
 #: the studies the tables show, and the profiles in the order their rows appear (others follow, sorted)

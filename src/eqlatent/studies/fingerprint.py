@@ -21,7 +21,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from eqlatent.errors import ConfigError
-from eqlatent.io import atomic_write_json, settings_digest
+from eqlatent.runtime.io import atomic_write_json, settings_digest
 from eqlatent.studies.fitting import is_rank_zero
 
 FILE = "fingerprint.json"

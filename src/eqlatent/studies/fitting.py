@@ -28,10 +28,10 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
-from eqlatent.console import set_matmul_precision
-from eqlatent.loggers import finish_loggers, log_config, make_callbacks, make_loggers
+from eqlatent.runtime.console import set_matmul_precision
+from eqlatent.runtime.loggers import finish_loggers, log_config, make_callbacks, make_loggers
 from eqlatent.models.sync_batchnorm import EquivariantSyncBatchNorm
-from eqlatent.resume import TrainingClock
+from eqlatent.runtime.resume import TrainingClock
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def fit_in_folder(sub: DictConfig, model: LightningModule, train: DataLoader, va
     """Train ``model`` with ``sub``'s trainer, loggers and callbacks; returns it in eval mode.
 
     Also returns its training seconds, summed over every fit that trained it
-    (:class:`eqlatent.resume.TrainingClock`): a resumed model reports its whole training.
+    (:class:`eqlatent.runtime.resume.TrainingClock`): a resumed model reports its whole training.
 
     ``sub`` comes from :func:`folder_config`.  If the folder holds a ``last.ckpt``, training
     resumes from it (weights, optimiser, schedule, RNG states), so only the missing epochs
@@ -81,7 +81,7 @@ def fit_in_folder(sub: DictConfig, model: LightningModule, train: DataLoader, va
 
     The config's ``matmul_precision`` is applied here, at the one door every fit passes: the
     studies' fits, the paper profile's side-by-side fits in spawned processes (which do not run
-    :func:`eqlatent.run.run_study`) and ``paper_check``'s.
+    :func:`eqlatent.cli.run.run_study`) and ``paper_check``'s.
     """
     set_matmul_precision(str(sub.get("matmul_precision", "highest")))
     folder = Path(sub.paths.output_dir)

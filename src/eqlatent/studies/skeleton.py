@@ -20,8 +20,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 from omegaconf import DictConfig
 
-from eqlatent.io import atomic_write_json, atomic_write_text
-from eqlatent.loggers import finish_loggers, log_config, log_run_summary, make_loggers
+from eqlatent.runtime.io import atomic_write_json, atomic_write_text
+from eqlatent.runtime.loggers import finish_loggers, log_config, log_run_summary, make_loggers
 from eqlatent.studies.artefacts import OptionalArtefacts
 from eqlatent.studies.results import StudyResults
 

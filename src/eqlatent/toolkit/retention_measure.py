@@ -24,7 +24,7 @@ from eqlatent.groups.inputs import check_finite
 from eqlatent.groups.quotient import infer_field_type, quotient_distance
 from eqlatent.groups.specs import (check_group_argument, field_type_for, is_field_type, is_field_type_spec,
                                    is_permutation_group, parse_field_type)
-from eqlatent.markdown import markdown_table
+from eqlatent.runtime.markdown import markdown_table
 from eqlatent.metrics.distance_retention import distance_preservation, knn_consistency, sample_pairs
 from eqlatent.projections.node_latent import zero_padding
 from eqlatent.toolkit.invariant import FIELD_METHODS, invariant_projection

@@ -28,7 +28,7 @@ from torch import Tensor
 from eqlatent.errors import ConfigError
 from eqlatent.groups.quotient import orbit_quotient_distances, quotient_distance
 from eqlatent.metrics.distance_retention import distance_preservation, knn_consistency, pairwise_distances
-from eqlatent.probe_models import CLASSIFICATION, REGRESSION
+from eqlatent.studies.probes import CLASSIFICATION, REGRESSION
 from eqlatent.projections.image_latent import ImageLatentProjection
 
 log = logging.getLogger(__name__)

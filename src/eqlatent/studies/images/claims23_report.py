@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from eqlatent.markdown import markdown_table
+from eqlatent.runtime.markdown import markdown_table
 from eqlatent.studies.results import Verdict
 
 EQUIVARIANT_LAYOUTS = ("regular", "irreps")

@@ -18,7 +18,7 @@ import numpy as np  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 
-from eqlatent.io import atomic_savefig  # noqa: E402
+from eqlatent.runtime.io import atomic_savefig  # noqa: E402
 
 # columns of the embedding grid: the raw latent, the simplest invariant, random-K
 PANEL_CHOICES = (("identity_field",), ("group_pool_max", "norm", "orbit_average"), ("random_invariant", "orbit_max"))

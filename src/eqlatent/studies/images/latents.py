@@ -34,7 +34,7 @@ from torch import Tensor
 
 from eqlatent.data.loaders import tensor_loader
 from eqlatent.data.rotation import rotate_images
-from eqlatent.io import atomic_torch_save, settings_digest
+from eqlatent.runtime.io import atomic_torch_save, settings_digest
 from eqlatent.models.image_classifier import ImageClassifier
 from eqlatent.studies.fingerprint import check_fingerprint, trainer_settings
 from eqlatent.studies.fitting import fit_in_folder, folder_config

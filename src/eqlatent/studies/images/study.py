@@ -1,4 +1,4 @@
-"""The images study (claims 2 and 3): ``python -m eqlatent.run experiment=images``.
+"""The images study (claims 2 and 3): ``python -m eqlatent.cli.run experiment=images``.
 
 Pipeline: train each encoder of ``cfg.model`` on rotated MNIST (resumable; on every rank
 under ``trainer=ddp``, after which the other ranks stop) -> extract latents (cached) -> apply every projection that fits the encoder's latent layout ->

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from eqlatent.markdown import markdown_table
+from eqlatent.runtime.markdown import markdown_table
 from eqlatent.studies.results import Verdict
 
 #: a cross-section counts as isometric when projected and quotient distances agree to this (float64 maths

@@ -23,7 +23,7 @@ from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.manifold import TSNE  # noqa: E402
 from torch import Tensor  # noqa: E402
 
-from eqlatent.io import atomic_savefig  # noqa: E402
+from eqlatent.runtime.io import atomic_savefig  # noqa: E402
 
 
 def embedding_figure(panels: dict[str, Tensor], colour: Tensor, colour_label: str, path: Path, seed: int,

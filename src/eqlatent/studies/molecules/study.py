@@ -1,6 +1,6 @@
 """The molecules study (claim 1): equivariant graph VAE on QM9 -> projections -> what they keep.
 
-``run(cfg)`` is what ``make reproduce-molecules`` calls (via ``eqlatent.run``).  It first
+``run(cfg)`` is what ``make reproduce-molecules`` calls (via ``eqlatent.cli.run``).  It first
 trains (or reuses) one VAE per ``molecules.latent_dims`` entry -- on every rank under
 ``trainer=ddp``, after which the other ranks stop -- then, for each, extracts latents, applies
 every configured projection, measures retained information (quotient-distance

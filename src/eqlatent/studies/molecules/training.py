@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 from eqlatent.data.loaders import tensor_loader
 from eqlatent.data.molecules import MoleculeDataset
 from eqlatent.errors import ConfigError
-from eqlatent.io import atomic_torch_save
+from eqlatent.runtime.io import atomic_torch_save
 from eqlatent.models.graph_vae import NEUTRAL_SETTINGS, GraphVAE
 from eqlatent.studies.fingerprint import check_fingerprint, trainer_settings
 from eqlatent.studies.fitting import fit_in_folder, folder_config, last_checkpoint
@@ -162,7 +162,7 @@ def _fit_in_own_process(container: dict, d: int, run_dir: str) -> float:
     """
     import lightning
 
-    from eqlatent.console import configure_console
+    from eqlatent.runtime.console import configure_console
 
     configure_console()
     logging.getLogger("lightning").setLevel(logging.WARNING)   # one line per fit from the parent, not three

@@ -13,7 +13,8 @@ from typing import Sequence
 
 from omegaconf import DictConfig, OmegaConf
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+#: ``src/eqlatent``, the package folder (this module is in its ``runtime/``)
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 def project_root() -> Path:

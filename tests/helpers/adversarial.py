@@ -6,7 +6,7 @@ the time (issue 26): a tied argmax broke ``canonicalize`` and float32 Newton ste
 gradients.  This module is the one place that builds those latents and the matrix of
 *subjects* (every projection the library exposes) they are driven through, so that
 ``tests/test_projection_properties.py`` and ``benchmarks/property_matrix.py`` check the
-same things.
+same things.  Test-only code: it lives in ``tests/`` and the package never imports it.
 
 Cases (:data:`CASES`), each built from a generic Gaussian latent and the latent's *fields*
 (the blocks the group acts on as a whole: a regular or irreps field, a node latent's channel

@@ -1,6 +1,6 @@
 """How distance-preserving invariant projections are, on saved latents: one table row per projection, raw latent last.
 
-``python -m eqlatent.retention_cli --latents z.npy --field-type "C4: 4 regular + 2 trivial" --method random_invariant norm``
+``python -m eqlatent.cli.retention --latents z.npy --field-type "C4: 4 regular + 2 trivial" --method random_invariant norm``
 (also ``eqlatent retention ...``).
 
 ``--latents`` is a torch file (``torch.save(z, "z.pt")``), a ``.npy`` array or a ``.npz``
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from eqlatent.commandline import OneLineParser
+from eqlatent.runtime.commandline import OneLineParser
 from eqlatent.errors import ConfigError, DataFileError, EqlatentError
 from eqlatent.toolkit.invariant import FIELD_METHODS
 from eqlatent.toolkit.nodes import NODE_METHODS
@@ -153,4 +153,4 @@ def main(argv: list[str] | None = None, prog: str = "eqlatent retention") -> int
 
 
 if __name__ == "__main__":
-    sys.exit(main(prog="python -m eqlatent.retention_cli"))
+    sys.exit(main(prog="python -m eqlatent.cli.retention"))

@@ -2,20 +2,20 @@
 
 Each subcommand is a thin front to a module that also runs on its own, so the two spellings
 always agree (``eqlatent reproduce molecules --profile full`` is
-``python -m eqlatent.run experiment=molecules profile=full``):
+``python -m eqlatent.cli.run experiment=molecules profile=full``):
 
 =================  =======================================================
-``reproduce``      ``python -m eqlatent.run experiment=<study>`` (a study)
-``sweep``          ``python -m eqlatent.run experiment=sweep_<study>``
+``reproduce``      ``python -m eqlatent.cli.run experiment=<study>`` (a study)
+``sweep``          ``python -m eqlatent.cli.run experiment=sweep_<study>``
 ``prepare``        ``python -m eqlatent.data.prepare``
 ``report``         ``python -m eqlatent.report``
-``retention``      ``python -m eqlatent.retention_cli``
+``retention``      ``python -m eqlatent.cli.retention``
 ``paper-check``,   ``benchmarks/paper_check.py``, ``gpu_check.py``,
 ``gpu-check``,     ``bench.py`` (need the source checkout)
 ``bench``
 =================  =======================================================
 
-``reproduce`` and ``sweep`` *replace* this process by ``python -m eqlatent.run`` rather than
+``reproduce`` and ``sweep`` *replace* this process by ``python -m eqlatent.cli.run`` rather than
 calling it: Lightning's DDP launcher re-runs the command line of the main process, and that
 must be the run module's, with its overrides.
 """
@@ -29,8 +29,8 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from eqlatent.commandline import OneLineParser, parse_with_overrides, require_configs
-from eqlatent.config import CONFIG_DIR, project_root
+from eqlatent.runtime.commandline import OneLineParser, parse_with_overrides, require_configs
+from eqlatent.runtime.config import CONFIG_DIR, project_root
 from eqlatent.errors import ConfigError, EqlatentError
 
 PROG = "eqlatent"
@@ -63,7 +63,7 @@ def _study_parser(sub: argparse._SubParsersAction, name: str, studies: dict[str,
                             usage=f"{PROG} {name} {{{','.join(studies)}}} [--profile PROFILE] [key=value ...] "
                                   "[--multirun] [hydra flags]",
                             epilog="Overrides and flags (--multirun, --cfg job, ...) go to Hydra unchanged; "
-                                   "`python -m eqlatent.run --help` lists what they can set.\n"
+                                   "`python -m eqlatent.cli.run --help` lists what they can set.\n"
                                    f"example: {example}")
     parser.add_argument("study", choices=list(studies), metavar="study",
                         help=" | ".join(f"{s} (experiment={e})" for s, e in studies.items()))
@@ -84,9 +84,9 @@ def build_parser() -> tuple[OneLineParser, dict[str, OneLineParser]]:
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     sub = parser.add_subparsers(dest="command", title="commands", metavar="<command>")
     study = {"reproduce": _study_parser(sub, "reproduce", STUDIES, "eqlatent reproduce molecules --profile full "
-                                        "seed=1   (= python -m eqlatent.run experiment=molecules profile=full seed=1)"),
+                                        "seed=1   (= python -m eqlatent.cli.run experiment=molecules profile=full seed=1)"),
              "sweep": _study_parser(sub, "sweep", SWEEPS, "eqlatent sweep molecules hydra/launcher=slurm   "
-                                    "(= python -m eqlatent.run experiment=sweep_molecules profile=cpu ...)")}
+                                    "(= python -m eqlatent.cli.run experiment=sweep_molecules profile=cpu ...)")}
     for name in COMMANDS:   # listed in the help; their own modules parse their arguments
         if name not in study:
             sub.add_parser(name, help=COMMANDS[name], add_help=False)
@@ -100,7 +100,7 @@ def _version() -> str:
 
 
 def run_argv(command: str, args: argparse.Namespace, passthrough: Sequence[str]) -> list[str]:
-    """The ``python -m eqlatent.run`` command line of ``eqlatent reproduce|sweep``."""
+    """The ``python -m eqlatent.cli.run`` command line of ``eqlatent reproduce|sweep``."""
     studies = STUDIES if command == "reproduce" else SWEEPS
     experiment = studies[args.study]
     for override in args.overrides:
@@ -111,7 +111,7 @@ def run_argv(command: str, args: argparse.Namespace, passthrough: Sequence[str])
         if key == "experiment":
             raise ConfigError(f"'{override}' names a second experiment",
                               f"the study argument picks it: `{PROG} {command} {{{','.join(studies)}}}`")
-    return [sys.executable, "-m", "eqlatent.run", f"experiment={experiment}", f"profile={args.profile}",
+    return [sys.executable, "-m", "eqlatent.cli.run", f"experiment={experiment}", f"profile={args.profile}",
             *args.overrides, *passthrough]
 
 
@@ -159,7 +159,7 @@ def _benchmark(command: str, argv: list[str]) -> int:
 
 
 def _retention(argv: list[str]) -> int:
-    from eqlatent import retention_cli
+    from eqlatent.cli import retention as retention_cli
 
     return retention_cli.main(argv, prog=f"{PROG} retention")
 

@@ -17,7 +17,7 @@ from typing import Callable, NoReturn, Sequence
 
 from omegaconf import DictConfig
 
-from eqlatent.config import CONFIG_DIR, compose
+from eqlatent.runtime.config import CONFIG_DIR, compose
 from eqlatent.errors import ConfigError, EqlatentError
 
 
@@ -83,12 +83,12 @@ def config_error(err: Exception, overrides: Sequence[str] = ()) -> ConfigError:
     if first.startswith("Could not override '"):
         key = first.split("'")[1]
         return ConfigError(f"{first}: the config has no key '{key}'",
-                           f"check its spelling (`python -m eqlatent.run experiment=... --cfg job` prints every key), "
+                           f"check its spelling (`python -m eqlatent.cli.run experiment=... --cfg job` prints every key), "
                            f"or add a new key with +{key}=...")
     if first.startswith("Ambiguous value for argument"):
         return ConfigError(f"{first.replace('Ambiguous value for argument', 'the override')} is a sweep",
                            "add --multirun to run one job per value, or write key=[a,b] for a list")
-    return ConfigError(first, "see `python -m eqlatent.run --help`")
+    return ConfigError(first, "see `python -m eqlatent.cli.run --help`")
 
 
 def _sweep_axes(overrides: Sequence[str]) -> tuple[list[str], list[list[str]]]:

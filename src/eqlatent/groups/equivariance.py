@@ -1,16 +1,18 @@
-"""Reusable equivariance / invariance checks, used by the test-suite and by users.
+"""Reusable equivariance / invariance checks: the contract's own, and the test-suite's.
 
-A *group sampler* is a callable ``sampler(generator) -> GroupAction`` that draws one
-random group element and says how it acts on the function's input and output.  The
-checks compare ``f(g . x)`` with ``f(x)`` (invariance) or with ``g . f(x)``
-(equivariance) over several sampled elements and report the worst error, so a failing
-test says by how much it failed, not just that it did.  The standard samplers live with
-the group actions (:mod:`eqlatent.groups.samplers`) and are re-exported here.
+A *group sampler* (:mod:`eqlatent.groups.samplers`) is a callable ``sampler(generator) ->
+GroupAction`` that draws one random group element and says how it acts on the function's input
+and output.  The checks compare ``f(g . x)`` with ``f(x)`` (invariance) or with ``g . f(x)``
+(equivariance) over several sampled elements and report the worst error, so a failing check says
+by how much it failed, not just that it did.  They live in the package (as e3nn's
+``assert_equivariant``) because every projection's :meth:`~eqlatent.projections.base.InvariantProjection.check_invariance`
+runs them, and a researcher can run them on their own encoder.
 
 Examples
 --------
 >>> import torch
->>> from eqlatent.testing import assert_invariant, node_permutation_sampler
+>>> from eqlatent.groups.equivariance import assert_invariant
+>>> from eqlatent.groups.samplers import node_permutation_sampler
 >>> x = torch.randn(4, 6, 1)
 >>> assert_invariant(lambda z: z.sum(1), x, node_permutation_sampler(), atol=1e-5)
 """
@@ -19,23 +21,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import lightning as L
 import torch
-from torch import Tensor
 
-from eqlatent.groups.samplers import (
-    Action,
-    GroupAction,
-    GroupSampler,
-    cyclic_shift_sampler,
-    node_permutation_sampler,
-    rot90_sampler,
-    so2_irreps_sampler,
-)
+from eqlatent.groups.samplers import GroupSampler
 
-__all__ = ["Action", "CrashAfterEpochs", "GroupAction", "GroupSampler", "assert_equivariant", "assert_invariant",
-           "cyclic_shift_sampler", "equivariance_error", "invariance_error", "node_permutation_sampler",
-           "random_dense_graphs", "rot90_sampler", "so2_irreps_sampler"]
+__all__ = ["assert_equivariant", "assert_invariant", "equivariance_error", "invariance_error"]
 
 
 def _max_abs_diff(a: Any, b: Any) -> float:
@@ -89,33 +79,3 @@ def assert_equivariant(fn: Callable, x: Any, group_sampler: GroupSampler, atol: 
     err = equivariance_error(fn, x, group_sampler, n_samples, seed)
     if not err <= atol:
         raise AssertionError(f"not equivariant: max |f(g.x) - g.f(x)| = {err:.3g} > atol {atol:.3g}")
-
-
-def random_dense_graphs(batch: int, n: int, n_types: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """SYNTHETIC dense graphs for tests: ``node_type [B, n]`` (-1 = empty slot, ~30 %) and symmetric ``bond_type``.
-
-    Bonds (types 1-4, ~30 % of pairs) join only occupied slots, and empty slots sit at random
-    places, so a test also sees padding in the middle of a graph.
-    """
-    node = torch.randint(n_types, (batch, n), generator=generator)
-    node[torch.rand(batch, n, generator=generator) < 0.3] = -1
-    bond = torch.randint(5, (batch, n, n), generator=generator) * (torch.rand(batch, n, n, generator=generator) < 0.3)
-    bond = torch.triu(bond, 1)
-    bond = bond + bond.transpose(1, 2)
-    real = node >= 0
-    return node, bond * (real.unsqueeze(1) & real.unsqueeze(2))
-
-
-class CrashAfterEpochs(L.Callback):
-    """Raise once ``epochs`` training epochs have finished (and been checkpointed).
-
-    Tests use it to interrupt a real run at a known point: the crash happens at the start
-    of epoch ``epochs``, after ModelCheckpoint saved the end of the previous epoch.
-    """
-
-    def __init__(self, epochs: int = 1) -> None:
-        self.epochs = int(epochs)
-
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.current_epoch >= self.epochs:
-            raise RuntimeError(f"simulated crash after {self.epochs} epoch(s)")

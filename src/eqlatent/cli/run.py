@@ -1,4 +1,4 @@
-"""Command-line entry point: ``python -m eqlatent.run experiment=<study> [overrides]``.
+"""Command-line entry point: ``python -m eqlatent.cli.run experiment=<study> [overrides]``.
 
 Thin on purpose: it checks the command line, seeds, sets wandb to offline unless asked
 otherwise, and hands the composed config to the study function named by ``cfg.study``.
@@ -18,11 +18,11 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from eqlatent.commandline import check_overrides, require_configs
-from eqlatent.config import CONFIG_DIR
+from eqlatent.runtime.commandline import check_overrides, require_configs
+from eqlatent.runtime.config import CONFIG_DIR
 from eqlatent.errors import ConfigError, EqlatentError
 
-PROG = "python -m eqlatent.run"
+PROG = "python -m eqlatent.cli.run"
 # Hydra flags after which nothing runs (help, versions, shell completion, config info): passed on unchecked
 _INFO_FLAGS = ("help", "hydra_help", "shell_completion", "info")
 
@@ -37,7 +37,7 @@ def run_study(cfg: DictConfig) -> dict:
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     import lightning
 
-    from eqlatent.console import configure_console, set_matmul_precision
+    from eqlatent.runtime.console import configure_console, set_matmul_precision
 
     configure_console()
     set_matmul_precision(str(cfg.get("matmul_precision", "highest")))
@@ -123,7 +123,7 @@ def hydra_main(cfg: DictConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m eqlatent.run [overrides]``: check the command line, then hand it to Hydra."""
+    """``python -m eqlatent.cli.run [overrides]``: check the command line, then hand it to Hydra."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if "-h" in argv or "--help" in argv:
