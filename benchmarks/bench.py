@@ -88,6 +88,8 @@ def _verdict(percent: float) -> str:
 
 
 def molecule_projection_costs(batch: int, repeats: int, proj_repeats: int) -> list[list[object]]:
+    from eqlatent.studies.molecules.node_retention import instantiate_projections
+
     rows = []
     node_type, bond_type = _qm9_batch(batch)
     proj_cfg = _experiment("molecules").projection
@@ -96,8 +98,7 @@ def molecule_projection_costs(batch: int, repeats: int, proj_repeats: int) -> li
         t_enc = median_seconds(lambda: vae.encode(node_type, bond_type), repeats)
         z = vae.encode(node_type, bond_type)[0]
         meta = {"mask": node_type >= 0}
-        for name, pc in proj_cfg.items():
-            proj = hydra.utils.instantiate(pc)
+        for name, proj in instantiate_projections(proj_cfg).items():
             if hasattr(proj, "applies_to") and not proj.applies_to(d):
                 continue
             t = median_seconds(lambda: proj(z, meta), proj_repeats)
@@ -115,6 +116,8 @@ def image_projection_costs(batch: int, repeats: int, proj_repeats: int,
                            encoders: list[str] | None) -> list[list[object]]:
     from eqlatent.data.rotated_mnist import load_rotated_mnist
     from eqlatent.data.rotation import rotate_images
+    from eqlatent.projections.registry import build_projection, projection_class
+    from eqlatent.studies.projection_configs import projection_config
 
     x = load_rotated_mnist(n_train=batch, n_test=1).train.images
     cfg = _experiment("images")
@@ -132,11 +135,12 @@ def image_projection_costs(batch: int, repeats: int, proj_repeats: int,
                          100 * t_orbit / t_enc, "n/a: encoder passes"])
             z_orbit = enc.encode(xs).reshape(batch, copies, -1)
         for name, pc in proj_cfg.items():
-            cls = hydra.utils.get_class(pc._target_)
+            projection, kwargs = projection_config(name, pc)
+            cls = projection_class(projection)
             for lay, lat in ((layout, z),) + ((("orbit", z_orbit),) if layout == "vector" else ()):
                 if not cls.supports(lay):
                     continue
-                proj = hydra.utils.instantiate(pc, layout=lay)
+                proj = build_projection(projection, lay, **kwargs)
                 if getattr(proj, "n_functionals", 0) is None:  # random projections: K = latent dim
                     proj = proj.with_k(lat[0].numel())
                 t = median_seconds(lambda: proj(lat), proj_repeats)

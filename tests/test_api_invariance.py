@@ -400,3 +400,19 @@ def test_low_precision_is_computed_in_float32_and_rounded_once(dtype, rel, name,
         err = float((proj(moved).float() - out.float()).abs().max())
         print(f"\n{dtype} {method} invariance error {err:.1e} (bound 2 * {rel:.1e} * {scale:.1f})")
         assert err <= 2 * rel * scale
+
+
+def test_method_is_the_deprecated_name_of_projection():
+    """One name for "which projection" everywhere (``projection``); ``method=``, the toolkit's earlier word,
+    still builds the same projection, with a DeprecationWarning naming the new keyword."""
+    ft = mixed_field_type("C8")
+    new = eqlatent.invariant_projection(ft, projection="norm")
+    with pytest.warns(DeprecationWarning, match="projection="):
+        old = eqlatent.invariant_projection(ft, method="norm")
+    x = latent(ft)
+    assert type(old) is type(new) and torch.equal(old(x), new(x))
+    with pytest.warns(DeprecationWarning, match="name"):
+        assert old.method == "norm" == old.name
+    with pytest.raises(ConfigError) as e:
+        eqlatent.invariant_projection(ft, "norm", method="canonicalize")
+    _one_line(e, "projection=")

@@ -129,7 +129,7 @@ def test_retention_result_and_markdown():
 def test_retention_cli(tmp_path):
     torch.save(torch.randn(40, 3, 8), tmp_path / "z.pt")
     cmd = [sys.executable, "-m", "eqlatent.cli.retention", "--latents", str(tmp_path / "z.pt"), "--group", "C8",
-           "--method", "random_invariant", "--n-pairs", "200"]
+           "--projection", "random_invariant", "--n-pairs", "200"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "| C8 | random_invariant | 40 | 200 |" in out.stdout
@@ -142,7 +142,8 @@ def test_docstring_examples_run():
 
     names = ["eqlatent.groups.trig", "eqlatent.groups.quotient", "eqlatent.groups.samplers", "eqlatent.toolkit.invariant",
              "eqlatent.toolkit.nodes", "eqlatent.toolkit.retention_measure", "eqlatent.groups.specs",
-             "eqlatent.metrics.distance_retention"]
+             "eqlatent.metrics.distance_retention", "eqlatent.projections.registry", "eqlatent.projections.node_projection",
+             "eqlatent.groups.equivariance"]
     for module in map(importlib.import_module, names):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.failed == 0 and result.attempted > 0, module.__name__

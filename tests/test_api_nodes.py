@@ -11,7 +11,9 @@ import torch
 
 import eqlatent
 from eqlatent.errors import ConfigError, LatentShapeError
-from eqlatent.toolkit.nodes import NODE_METHODS
+from eqlatent.projections.registry import projection_class, projection_names
+
+NODE_METHODS = projection_names("nodes")
 
 
 def graphs(d=3, n_graphs=7, seed=0):
@@ -26,7 +28,7 @@ def test_equals_the_dense_projection_of_each_graph_and_is_permutation_invariant(
     d = 1 if method == "sort" else 3
     x, batch, sizes = graphs(d)
     out = eqlatent.project_nodes(x, batch, method)
-    proj = NODE_METHODS[method]()
+    proj = projection_class(method)()
     slots = int(sizes.max())
     for g, xg in enumerate(torch.split(x, sizes.tolist())):
         if method in ("sort", "lex_sort", "channel_sort"):  # padding = zero-latent nodes, sorted in with the others
@@ -48,7 +50,7 @@ def test_pyg_batch_module_and_fixed_width():
     module = eqlatent.NodeProjection("lex_sort", max_num_nodes=10)
     assert torch.equal(module(data), eqlatent.project_nodes(x, batch, "lex_sort", max_num_nodes=10))
     assert module(data).shape == (len(sizes), 20)
-    assert eqlatent.project_nodes(torch.randn(4, 5, 1), method="sort").shape == (4, 5)  # dense, no padding
+    assert eqlatent.project_nodes(torch.randn(4, 5, 1), projection="sort").shape == (4, 5)  # dense, no padding
 
 
 def test_bad_input_is_a_one_line_error_naming_the_fix():
@@ -60,7 +62,7 @@ def test_bad_input_is_a_one_line_error_naming_the_fix():
         (lambda: eqlatent.project_nodes(x, batch, "median"), ConfigError, "sort, lex_sort"),
         (lambda: eqlatent.NodeProjection("median"), ConfigError, "sort, lex_sort"),
         (lambda: eqlatent.project_nodes(x.masked_fill(x > 1.5, float("nan")), batch), LatentShapeError, "NaN"),
-        (lambda: eqlatent.project_nodes(x, method="sum_pool"), LatentShapeError, "batch [num_nodes]"),
+        (lambda: eqlatent.project_nodes(x, projection="sum_pool"), LatentShapeError, "batch [num_nodes]"),
         (lambda: eqlatent.project_nodes(x, batch, "sum"), ConfigError, "now called 'sum_pool'"),
         (lambda: eqlatent.NodeProjection("max"), ConfigError, "now called 'max_pool'"),
     ]
@@ -89,12 +91,12 @@ def test_max_num_nodes_below_the_largest_graph_is_an_error_not_a_silent_truncati
         assert torch.equal(eqlatent.project_nodes(x, batch, method, max_num_nodes=8), expected)
         module = eqlatent.NodeProjection(method, max_num_nodes=8, in_features=2)
         assert torch.allclose(module(x, batch), expected) and torch.allclose(module(x, batch, num_graphs=6), expected)
-        assert eqlatent.project_nodes(torch.randn(3, 11, 2), method=method, max_num_nodes=8).shape == (3, 2)
+        assert eqlatent.project_nodes(torch.randn(3, 11, 2), projection=method, max_num_nodes=8).shape == (3, 2)
     with pytest.raises(LatentShapeError) as err:
         eqlatent.toolkit.nodes.dense_nodes(x, batch, max_num_nodes=8)
     one_line(err, "11 nodes")
     with pytest.raises(LatentShapeError) as err:  # dense input: more node slots than max_num_nodes
-        eqlatent.project_nodes(torch.randn(4, 11, 2), method="lex_sort", max_num_nodes=8)
+        eqlatent.project_nodes(torch.randn(4, 11, 2), projection="lex_sort", max_num_nodes=8)
     one_line(err, "11", "max_num_nodes")
     # max_num_nodes equal to the largest graph is fine and invariant
     out = eqlatent.project_nodes(x, batch, "lex_sort", max_num_nodes=11)
@@ -117,9 +119,9 @@ def test_fixed_width_is_an_explicit_request_and_feeds_a_linear_layer_across_batc
     assert len(widths) == 2  # the width follows each batch's largest graph unless max_num_nodes is given
     # dense input is padded to the requested number of slots too (zero nodes, sorted in with the real ones)
     z = torch.randn(4, 5, 1)
-    fixed = eqlatent.project_nodes(z, method="sort", max_num_nodes=7)
+    fixed = eqlatent.project_nodes(z, projection="sort", max_num_nodes=7)
     padded = torch.cat([z, z.new_zeros(4, 2, 1)], 1)
-    assert fixed.shape == (4, 7) and torch.equal(fixed, eqlatent.project_nodes(padded, method="sort"))
+    assert fixed.shape == (4, 7) and torch.equal(fixed, eqlatent.project_nodes(padded, projection="sort"))
 
 
 def test_return_counts_tells_zero_padding_from_zero_latent_nodes():
@@ -167,7 +169,7 @@ def test_default_method_works_for_any_d_and_lex_sort_equals_sort_for_one_channel
     x1 = x1.round()  # ties
     assert torch.equal(eqlatent.project_nodes(x1, batch1, "lex_sort"), eqlatent.project_nodes(x1, batch1, "sort"))
     z = torch.randn(6, 9, 1).round()
-    assert torch.equal(eqlatent.project_nodes(z, method="lex_sort"), eqlatent.project_nodes(z, method="sort"))
+    assert torch.equal(eqlatent.project_nodes(z, projection="lex_sort"), eqlatent.project_nodes(z, projection="sort"))
 
 
 @pytest.mark.parametrize("method", list(NODE_METHODS))
@@ -182,17 +184,17 @@ def test_empty_graphs_are_errors_and_empty_batches_give_empty_rows_where_the_wid
     one_line(err, "4, 5", "no nodes")
     data = Batch.from_data_list([Data(x=torch.randn(2, d)), Data(x=torch.zeros(0, d)), Data(x=torch.randn(3, d))])
     with pytest.raises(LatentShapeError) as err:
-        eqlatent.project_nodes(data, method=method)
+        eqlatent.project_nodes(data, projection=method)
     one_line(err, "graph 1 ", "no nodes")
     with pytest.raises(LatentShapeError) as err:
-        eqlatent.project_nodes(torch.zeros(3, 0, d), method=method)
+        eqlatent.project_nodes(torch.zeros(3, 0, d), projection=method)
     one_line(err, "no nodes")
     with pytest.raises(LatentShapeError) as err:
         eqlatent.toolkit.nodes.dense_nodes(x, batch, num_graphs=6)
     one_line(err, "no nodes")
     sort = method in ("sort", "lex_sort", "channel_sort")
     no_rows, no_ids = torch.zeros(0, d), torch.zeros(0, dtype=torch.long)
-    assert eqlatent.project_nodes(torch.zeros(0, 4, d), method=method).shape == (0, 4 * d if sort else d)
+    assert eqlatent.project_nodes(torch.zeros(0, 4, d), projection=method).shape == (0, 4 * d if sort else d)
     assert eqlatent.project_nodes(no_rows, no_ids, method, max_num_nodes=5).shape == (0, 5 * d if sort else d)
     module = eqlatent.NodeProjection(method, max_num_nodes=5)
     assert module(no_rows, no_ids, num_graphs=None).shape == (0, 5 * d if sort else d)
@@ -265,7 +267,7 @@ def test_the_sync_free_module_path_equals_project_nodes(method):
     dense, mask = to_dense_batch(x, batch)
     from_dense = module(dense, mask=mask)
     assert torch.allclose(from_dense.out, expected.out, atol=1e-6) and torch.equal(from_dense.counts, sizes)
-    assert torch.allclose(eqlatent.project_nodes(dense, method=method, max_num_nodes=10, mask=mask), expected.out,
+    assert torch.allclose(eqlatent.project_nodes(dense, projection=method, max_num_nodes=10, mask=mask), expected.out,
                           atol=1e-6)
 
 
@@ -312,3 +314,18 @@ def test_nan_passes_through_the_module_and_is_refused_at_the_api_or_on_request()
     with pytest.raises(LatentShapeError) as err:
         eqlatent.project_nodes(x, batch, "sum_pool")
     one_line(err, "NaN")
+
+
+def test_method_is_the_deprecated_name_of_projection():
+    x, batch, _ = graphs(3)
+    expected = eqlatent.project_nodes(x, batch, projection="sum_pool")
+    with pytest.warns(DeprecationWarning, match="projection="):
+        assert torch.equal(eqlatent.project_nodes(x, batch, method="sum_pool"), expected)
+    with pytest.warns(DeprecationWarning, match="projection="):
+        module = eqlatent.NodeProjection(method="sum_pool")
+    assert module.name == "sum_pool" and torch.equal(module(x, batch), expected)
+    with pytest.raises(ConfigError) as err:  # a subclass is its own projection
+        from eqlatent.projections.sort import Sort
+
+        Sort("lex_sort")
+    one_line(err, "NodeProjection('lex_sort'")

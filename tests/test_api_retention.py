@@ -188,7 +188,7 @@ def test_retention_takes_a_field_type_spec():
 def test_cli_reads_npy_and_a_mixed_field_type(tmp_path, capsys):
     np.save(tmp_path / "z.npy", np.random.default_rng(0).standard_normal((30, 18)))
     code = main(["--latents", str(tmp_path / "z.npy"), "--field-type", "C4: 4 regular + 2 trivial",
-                 "--method", "random_invariant", "norm", "--n-pairs", "100", "--knn-k", "4", "--n-knn", "30",
+                 "--projection", "random_invariant", "norm", "--n-pairs", "100", "--knn-k", "4", "--n-knn", "30",
                  "--n-functionals", "9"])
     out = capsys.readouterr()
     assert code == 0, out.err
@@ -203,7 +203,7 @@ def test_cli_node_latents_with_a_batch_vector_and_json(tmp_path, capsys):
     np.savez(tmp_path / "nodes.npz", x=x.numpy(), batch=batch.numpy())
     outs = []
     for name in ("nodes.pt", "nodes.npz"):
-        code = main(["--latents", str(tmp_path / name), "--group", "S_n", "--method", "lex_sort", "sum_pool",
+        code = main(["--latents", str(tmp_path / name), "--group", "S_n", "--projection", "lex_sort", "sum_pool",
                      "--n-pairs", "100", "--knn-k", "3", "--json"])
         out = capsys.readouterr()
         assert code == 0, out.err
@@ -213,12 +213,27 @@ def test_cli_node_latents_with_a_batch_vector_and_json(tmp_path, capsys):
     assert outs[0][0] == eqlatent.retention(x, ["lex_sort"], "S_n", batch=batch, n_pairs=100, knn_k=3).as_dicts()[0]
 
 
+def test_cli_method_is_the_old_name_of_projection(tmp_path, capsys):
+    """``--method`` (the option's name before one name was used everywhere) still works and says the new name."""
+    x, batch = mixed_graphs()
+    torch.save({"x": x, "batch": batch}, tmp_path / "nodes.pt")
+    runs = {}
+    for option in ("--projection", "--method"):
+        code = main(["--latents", str(tmp_path / "nodes.pt"), "--group", "S_n", option, "lex_sort", "--n-pairs", "100",
+                     "--knn-k", "3", "--json"])
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        runs[option] = (json.loads(out.out), out.err)
+    assert runs["--method"][0] == runs["--projection"][0]
+    assert "--method is now called --projection" in runs["--method"][1] and not runs["--projection"][1]
+
+
 @pytest.mark.parametrize("argv, what", [
     (["--group", "S_n", "--k", "3"], "--knn-k"),
     (["--field-type", "C4: 4 regulr"], "regulr"),
     (["--field-type", "C4: 4 regular"], "has 16"),  # 18 numbers are not 4 regular C4 fields
     (["--group", "C4"], "--field-type"),  # 18 numbers: mixed fields, which only a spec describes
-    (["--group", "S_n", "--method", "nope"], "nope"),
+    (["--group", "S_n", "--projection", "nope"], "nope"),
     (["--group", "S_n", "--bogus"], "--bogus"),
 ])
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, what):
@@ -246,7 +261,7 @@ def test_the_docstring_says_distance_preserving_not_lossless():
 
 def test_cli_warns_about_a_small_sample_in_one_line(tmp_path, capsys):
     np.save(tmp_path / "z.npy", np.random.default_rng(1).standard_normal((5, 4, 1)))
-    code = main(["--latents", str(tmp_path / "z.npy"), "--group", "S_n", "--method", "sort", "sum_pool"])
+    code = main(["--latents", str(tmp_path / "z.npy"), "--group", "S_n", "--projection", "sort", "sum_pool"])
     out = capsys.readouterr()
     assert code == 0
     assert out.err.count("\n") == 1 and out.err.startswith("warning:") and "trivially 1" in out.err
@@ -263,7 +278,7 @@ def test_retention_prints_nothing_off_a_terminal(capfd):
 
 def test_a_callable_for_s_n_gets_the_padding_mask_by_its_convention():
     """meta={"mask": ...} for the studies' projections, mask= for NodeProjection, nothing for f(z)."""
-    from eqlatent.projections.pooling import MeanPool
+    from eqlatent.projections.mean_pool import MeanPool
 
     x, batch = mixed_graphs(n_graphs=30, d=2)
     kw = dict(n_pairs=200, knn_k=3, n_knn=30)

@@ -30,6 +30,7 @@ import torch
 import eqlatent
 from eqlatent.groups.field_types import import_escnn
 from eqlatent.projections.base import concrete_projections
+from eqlatent.projections.registry import projection_names
 
 escnn = import_escnn()
 from escnn import gspaces, nn  # noqa: E402
@@ -89,7 +90,7 @@ def _field_module(group: str, method: str, reduce: str, regular: bool):
     return proj, z
 
 
-NODE_METHODS = list(eqlatent.toolkit.nodes.NODE_METHODS)
+NODE_METHODS = list(projection_names("nodes"))
 
 
 def _node_inputs(method: str, form: str):
@@ -161,18 +162,18 @@ def test_every_discovered_projection_runs_on_the_meta_device(proj):
     _assert_meta(proj, z)
 
 
-def test_the_compiled_field_norm_of_the_irreps_layout_is_irrep_norms():
-    """FieldNorm reads the SO(2) irreps layout's norms off directly (compile-friendly): the same numbers."""
+def test_the_compiled_norm_of_the_irreps_layout_is_irrep_norms():
+    """Norm reads the SO(2) irreps layout's norms off directly (compile-friendly): the same numbers."""
     from eqlatent.groups.layouts import irreps_action
-    from eqlatent.projections.field_norm import FieldNorm, irrep_norms
+    from eqlatent.projections.norm import Norm, irrep_norms
 
     z = torch.randn(6, 3, 7, dtype=torch.float64)
-    assert torch.equal(FieldNorm(layout="irreps")(z), irrep_norms(irreps_action(3, 7), z.flatten(1)))
+    assert torch.equal(Norm(layout="irreps")(z), irrep_norms(irreps_action(3, 7), z.flatten(1)))
 
 
 def test_a_graph_break_fails_this_check():
     """The check can fail: a host sync in a projection breaks the graph and fullgraph raises."""
-    from eqlatent.projections.pooling import SumPool
+    from eqlatent.projections.sum_pool import SumPool
 
     class Synced(SumPool):
         def project(self, z, meta):

@@ -3,7 +3,7 @@
 Invariance is on the contract (as escnn's ``check_equivariance``): every concrete
 ``InvariantProjection`` subclass in ``eqlatent.projections`` and ``eqlatent.toolkit`` is found
 by :func:`~eqlatent.projections.base.concrete_projections` (every module imported, subclasses
-collected recursively, abstract bases such as ``NodeLatentProjection`` left out by
+collected recursively, abstract bases such as ``NodeProjection`` left out by
 ``inspect.isabstract``) and checked with ``check_contract``: each of its ``examples()`` on a
 random float64 latent of its own layout, 8 random elements of the group it removes.  A class
 that does not say how to sample its latent and group fails here with what to add.
@@ -32,8 +32,8 @@ import torch
 import eqlatent
 from eqlatent.errors import LatentShapeError
 from eqlatent.projections.base import PROJECTION_PACKAGES, InvariantProjection, concrete_projections
-from eqlatent.projections.image_latent import ImageLatentProjection
-from eqlatent.projections.node_latent import NodeLatentProjection
+from eqlatent.projections.field_projection import FieldProjection
+from eqlatent.projections.node_projection import NodeProjection
 from eqlatent.groups.equivariance import assert_equivariant, assert_invariant, equivariance_error, invariance_error
 from eqlatent.groups.samplers import cyclic_shift_sampler, node_permutation_sampler, rot90_sampler
 
@@ -103,17 +103,17 @@ DISCOVERED = concrete_projections()
 def test_discovery_walks_both_bases_and_leaves_out_abstract_ones():
     assert DISCOVERED, "no InvariantProjection subclass found"
     assert all(not inspect.isabstract(c) for c in DISCOVERED)
-    assert not {InvariantProjection, NodeLatentProjection, ImageLatentProjection} & set(DISCOVERED)
+    assert not {InvariantProjection, NodeProjection, FieldProjection} & set(DISCOVERED)
     # both intermediate bases and a direct subclass are reached (recursive discovery)
-    assert any(issubclass(c, NodeLatentProjection) for c in DISCOVERED)
-    assert any(issubclass(c, ImageLatentProjection) for c in DISCOVERED)
+    assert any(issubclass(c, NodeProjection) for c in DISCOVERED)
+    assert any(issubclass(c, FieldProjection) for c in DISCOVERED)
     assert any(c.__bases__ == (InvariantProjection,) for c in DISCOVERED)
 
 
 def test_no_projection_subclass_hides_outside_the_discovered_packages():
     """Discovery imports PROJECTION_PACKAGES only (importing all of eqlatent would run its CLIs):
     a subclass defined anywhere else in the source tree must fail here, not go unchecked."""
-    known = {"InvariantProjection", "NodeLatentProjection", "ImageLatentProjection"} | {c.__name__ for c in DISCOVERED}
+    known = {"InvariantProjection", "NodeProjection", "FieldProjection"} | {c.__name__ for c in DISCOVERED}
     root = Path(eqlatent.__file__).parent
     walked = {tuple(p.split(".")[1:]) for p in PROJECTION_PACKAGES}
     outside = []
@@ -137,7 +137,7 @@ def test_every_projection_keeps_its_invariance_claim(cls):
 
 
 def test_the_contract_check_catches_a_projection_that_is_not_invariant():
-    class FirstNode(NodeLatentProjection):  # keeps node 0: moves under node permutations
+    class FirstNode(NodeProjection):  # keeps node 0: moves under node permutations
         name = "first_node"
 
         def project(self, z, meta):
@@ -147,7 +147,7 @@ def test_the_contract_check_catches_a_projection_that_is_not_invariant():
     with pytest.raises(AssertionError, match=r"FirstNode\(name='first_node'.* is not invariant: max \|pi\(g.z\) "):
         FirstNode.check_contract()
 
-    class FalseBaseline(NodeLatentProjection):  # claims invariant=False but is invariant
+    class FalseBaseline(NodeProjection):  # claims invariant=False but is invariant
         name, invariant = "false_baseline", False
 
         def project(self, z, meta):
@@ -165,7 +165,7 @@ def test_a_projection_that_cannot_be_checked_fails_discovery_with_what_to_add():
                                              r"so its invariance cannot be checked: add example_latent\(generator\)"):
         _SumNodes.check_contract()
 
-    class NeedsArguments(NodeLatentProjection):  # cls() fails: must say which instances to check
+    class NeedsArguments(NodeProjection):  # cls() fails: must say which instances to check
         name = "needs_arguments"
 
         def __init__(self, k):
@@ -188,7 +188,7 @@ def test_contract_docstring_example_runs():
 
 
 def test_check_invariance_on_a_given_latent_and_tolerance():
-    from eqlatent.projections.pooling import SumPool
+    from eqlatent.projections.sum_pool import SumPool
     from eqlatent.projections.random_invariant import RandomInvariant
 
     assert SumPool().check_invariance(torch.randn(4, 6, 2)) <= 1e-5  # float32: the base tolerance is 1e-5
@@ -201,14 +201,37 @@ def test_check_invariance_on_a_given_latent_and_tolerance():
         grid.check_invariance(atol=1e-10)
 
 
-def test_one_name_per_projection_in_configs_toolkit_and_cli():
-    """Every name ``eqlatent.invariant_projection`` / ``project_nodes`` (and so the retention CLI's ``--method``)
-    accepts is the name of a config in ``configs/projection/`` and of the projection object it builds."""
-    from eqlatent.runtime.config import project_root
-    from eqlatent.toolkit.invariant import FIELD_METHODS
-    from eqlatent.toolkit.nodes import NODE_METHODS
+def test_one_name_per_projection_in_modules_classes_configs_and_the_registry():
+    """Every projection has one name: its module ``projections/<name>.py``, its class (the name in CamelCase),
+    its config ``configs/projection/<name>.yaml`` (a block of that name) and its registry entry; every discovered
+    class is in the registry, and every name ``invariant_projection`` / ``project_nodes`` / the retention CLI take."""
+    import yaml
 
-    configs = {p.stem for p in (project_root() / "configs" / "projection").glob("*.yaml")}
-    names = set(FIELD_METHODS) | set(NODE_METHODS)
-    assert names <= configs, names - configs
-    assert all(cls().name == name for name, cls in NODE_METHODS.items())
+    from eqlatent.projections.registry import camel, projection_classes, projection_names
+    from eqlatent.runtime.config import project_root
+
+    registry = projection_classes()
+    assert set(registry.values()) == set(DISCOVERED), set(registry.values()) ^ set(DISCOVERED)
+    folder = project_root() / "configs" / "projection"
+    for name, cls in registry.items():
+        assert cls.name == name and cls.__name__ == camel(name) and cls.__module__ == f"eqlatent.projections.{name}"
+        config = yaml.safe_load((folder / f"{name}.yaml").read_text())
+        assert list(config) == [name] and "_target_" not in (config[name] or {}), (name, config)
+    assert set(projection_names("field_type")) | set(projection_names("nodes")) <= set(registry)
+
+
+def test_the_public_modules_are_registry_classes_under_the_contract():
+    """``invariant_projection`` and ``NodeProjection(name)`` return the registry's classes, which the contract
+    checks on field types too (so the toolkit's objects are covered, not plain modules beside the contract)."""
+    from eqlatent.projections.registry import projection_class, projection_names
+
+    for name in projection_names("field_type"):
+        spec = "C8: 3 regular" if name.startswith("group_pool") else "C8: 2 regular + irrep1 + trivial"
+        proj = eqlatent.invariant_projection(spec, name)
+        assert type(proj) is projection_class(name) and type(proj) in DISCOVERED
+        assert any(p.latent_layout == "field_type" for p in type(proj).examples())
+        assert isinstance(proj, eqlatent.FieldProjection) and isinstance(proj, torch.nn.Module)
+    for name in projection_names("nodes"):
+        module = eqlatent.NodeProjection(name)
+        assert type(module) is projection_class(name) and type(module) in DISCOVERED
+        assert isinstance(module, eqlatent.NodeProjection) and module.name == name

@@ -3,9 +3,9 @@
 Subjects (:func:`tests.helpers.adversarial.all_subjects`): every class ``concrete_projections()``
 finds, each of its ``examples()``; ``eqlatent.invariant_projection(field_type, method)`` for
 C8, D4, SO(2) and O(2) field types with mixed fields (and regular-only ones for group
-pooling), every method of ``FIELD_METHODS`` the group allows (``random_invariant`` also with
+pooling), every projection of ``projection_names("field_type")`` the group allows (``random_invariant`` also with
 ``reduce="sort"`` over the finite groups); ``eqlatent.project_nodes(x, batch, method)`` for
-every method of ``NODE_METHODS``, on graphs of 3 to 6 nodes.
+every projection of ``projection_names("nodes")``, on graphs of 3 to 6 nodes.
 
 Latents (:data:`tests.helpers.adversarial.CASES`): generic Gaussian, ReLU-sparse, exactly tied
 (rounded), zero fields, constant fields, cancelling fields (pairs that sum to zero, e.g. two
@@ -48,13 +48,12 @@ _IDS = [s.name.replace(" · ", "-").replace(" ", "") for s in SUBJECTS]
 def test_the_matrix_covers_every_projection():
     """Every discovered class, every toolkit field method and every node method has rows (nothing skipped)."""
     from eqlatent.projections.base import concrete_projections
-    from eqlatent.toolkit.invariant import FIELD_METHODS
-    from eqlatent.toolkit.nodes import NODE_METHODS
+    from eqlatent.projections.registry import projection_names
 
     names = " ".join(s.name for s in SUBJECTS)
     assert all(f"[{cls.__name__}]" in names for cls in concrete_projections())
-    assert all(f"{m} · " in names for m in FIELD_METHODS)
-    assert all(f"{m} · project_nodes" in names for m in NODE_METHODS)
+    assert all(f"{m} · " in names for m in projection_names("field_type"))
+    assert all(f"{m} · project_nodes" in names for m in projection_names("nodes"))
     for group in ("C8", "D4", "SO2", "O2"):
         assert f"random_invariant · {group} mixed" in names and f"norm · {group} mixed" in names
     assert "canonicalize · SO2 mixed" in names and "canonicalize · O2" not in names  # O(2): refused

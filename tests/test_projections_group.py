@@ -25,18 +25,20 @@ from eqlatent.groups.layouts import all_irreps_rotations, all_rolls, roll_regula
 from eqlatent.models.cyclic_steerable_cnn import CyclicSteerableCNN
 from eqlatent.models.plain_cnn import PlainCNN
 from eqlatent.projections.canonicalize import Canonicalize
-from eqlatent.projections.field_norm import FieldNorm
-from eqlatent.projections.flatten import FlattenField
-from eqlatent.projections.group_pool import GroupPool
+from eqlatent.projections.norm import Norm
+from eqlatent.projections.identity_field import IdentityField
+from eqlatent.projections.group_pool_max import GroupPoolMax
+from eqlatent.projections.group_pool_mean import GroupPoolMean
 from eqlatent.projections.orbit_average import OrbitAverage
+from eqlatent.projections.orbit_max import OrbitMax
 from eqlatent.projections.random_invariant import RandomInvariant
 from eqlatent.studies.images.latents import encode_orbit
 from eqlatent.groups.equivariance import assert_invariant, invariance_error
 from eqlatent.groups.samplers import rot90_sampler
 
-REGULAR = [GroupPool("max"), GroupPool("mean"), FieldNorm(layout="regular"), Canonicalize(layout="regular"),
+REGULAR = [GroupPoolMax(), GroupPoolMean(), Norm(layout="regular"), Canonicalize(layout="regular"),
            RandomInvariant(16, layout="regular"), RandomInvariant(4, reduce="sort", layout="regular")]
-IRREPS_EXACT = [FieldNorm(layout="irreps"), Canonicalize(layout="irreps")]
+IRREPS_EXACT = [Norm(layout="irreps"), Canonicalize(layout="irreps")]
 
 
 def _regular(b=16, c=5, n=8, seed=0):
@@ -85,8 +87,8 @@ def test_random_invariant_so2_exact_on_its_grid_and_bounded_off_it():
 
 def test_flatten_is_the_non_invariant_baseline():
     z = _regular()
-    assert FlattenField(layout="regular")(z).shape == (16, 40)
-    assert (FlattenField(layout="regular")(roll_regular(z, 1)) - FlattenField(layout="regular")(z)).abs().max() > 0.1
+    assert IdentityField(layout="regular")(z).shape == (16, 40)
+    assert (IdentityField(layout="regular")(roll_regular(z, 1)) - IdentityField(layout="regular")(z)).abs().max() > 0.1
 
 
 def test_canonicalize_is_injective_on_orbits_and_group_pool_is_not():
@@ -94,8 +96,8 @@ def test_canonicalize_is_injective_on_orbits_and_group_pool_is_not():
     z2 = roll_regular(torch.flip(z1, dims=[-1]), 1)  # a reflection: a different C_4 orbit (generic z)
     canon = Canonicalize(layout="regular")
     assert (canon(z1) - canon(z2)).abs().max() > 1e-3
-    assert torch.allclose(GroupPool("max")(z1), GroupPool("max")(z2))  # same multiset: pooling collides
-    assert canon.lossless and not GroupPool("max").lossless
+    assert torch.allclose(GroupPoolMax()(z1), GroupPoolMax()(z2))  # same multiset: pooling collides
+    assert canon.lossless and not GroupPoolMax().lossless
 
 
 def test_random_invariant_is_seeded_and_k_sets_the_width():
@@ -109,7 +111,7 @@ def test_random_invariant_is_seeded_and_k_sets_the_width():
 
 def test_orbit_average_invariant_to_cyclic_shift_of_copies():
     z = torch.randn(6, 8, 10)
-    for proj in (OrbitAverage("mean"), OrbitAverage("max")):
+    for proj in (OrbitAverage(), OrbitMax()):
         for k in range(8):
             assert (proj(torch.roll(z, k, dims=1)) - proj(z)).abs().max() <= 1e-5
 
@@ -122,7 +124,7 @@ def test_pipeline_invariant_under_quarter_turns_of_the_input():
         for proj in REGULAR:
             assert_invariant(lambda im: proj(cnn8.encode(im)), x, rot90_sampler(), atol=1e-4, n_samples=4)
         plain = PlainCNN(channels=(4, 8, 8)).eval()
-        orbit = OrbitAverage("mean")
+        orbit = OrbitAverage()
         assert_invariant(lambda im: orbit(encode_orbit(plain, im, copies=4)), x, rot90_sampler(), atol=1e-4, n_samples=4)
         assert invariance_error(plain.encode, x, rot90_sampler(), n_samples=4) > 1e-3  # the raw CNN latent is not
 
@@ -147,21 +149,21 @@ def test_pixel_grid_rotation_of_smooth_images():
     angles = torch.rand(6, generator=gen) * 2 * math.pi
     with torch.no_grad():
         z, zr = model.encode(x), model.encode(rotate_images(x, angles))
-    for proj in (GroupPool("mean"), FieldNorm(layout="regular"), RandomInvariant(16, layout="regular")):
+    for proj in (GroupPoolMean(), Norm(layout="regular"), RandomInvariant(16, layout="regular")):
         p, pr = proj(z), proj(zr)
         assert ((pr - p).norm(dim=1) / p.norm(dim=1)).max() < 0.05, proj.name
 
 
 def test_bad_input_gives_one_line_errors():
     with pytest.raises(LatentShapeError, match="needs a latent with 3 dims") as err:
-        GroupPool("max")(torch.randn(4, 8))
+        GroupPoolMax()(torch.randn(4, 8))
     assert "\n" not in str(err.value)
     with pytest.raises(LatentShapeError, match="1 \\+ 2L"):
-        FieldNorm(layout="irreps")(torch.randn(4, 3, 6))
+        Norm(layout="irreps")(torch.randn(4, 3, 6))
     with pytest.raises(ConfigError, match="cannot handle 'irreps'"):
-        GroupPool("max", layout="irreps")
+        GroupPoolMax(layout="irreps")
     with pytest.raises(ConfigError, match="unknown latent layout"):
-        FlattenField(layout="sphere")
+        IdentityField(layout="sphere")
     with pytest.raises(ConfigError, match="reduce"):
         RandomInvariant(4, reduce="median")
 

@@ -20,13 +20,13 @@ from eqlatent.groups.quotient import hungarian_distance, quotient_distance
 from eqlatent.projections.base import concrete_projections
 from eqlatent.projections.channel_sort import ChannelSort
 from eqlatent.projections.lex_sort import LexSort
-from eqlatent.projections.node_latent import NodeLatentProjection, gather_nodes
+from eqlatent.projections.node_projection import NodeProjection, gather_nodes
 from eqlatent.projections.sort import Sort
 from eqlatent.groups.equivariance import assert_invariant
 from eqlatent.groups.samplers import node_permutation_sampler
 
 #: every invariant node-latent projection, discovered (a new one is covered without editing this file)
-INVARIANT = [proj for cls in concrete_projections() if issubclass(cls, NodeLatentProjection) and cls.invariant
+INVARIANT = [proj for cls in concrete_projections() if issubclass(cls, NodeProjection) and cls.invariant
              for proj in cls.examples()]
 
 

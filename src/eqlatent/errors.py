@@ -8,8 +8,6 @@ instead of a traceback.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
-
 
 class EqlatentError(Exception):
     """Base class: its message is a single line, ``<problem> -- <fix>``."""
@@ -31,11 +29,3 @@ class LatentShapeError(EqlatentError, ValueError):
 class ConfigError(EqlatentError, ValueError):
     """A configuration value is unknown or out of range."""
 
-
-def check_choice(kind: str, name: str, choices: Iterable[str], renamed: Mapping[str, str]) -> None:
-    """A one-line :class:`ConfigError` for a ``name`` of an earlier release (naming the one name now) or an unknown one."""
-    if name in renamed:
-        raise ConfigError(f"{kind} '{name}' is now called '{renamed[name]}'", f"pass method='{renamed[name]}'")
-    choices = list(choices)
-    if name not in choices:
-        raise ConfigError(f"unknown {kind} '{name}'", f"use one of {', '.join(choices)}")

@@ -206,8 +206,11 @@ def class_subjects() -> list[Subject]:
     out = []
     for cls in concrete_projections():
         for proj in cls.examples():
-            layout = getattr(proj, "latent_layout", None)
-            name = f"{proj.name} ({layout or 'nodes'}) [{cls.__name__}]"
+            layout = getattr(proj, "latent_layout", None) or "nodes"
+            if layout == "field_type":
+                layout = f"field type {proj.action.name}"
+            variant = "(sort)" if getattr(proj, "reduce", "max") == "sort" else ""
+            name = f"{proj.name}{variant} ({layout}) [{cls.__name__}]"
             out.append(Subject(name, _class_trial(proj)))
     return out
 
@@ -216,9 +219,14 @@ def _class_trial(proj: Any) -> Callable[[str, torch.dtype, int], Trial]:
     def trial(case: str, dtype: torch.dtype, seed: int) -> Trial:
         gen = torch.Generator().manual_seed(seed)
         z = proj.example_latent(gen)
-        # the group acts on the last axis of regular / irreps fields, on axis 1 of node and orbit latents
-        axis = 1 if getattr(proj, "latent_layout", None) in ("regular", "irreps") else 2
-        z = adversarial_latent(z, case, Fields.along(tuple(z.shape), axis), gen).to(dtype)
+        # the group acts on the last axis of regular / irreps fields, on axis 1 of node and orbit latents,
+        # on a field type's fields (blocks of the flat latent)
+        layout = getattr(proj, "latent_layout", None)
+        if layout == "field_type":
+            fields = Fields.of_field_type(proj.field_type)
+        else:
+            fields = Fields.along(tuple(z.shape), 1 if layout in ("regular", "irreps") else 2)
+        z = adversarial_latent(z, case, fields, gen).to(dtype)
         sampler = proj.group_sampler(z)
         slack = max(0.0, proj.invariance_atol(z) - _base_atol(proj, z)) if proj.invariant else 0.0
         return Trial(z, lambda t: proj(t), lambda t, g: sampler(g).on_input(t), slack, proj.invariant)
@@ -243,15 +251,16 @@ def _field_element_matrix(field_type: Any, generator: torch.Generator) -> Tensor
 
 def field_type_subjects(n_functionals: int = 8) -> list[Subject]:
     """``eqlatent.invariant_projection(field_type, method)`` for every field type of :data:`FIELD_TYPES` and every
-    method of ``FIELD_METHODS`` it allows (``random_invariant`` also with ``reduce="sort"`` over finite groups)."""
+    projection of ``projection_names("field_type")`` it allows (``random_invariant`` also with ``reduce="sort"`` over finite groups)."""
     from eqlatent.errors import ConfigError
     from eqlatent.groups.specs import parse_field_type
-    from eqlatent.toolkit.invariant import FIELD_METHODS, invariant_projection
+    from eqlatent.projections.registry import projection_names
+    from eqlatent.toolkit.invariant import invariant_projection
 
     out = []
     for label, spec in FIELD_TYPES.items():
         ft = parse_field_type(spec)
-        variants = [(m, "max") for m in FIELD_METHODS]
+        variants = [(m, "max") for m in projection_names("field_type")]
         if not ft.fibergroup.continuous:
             variants.append(("random_invariant", "sort"))
         for method, reduce in variants:
@@ -281,16 +290,17 @@ def _field_trial(field_type: Any, proj: torch.nn.Module) -> Callable[[str, torch
 
 
 def node_subjects() -> list[Subject]:
-    """``eqlatent.project_nodes(x, batch, method)`` for every method of ``NODE_METHODS`` (graphs of 3 to 6 nodes)."""
-    from eqlatent.toolkit.nodes import NODE_METHODS
+    """``eqlatent.project_nodes(x, batch, method)`` for every projection of ``projection_names("nodes")`` (graphs of 3 to 6 nodes)."""
+    from eqlatent.projections.registry import projection_names
 
-    return [Subject(f"{method} · project_nodes", _node_trial(method)) for method in NODE_METHODS]
+    return [Subject(f"{method} · project_nodes", _node_trial(method)) for method in projection_names("nodes")]
 
 
 def _node_trial(method: str) -> Callable[[str, torch.dtype, int], Trial]:
-    from eqlatent.toolkit.nodes import NODE_METHODS, project_nodes
+    from eqlatent.projections.registry import projection_class
+    from eqlatent.toolkit.nodes import project_nodes
 
-    channels = NODE_METHODS[method].latent_channels or 3
+    channels = projection_class(method).latent_channels or 3
 
     def trial(case: str, dtype: torch.dtype, seed: int) -> Trial:
         gen = torch.Generator().manual_seed(seed)

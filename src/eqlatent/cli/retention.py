@@ -1,6 +1,6 @@
 """How distance-preserving invariant projections are, on saved latents: one table row per projection, raw latent last.
 
-``python -m eqlatent.cli.retention --latents z.npy --field-type "C4: 4 regular + 2 trivial" --method random_invariant norm``
+``python -m eqlatent.cli.retention --latents z.npy --field-type "C4: 4 regular + 2 trivial" --projection random_invariant norm``
 (also ``eqlatent retention ...``).
 
 ``--latents`` is a torch file (``torch.save(z, "z.pt")``), a ``.npy`` array or a ``.npz``
@@ -10,7 +10,7 @@ under ``batch`` (or ``--batch FILE``).  The group: ``--group`` ``S_n`` (node lat
 ``D<N>`` (regular fields, e.g. ``[n, fields, N]``) or ``SO2`` (``[n, fields, 1+2L]``); or, for
 mixed fields, ``--field-type "<group>: <count> <rep> + ..."`` with reps ``regular``, ``trivial``,
 ``irrep<k>``, ``irrep(<j>,<k>)`` (see :func:`eqlatent.groups.specs.parse_field_type`).
-Prints a markdown table, one row per ``--method`` plus the raw latent (``--json``: a list of
+Prints a markdown table, one row per ``--projection`` (``--method``: its earlier name) plus the raw latent (``--json``: a list of
 rows); bad input (including latents holding NaN / inf: the CLI, like :func:`eqlatent.retention`, is an API
 boundary that checks values) is one line on stderr and exit status 2.  In Python: :func:`eqlatent.retention`.
 """
@@ -29,8 +29,7 @@ import torch
 
 from eqlatent.runtime.commandline import OneLineParser
 from eqlatent.errors import ConfigError, DataFileError, EqlatentError
-from eqlatent.toolkit.invariant import FIELD_METHODS
-from eqlatent.toolkit.nodes import NODE_METHODS
+from eqlatent.projections.registry import projection_names
 
 LATENT_KEYS = ("latents", "z", "x")
 SPEC_EXAMPLE = "'C4: 4 regular + 2 trivial'"
@@ -75,16 +74,17 @@ def load_latents(path: str, with_batch: bool = False) -> Any:
 def build_parser(prog: str) -> argparse.ArgumentParser:
     ap = OneLineParser(prog=prog, description=__doc__.splitlines()[0], allow_abbrev=False,
                        epilog="example: eqlatent retention --latents z.npy --field-type 'C4: 4 regular + 2 trivial' "
-                              "--method random_invariant norm   (docs/retention.md explains the table)")
+                              "--projection random_invariant norm   (docs/retention.md explains the table)")
     ap.add_argument("--latents", required=True,
                     help="latents [n, ...]: a torch file, .npy or .npz (or a dict with 'latents' / 'x' and 'batch')")
     where = ap.add_mutually_exclusive_group(required=True)
     where.add_argument("--group", help="S_n, C<N>, D<N> or SO2 (the studies' layouts), or a field-type spec")
     where.add_argument("--field-type", metavar="SPEC",
                        help=f"mixed fields, e.g. {SPEC_EXAMPLE} or 'SO2: irrep0 + 2*irrep1 + irrep2'")
-    ap.add_argument("--method", nargs="+", metavar="NAME",
+    ap.add_argument("--projection", nargs="+", metavar="NAME",
                     help=f"one or more projections, one row each (default random_invariant; S_n: lex_sort): "
-                         f"{' | '.join(FIELD_METHODS)}; S_n: {' | '.join(NODE_METHODS)}")
+                         f"{' | '.join(projection_names('field_type'))}; S_n: {' | '.join(projection_names('nodes'))}")
+    ap.add_argument("--method", nargs="+", metavar="NAME", dest="old_method", help=argparse.SUPPRESS)
     ap.add_argument("--batch", metavar="FILE", help="S_n: graph index of each node row [num_nodes] (.pt / .npy)")
     ap.add_argument("--n-pairs", type=int, default=2000,
                     help="distinct random pairs for Spearman / relative error (at most n(n-1)/2; default 2000)")
@@ -113,7 +113,11 @@ def _run(args: argparse.Namespace) -> Any:
     if args.batch is not None:
         batch = load_latents(args.batch)
     node = is_permutation_group(group)
-    methods = args.method or ["lex_sort" if node else "random_invariant"]
+    if args.old_method is not None:
+        if args.projection is not None:
+            raise ConfigError("both --projection and --method given", "pass --projection only (--method is its old name)")
+        print("warning: --method is now called --projection", file=sys.stderr)
+    names = args.projection or args.old_method or ["lex_sort" if node else "random_invariant"]
     shown = warnings.showwarning
 
     def show(message: Any, category: type, *rest: Any, **kw: Any) -> None:  # a small sample: one plain line
@@ -124,7 +128,7 @@ def _run(args: argparse.Namespace) -> Any:
 
     with warnings.catch_warnings():
         warnings.showwarning = show
-        report = retention(latents, methods, group, n_pairs=args.n_pairs, knn_k=args.knn_k, n_knn=args.n_knn,
+        report = retention(latents, names, group, n_pairs=args.n_pairs, knn_k=args.knn_k, n_knn=args.n_knn,
                            seed=args.seed, batch=batch if node else None, n_functionals=args.n_functionals,
                            baseline=not args.no_baseline)
     if batch is not None and not node:

@@ -122,6 +122,18 @@ class FieldAction:
             out[:, idx.flatten()] = torch.bmm(z[:, idx], m).flatten(1)
         return out
 
+    def regular_fields(self, z: Tensor) -> Tensor:
+        """``[B, D] -> [B, fields, |G|]``: the regular fields of ``z``, in channel order (all fields must be regular).
+
+        In a regular field the channels are the group elements and the group permutes them, so any
+        symmetric function of its last axis (max, mean) is invariant: group pooling.
+        """
+        irregular = sorted({fk.name for fk in self.kinds if not fk.regular})
+        if irregular:
+            raise ValueError(f"this {self.name} latent has {', '.join(irregular)} fields, not only regular ones")
+        index = torch.cat([fk.index for fk in self.kinds])
+        return z[:, index[index[:, 0].argsort()].to(z.device)]  # fields in channel order
+
     def irrep_coefficients(self, fk: FieldKind, z: Tensor) -> Tensor:
         """``[B, fields, size]`` coordinates of the fields of ``fk`` in their irreps basis."""
         zf = z[:, fk.index.to(z.device)]

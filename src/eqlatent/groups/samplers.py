@@ -104,3 +104,32 @@ def so2_irreps_sampler() -> GroupSampler:
         return GroupAction(on_input=lambda x: rotate_irreps(x, theta), description=f"SO(2) rotation by {theta:.3f}")
 
     return sample
+
+
+def field_type_sampler(field_type: Any) -> GroupSampler:
+    """Random elements of an escnn FieldType's group acting on flat latents ``[B, D]``: ``z -> z rho(g)^T``.
+
+    Finite groups: a uniform element; SO(2): a uniform angle; O(2): a uniform angle and reflection.
+    The matrices are escnn's own (``field_type.representation``), independent of the projections' actions.
+    """
+    import math
+
+    import numpy as np
+
+    from eqlatent.groups.field_types import circle_kind
+
+    group = field_type.fibergroup
+    circle = circle_kind(group)
+
+    def sample(gen: torch.Generator) -> GroupAction:
+        if circle is not None:
+            theta = float(torch.rand((), generator=gen, dtype=torch.float64)) * 2 * math.pi
+            flip = int(torch.randint(2, (), generator=gen))
+            element = group.element(theta) if circle == "SO(2)" else group.element((flip, theta))
+        else:
+            elements = list(group.elements)
+            element = elements[int(torch.randint(len(elements), (), generator=gen))]
+        rho = torch.from_numpy(np.asarray(field_type.representation(element), dtype=np.float64))
+        return GroupAction(on_input=lambda x: x @ rho.to(x).T, description=f"{group.name} element {element}")
+
+    return sample

@@ -12,9 +12,18 @@ Invariance is on the contract itself (as escnn's ``check_equivariance``): every 
 subclass says how to draw a latent of its layout (:meth:`InvariantProjection.example_latent`)
 and a random element of the group it removes (:meth:`InvariantProjection.group_sampler`), and
 :meth:`InvariantProjection.check_invariance` asserts ``pi(g . z) == pi(z)`` to a stated
-tolerance.  ``tests/test_projection_contract.py`` finds every subclass with
+tolerance.  ``tests/projections/test_contract.py`` finds every subclass with
 :func:`concrete_projections` and runs :meth:`InvariantProjection.check_contract` on it, so a
 new projection that does not provide these fails that test instead of going unchecked.
+
+Every projection is a ``torch.nn.Module`` (it goes after an encoder, in ``nn.Sequential``, and
+moves with ``.to(device)``) built from a layout (:mod:`eqlatent.projections.layouts`: a node
+latent, an escnn FieldType, the studies' image layouts); the two family bases,
+:class:`~eqlatent.projections.field_projection.FieldProjection` and
+:class:`~eqlatent.projections.node_projection.NodeProjection`, say how each layout's latents come
+in.  A projection's ``name`` is its one name everywhere: its module, its class (in CamelCase), its
+config ``configs/projection/<name>.yaml`` and the registry (:mod:`eqlatent.projections.registry`)
+that turns the name into the class.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import warnings
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Iterable, Mapping
 
@@ -36,20 +46,21 @@ if TYPE_CHECKING:
 Meta = Mapping[str, Tensor]
 
 #: packages whose modules :func:`concrete_projections` imports before collecting subclasses
-PROJECTION_PACKAGES = ("eqlatent.projections", "eqlatent.toolkit")
+PROJECTION_PACKAGES = ("eqlatent.projections",)
 #: a baseline that claims NOT to be invariant must move by more than this under a sampled element
 NOT_INVARIANT_MARGIN = 1e-3
 
 
-class InvariantProjection(ABC):
-    """Map a batch of equivariant latents to group-invariant vectors.
+class InvariantProjection(torch.nn.Module, ABC):
+    """Map a batch of equivariant latents to group-invariant vectors: a ``torch.nn.Module``.
 
     Subclasses set the class attributes below and implement :meth:`project`.
 
     Attributes
     ----------
     name:
-        Short identifier used in configs, tables and plots.
+        The projection's one name: its module, its config, its row in tables and plots, and what the
+        registry (:mod:`eqlatent.projections.registry`) resolves to its class.
     group:
         Which group action the projection removes, in words (e.g. ``"S_n: node
         permutations"`` or ``"C_N: cyclic shifts of the regular representation"``).
@@ -62,10 +73,13 @@ class InvariantProjection(ABC):
         True (the default) for a projection that removes ``group``; False only for the
         baselines that keep the raw latent (``identity``), which the check then requires
         to move under the group.
+    layouts:
+        The layouts (:data:`eqlatent.projections.layouts.LAYOUTS`) it can be built from; the
+        registry lists a projection under a layout only when it names it here.
 
     Every concrete subclass also defines :meth:`example_latent` and :meth:`group_sampler`
-    (the intermediate bases :class:`~eqlatent.projections.node_latent.NodeLatentProjection` and
-    :class:`~eqlatent.projections.image_latent.ImageLatentProjection` do it per layout), and
+    (the family bases :class:`~eqlatent.projections.node_projection.NodeProjection` and
+    :class:`~eqlatent.projections.field_projection.FieldProjection` do it per layout), and
     overrides :meth:`examples` when ``cls()`` alone does not cover its layouts or modes.
     """
 
@@ -74,11 +88,26 @@ class InvariantProjection(ABC):
     lossless: bool = False
     latent_ndim: int = 3
     invariant: bool = True
+    layouts: tuple[str, ...] = ()
 
-    def __call__(self, z: Tensor, meta: Meta | None = None) -> Tensor:
+    def __init__(self) -> None:
+        super().__init__()
+
+    def forward(self, z: Tensor, meta: Meta | None = None) -> Tensor:
         """Check the latent's layout, then project it; returns ``[batch, features]``."""
         self.check_latent(z)
         return self.project(z, meta or {})
+
+    @property
+    def method(self) -> str:
+        """Deprecated: a projection's name is :attr:`name` (``method`` was the toolkit modules' word for it)."""
+        warnings.warn(f"{type(self).__name__}.method is now called name", DeprecationWarning, stacklevel=2)
+        return self.name
+
+    @classmethod
+    def supports(cls, layout: str) -> bool:
+        """Whether this projection can be built for latents of the layout named ``layout``."""
+        return layout in cls.layouts
 
     def check_latent(self, z: Tensor) -> None:
         """Raise :class:`LatentShapeError` (one line) if ``z`` has the wrong layout."""
@@ -108,8 +137,10 @@ class InvariantProjection(ABC):
         """Return the invariant ``[batch, features]`` tensor for a checked latent."""
 
     def __repr__(self) -> str:
+        """One line (errors quote it): name, group, lossless or lossy, and the module's ``extra_repr``."""
         kind = "lossless" if self.lossless else "lossy"
-        return f"{type(self).__name__}(name={self.name!r}, group={self.group!r}, {kind})"
+        extra = self.extra_repr()
+        return f"{type(self).__name__}(name={self.name!r}, group={self.group!r}, {kind}{', ' + extra if extra else ''})"
 
     # -- invariance on the contract -------------------------------------------------------
 
@@ -194,7 +225,7 @@ def _missing(cls: type, *methods: str) -> str:
     return (f"{cls.__module__}.{cls.__qualname__} does not define {' and '.join(m + '()' for m in methods)}, so its "
             f"invariance cannot be checked: add example_latent(generator) -> a random float64 latent of its layout "
             f"and group_sampler(z) -> an eqlatent.groups.samplers sampler of the group it removes (or derive from "
-            f"NodeLatentProjection / ImageLatentProjection, which define both)")
+            f"NodeProjection / FieldProjection, which define both)")
 
 
 def concrete_projections(packages: Iterable[str] = PROJECTION_PACKAGES) -> list[type[InvariantProjection]]:

@@ -47,22 +47,23 @@ error.  The result is invariant (up to the tolerance above) and lossless, but no
 two latents whose canonical frames are far apart can be closer after a different group
 element, so distances only upper-bound the quotient distances.
 
-:func:`canonical_representative` is the one implementation, used by the studies'
-:class:`Canonicalize` and by ``eqlatent.invariant_projection(field_type, "canonicalize")``.
+:func:`canonical_representative` is the one implementation, run by :class:`Canonicalize` on every
+layout it is built from (``eqlatent.invariant_projection(field_type, "canonicalize")`` builds it from a
+field type).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from eqlatent.errors import ConfigError
 from eqlatent.groups.actions import FieldAction, FieldKind
-from eqlatent.groups.layouts import irreps_action, regular_action
 from eqlatent.projections.base import Meta
-from eqlatent.projections.image_latent import ImageLatentProjection, check_irreps_size
+from eqlatent.projections.field_projection import FieldProjection
 
 #: keys within ``KEY_TOL * eps * scale`` of each other are tied (covers float rounding of the group action)
 KEY_TOL = 64
@@ -238,34 +239,38 @@ def canonical_representative(action: FieldAction, z: Tensor) -> Tensor:
     why = canonicalization_error(action)
     if why is not None:
         raise ConfigError(f"canonicalize is not defined for {why}",
-                          "use method='random_invariant' or 'norm' for this group")
+                          "use projection='random_invariant' or 'norm' for this group")
     if action.kind == "finite":
         return _finite_representative(action, z)
     return _so2_representative(action, z)
 
 
-class Canonicalize(ImageLatentProjection):
-    """Orbit representative chosen by the argmax (C_N) or phase (SO(2)) of an orbit feature, ties broken invariantly.
+class Canonicalize(FieldProjection):
+    """Orbit representative chosen by the argmax (finite groups) or phase (SO(2)) of an orbit feature, ties broken
+    invariantly: ``[B, D] -> [B, D]`` (a field type), ``[B, C, N or 1+2L] -> [B, C*(N or 1+2L)]`` (the studies').
 
-    Group: C_N (regular) or SO(2) (irreps).  Lossless (injective on orbits); not isometric.
+    Group: any finite group (C_N, D_N, ...) or SO(2); not O(2) (a one-line error at construction).
+    Lossless (injective on orbits); not isometric.
     """
 
     name = "canonicalize"
-    group = "C_N shifts of regular fields / SO(2) rotations of irreps fields"
+    group = "C_N shifts of regular fields / SO(2) rotations of irreps fields / a field type's finite group or SO(2)"
     lossless = True
-    layouts = ("regular", "irreps")
+    layouts = ("regular", "irreps", "field_type")
 
-    def __init__(self, layout: str | None = None) -> None:
-        super().__init__(layout)
-        #: the action per field shape, kept on the instance: ``torch.compile`` reads a dict, but traces
-        #: through the ``lru_cache`` of ``irreps_action`` and would rebuild the action in every compiled call
-        self._actions: dict[tuple[int, int], FieldAction] = {}
+    def __init__(self, layout: Any = None, *, check_finite: bool = False, n_angles: int | None = None) -> None:
+        super().__init__(layout, check_finite=check_finite, n_angles=n_angles)
+        if self.in_layout.fixed and canonicalization_error(self.in_layout.action()):
+            canonical_representative(self.in_layout.action(), torch.zeros(1, self.in_layout.action().dim))  # raises
+
+    @classmethod
+    def example_field_types(cls) -> tuple[str, ...]:
+        """A finite group with regular fields, a dihedral group and SO(2) (O(2) has no canonical form here)."""
+        return (*super().example_field_types(), "D4: 2 regular + irrep(1,1) + trivial")
+
+    def width(self, action: FieldAction) -> int:
+        """The orbit representative itself: D."""
+        return action.dim
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:
-        if self.latent_layout == "irreps":
-            check_irreps_size(self.name, z)
-        shape = (z.shape[1], z.shape[2])
-        if shape not in self._actions:
-            build = regular_action if self.latent_layout == "regular" else irreps_action
-            self._actions[shape] = build(*shape)
-        return canonical_representative(self._actions[shape], z.flatten(1))
+        return canonical_representative(self.action_for(z), z.flatten(1))

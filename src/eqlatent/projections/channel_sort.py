@@ -12,10 +12,10 @@ import torch
 from torch import Tensor
 
 from eqlatent.projections.base import Meta
-from eqlatent.projections.node_latent import NodeLatentProjection, node_mask, zero_padding
+from eqlatent.projections.node_projection import NodeProjection, node_mask, zero_padding
 
 
-class ChannelSort(NodeLatentProjection):
+class ChannelSort(NodeProjection):
     """Per-channel ascending sort of ``z [batch, nodes, channels]``.  Group: S_n.  Lossy for channels > 1.
 
     With ``meta["mask"]`` a padding slot is a node of latent 0, sorted in with the real ones in

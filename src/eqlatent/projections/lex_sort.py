@@ -14,10 +14,10 @@ import torch
 from torch import Tensor
 
 from eqlatent.projections.base import Meta
-from eqlatent.projections.node_latent import NodeLatentProjection, gather_nodes, node_mask, zero_padding
+from eqlatent.projections.node_projection import NodeProjection, gather_nodes, node_mask, zero_padding
 
 
-class LexSort(NodeLatentProjection):
+class LexSort(NodeProjection):
     """Lexicographic row sort of ``z [batch, nodes, channels]``.  Group: S_n.  Lossless cross-section, not isometric.
 
     With ``meta["mask"]`` a padding row is a node of latent 0, sorted in with the real ones (as in

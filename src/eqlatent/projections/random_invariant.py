@@ -20,28 +20,28 @@ angles; the latent meets only those ``2L + 1`` moved copies of each functional a
 grid follows by exact trigonometric interpolation.  Scores are computed in the latent's
 own dtype (float32 latents: invariance to ~1e-6, see ``tests/test_projections_group.py``).
 
-:class:`OrbitFunctionals` is that computation for any :class:`FieldAction`; the studies'
-:class:`RandomInvariant` (their ``[B, C, N]`` / ``[B, C, 1+2L]`` layouts) and the toolkit's
-``eqlatent.invariant_projection(field_type, "random_invariant")`` both call it.  It is a
-``torch.nn.Module`` whose functionals are a buffer (saved, loaded and moved with its owner);
-they are drawn in float64 from the seed exactly as before, so the studies' numbers do not move.
-With Newton refinement (the toolkit's SO(2) / O(2) default) latents go through in chunks,
-keeping the cost linear in ``B * K``.
+:class:`OrbitFunctionals` is that computation for any :class:`FieldAction`; :class:`RandomInvariant`
+runs it on every layout it is built from: an escnn field type (``eqlatent.invariant_projection(field_type,
+"random_invariant")``, one kernel registered as ``orbit_functionals``) or the studies' ``[B, C, N]`` /
+``[B, C, 1+2L]`` layouts (one kernel per latent shape).  It is a ``torch.nn.Module`` whose functionals
+are a buffer (saved, loaded and moved with its owner); they are drawn in float64 from the seed exactly
+as before, so the studies' numbers do not move.  With Newton refinement (the toolkit's SO(2) / O(2)
+default) latents go through in chunks, keeping the cost linear in ``B * K``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from eqlatent.errors import ConfigError
 from eqlatent.groups.actions import FieldAction
-from eqlatent.groups.layouts import irreps_action, regular_action
 from eqlatent.groups.trig import ROWS_PER_CHUNK
 from eqlatent.projections.base import Meta
-from eqlatent.projections.image_latent import ImageLatentProjection, check_irreps_size
+from eqlatent.projections.field_projection import FieldProjection
 
 
 def unit_functionals(k: int, dim: int, seed: int) -> Tensor:
@@ -128,45 +128,62 @@ class OrbitFunctionals(torch.nn.Module):
         return out * (self.action.dim / self.k) ** 0.5
 
 
-class RandomInvariant(ImageLatentProjection):
-    """``[B, C, N or 1+2L] -> [B, K]`` (max) or ``[B, K*|G|]`` (sort).  Group: C_N or SO(2).  Lossy for small K.
+class RandomInvariant(FieldProjection):
+    """``[B, D]`` or ``[B, C, N or 1+2L] -> [B, K]`` (max) or ``[B, K * orbit values]`` (sort).  Lossy for small K.
+
+    Group: that of its layout (C_N, D_N, any finite group, SO(2), O(2)).
 
     Parameters
     ----------
+    layout:
+        An escnn FieldType (or spec string), ``"regular"`` or ``"irreps"``: see :class:`FieldProjection`.
     n_functionals:
-        K, the number of random functionals (``None``: set later with :meth:`with_k`, the
-        study uses the latent dimension).
+        K, the number of random functionals.  None: the latent size D for a field type; for the
+        studies' layouts set later with :meth:`with_k` (the study uses the latent dimension).
     seed:
         Seed of the functionals; the same seed gives the same projection.
     reduce:
         ``"max"`` or ``"sort"`` over the group orbit.
     n_angles:
-        Rotations sampled for SO(2) irreps latents.
+        SO(2) / O(2): the rotations the max runs over (the studies' ``irreps`` layout: 64).
+    refine:
+        SO(2) / O(2): Newton-refine the grid maximum to float precision (``invariant_projection``'s
+        default) instead of the grid's own (the studies', whose numbers rest on it).
+    check_finite:
+        Refuse NaN / inf latents (a host sync per call).
     """
 
-    group = "C_N shifts of regular fields / SO(2) rotations of irreps fields (sampled)"
+    name = "random_invariant"
+    group = "C_N shifts of regular fields / SO(2) rotations of irreps fields (sampled) / a field type's group"
     lossless = False
-    layouts = ("regular", "irreps")
+    layouts = ("regular", "irreps", "field_type")
 
-    def __init__(self, n_functionals: int | None = None, seed: int = 0, reduce: str = "max", n_angles: int = 64,
-                 layout: str | None = None) -> None:
+    def __init__(self, n_functionals: int | None = None, seed: int = 0, reduce: str = "max", n_angles: int | None = None,
+                 layout: Any = None, refine: bool = False, *, check_finite: bool = False) -> None:
         if reduce not in ("max", "sort"):
             raise ConfigError(f"unknown reduce '{reduce}' for random_invariant", "use reduce: max or reduce: sort")
         if n_functionals is not None and int(n_functionals) < 1:
             raise ConfigError(f"random_invariant needs n_functionals >= 1, got {n_functionals}", "set a positive K")
-        super().__init__(layout)
+        super().__init__(layout, check_finite=check_finite, n_angles=n_angles)
+        self.seed, self.reduce, self.refine = int(seed), reduce, bool(refine)
         self.n_functionals = None if n_functionals is None else int(n_functionals)
-        self.seed, self.reduce, self.n_angles = int(seed), reduce, int(n_angles)
-        self.name = "random_invariant" if reduce == "max" else "random_invariant_sort"
         self._kernels: dict[tuple, OrbitFunctionals] = {}
+        self.orbit_functionals: OrbitFunctionals | None = None
+        if self.in_layout.fixed:  # a field type: one kernel, a registered module (its functionals in state_dict)
+            action = self.in_layout.action()
+            self.n_functionals = self.n_functionals or action.dim
+            self.orbit_functionals = OrbitFunctionals(action, self.n_functionals, self.seed, reduce, self.refine)
 
     @classmethod
     def examples(cls) -> list["RandomInvariant"]:
-        """K = 8, both reduces, both layouts."""
-        return [cls(8, reduce=reduce, layout=layout) for layout in cls.layouts for reduce in ("max", "sort")]
+        """K = 8, both reduces, every layout (a field type refined, as ``invariant_projection`` builds it)."""
+        out = [cls(8, reduce=reduce, layout=layout) for layout in ("regular", "irreps") for reduce in ("max", "sort")]
+        out += [cls(8, reduce=reduce, layout=spec, refine=True) for spec in cls.example_field_types()
+                for reduce in ("max", "sort")]
+        return out
 
     def invariance_atol(self, z: Tensor) -> float:
-        """Exact (base tolerance) over C_N; over SO(2) the grid error of the ``n_angles`` rotations.
+        """Exact (base tolerance) over a finite group or refined; over SO(2) the grid error of ``n_angles`` rotations.
 
         For ``<w, rho(theta) z>`` a trigonometric polynomial p of degree L with ``|p| <= ||z||``
         (unit w, orthogonal irreps) and grid spacing ``h = 2 pi / n_angles``: the grid max lies
@@ -176,33 +193,48 @@ class RandomInvariant(ImageLatentProjection):
         Times the ``sqrt(D / K)`` output scale, plus the base tolerance for float error.
         """
         base = super().invariance_atol(z)
-        if self.latent_layout != "irreps":
+        action = self.action_for(z)
+        if action.kind == "finite" or (self.refine and self.reduce == "max"):
             return base
-        L, h = (z.shape[-1] - 1) // 2, 2 * math.pi / self.n_angles
-        bound = (math.pi * L / self.n_angles) ** 2 / 2 if self.reduce == "max" else h / 2 * L
-        scale = (z[0].numel() / self.n_functionals) ** 0.5
+        L, n_angles = action.grid.band_limit, action.grid.n_angles
+        bound = (math.pi * L / n_angles) ** 2 / 2 if self.reduce == "max" else math.pi / n_angles * L
+        scale = (z[0].numel() / self.k_for(z)) ** 0.5
         return base + scale * bound * float(z.flatten(1).norm(dim=1).max())
 
     def with_k(self, k: int) -> "RandomInvariant":
-        """A copy of this projection with ``K = k`` functionals (same seed, layout, reduce)."""
-        return RandomInvariant(k, self.seed, self.reduce, self.n_angles, self.latent_layout)
+        """A copy of this projection with ``K = k`` functionals (same seed, layout, reduce, grid, refinement)."""
+        return RandomInvariant(k, self.seed, self.reduce, self.n_angles, self.in_layout, self.refine,
+                               check_finite=self.check_finite)
 
-    def kernel(self, field_shape: tuple[int, int]) -> OrbitFunctionals:
-        """The shared :class:`OrbitFunctionals` for latents ``[B, *field_shape]`` (built once per shape)."""
+    def k_for(self, z: Tensor) -> int:
+        """K for latents like ``z``."""
         if self.n_functionals is None:
             raise ConfigError("random_invariant has no K", "set n_functionals or call with_k(K)")
+        return self.n_functionals
+
+    def kernel(self, field_shape: tuple[int, ...] | None = None) -> OrbitFunctionals:
+        """The :class:`OrbitFunctionals` for latents ``[B, *field_shape]`` (a field type's one kernel, or one per shape)."""
+        if self.orbit_functionals is not None:
+            return self.orbit_functionals
+        if self.n_functionals is None:
+            raise ConfigError("random_invariant has no K", "set n_functionals or call with_k(K)")
+        field_shape = tuple(int(s) for s in field_shape)
         if field_shape not in self._kernels:
-            fields, size = field_shape
-            action = (irreps_action(fields, size, self.n_angles) if self.latent_layout == "irreps"
-                      else regular_action(fields, size))
-            self._kernels[field_shape] = OrbitFunctionals(action, self.n_functionals, self.seed, self.reduce)
+            action = self.in_layout.action(field_shape)
+            self._kernels[field_shape] = OrbitFunctionals(action, self.n_functionals, self.seed, self.reduce,
+                                                          self.refine)
         return self._kernels[field_shape]
 
-    def weights(self, field_shape: tuple[int, int]) -> Tensor:
-        """The ``[K, C, D]`` functionals, drawn once per field shape from ``seed`` (unit norm)."""
+    def weights(self, field_shape: tuple[int, ...]) -> Tensor:
+        """The ``[K, *field_shape]`` functionals (unit norm, drawn once from ``seed``)."""
         return self.kernel(tuple(field_shape)).weights.view(-1, *field_shape)
 
+    def width(self, action: FieldAction) -> int:
+        return self.kernel().out_features
+
+    def extra_repr(self) -> str:
+        k = f"n_functionals={self.n_functionals}, " if self.n_functionals is not None else ""
+        return f"{k}reduce={self.reduce!r}, {super().extra_repr()}"
+
     def project(self, z: Tensor, meta: Meta) -> Tensor:
-        if self.latent_layout == "irreps":
-            check_irreps_size(self.name, z)
         return self.kernel(tuple(z.shape[1:]))(z.flatten(1))

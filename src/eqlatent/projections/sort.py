@@ -14,10 +14,10 @@ import torch
 from torch import Tensor
 
 from eqlatent.projections.base import Meta
-from eqlatent.projections.node_latent import NodeLatentProjection, gather_nodes, node_mask, zero_padding
+from eqlatent.projections.node_projection import NodeProjection, gather_nodes, node_mask, zero_padding
 
 
-class Sort(NodeLatentProjection):
+class Sort(NodeProjection):
     """Ascending sort of ``z [batch, nodes, 1]`` over nodes.  Group: S_n.  Lossless isometric cross-section.
 
     With ``meta["mask"]`` a padding slot is a node of latent 0, sorted in with the real ones: the

@@ -1,105 +1,27 @@
 """``eqlatent.invariant_projection``: an invariant ``torch.nn.Module`` for any escnn field type.
 
 Why a module: a researcher puts it after their escnn encoder (``nn.Sequential``, a probe, a
-Lightning module) and it moves with ``.to(device)``.  The computation is the studies' own:
-the module only builds a :class:`~eqlatent.groups.actions.FieldAction` from the
-field type and calls the shared kernels (:class:`~eqlatent.projections.random_invariant.OrbitFunctionals`,
-:func:`~eqlatent.projections.field_norm.irrep_norms`, :func:`~eqlatent.projections.group_pool.pool_regular`,
-:func:`~eqlatent.projections.canonicalize.canonical_representative`).
+Lightning module) and it moves with ``.to(device)``.  It is the projection of that name from the
+registry (:mod:`eqlatent.projections.registry`), built from the field type
+(:class:`~eqlatent.projections.layouts.FieldTypeLayout`): the studies' own classes and kernels, and
+the invariance contract checks it like every projection.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import torch
-from torch import Tensor
-
-from eqlatent.errors import ConfigError, check_choice
-from eqlatent.groups.field_types import action_from_field_type, band_limit
-from eqlatent.groups.inputs import LOW_PRECISION, flat_latent
-from eqlatent.groups.specs import as_field_type, grid_angles
-from eqlatent.projections.canonicalize import canonical_representative, canonicalization_error
-from eqlatent.projections.field_norm import irrep_norms
-from eqlatent.projections.group_pool import pool_regular
-from eqlatent.projections.random_invariant import OrbitFunctionals
-
-#: the projection names, the same as the configs' (``configs/projection/``), the retention CLI's and the report's
-FIELD_METHODS = ("random_invariant", "norm", "group_pool_max", "group_pool_mean", "canonicalize")
-#: names of earlier releases -> the one name now (refused with a one-line error naming it)
-RENAMED = {"random": "random_invariant", "pool": "group_pool_max' or 'group_pool_mean"}
+from eqlatent.errors import ConfigError
+from eqlatent.groups.specs import as_field_type
+from eqlatent.projections.field_projection import FieldProjection
+from eqlatent.projections.layouts import FieldTypeLayout
+from eqlatent.projections.node_projection import projection_argument
+from eqlatent.projections.registry import projection_class
 
 
-class FieldProjection(torch.nn.Module):
-    """Invariant projection of latents of one escnn field type: ``[B, C] or [B, C, 1, 1] -> [B, F]``.
-
-    Build it with :func:`invariant_projection`.  Attributes: ``field_type``, ``method``,
-    ``action`` (the group action it removes), ``out_features`` (F, known at construction, to
-    size a downstream ``nn.Linear``), ``n_angles`` (the SO(2) / O(2) grid), ``check_finite``,
-    and for ``random_invariant`` ``orbit_functionals``, whose functionals are a buffer (in
-    ``state_dict()``, moved by ``.to(...)``).  Outputs have the latent's dtype and device; an
-    empty batch gives an empty ``[0, F]`` output.
-
-    ``forward`` is usable inside a model: it reads only shapes (no host-device sync unless
-    ``check_finite=True``), so it runs under ``torch.compile(fullgraph=True)`` and on the
-    ``meta`` device.  NaN / inf in the latent come out as NaN / inf, as in any torch module;
-    ``check_finite=True`` refuses them with a one-line error instead (a host sync per call).
-    """
-
-    def __init__(self, field_type: Any, method: str, n_functionals: int | None, seed: int, reduce: str,
-                 n_angles: int | None, refine: bool, check_finite: bool = False) -> None:
-        super().__init__()
-        self.field_type, self.method, self.check_finite = field_type, method, bool(check_finite)
-        self.n_angles = grid_angles(band_limit(field_type), n_angles)
-        self.action = action_from_field_type(field_type, self.n_angles)
-        self.pool_mode = method.removeprefix("group_pool_") if method.startswith("group_pool_") else None
-        self.orbit_functionals = None
-        if method == "random_invariant":
-            self.orbit_functionals = OrbitFunctionals(self.action, n_functionals or field_type.size, seed, reduce,
-                                                      refine)
-        elif self.pool_mode is not None:
-            pool_regular(self.action, torch.zeros(1, self.action.dim), self.pool_mode)  # refuse non-regular fields now
-        elif method == "canonicalize" and canonicalization_error(self.action):
-            canonical_representative(self.action, torch.zeros(1, self.action.dim))  # raises the one-line error
-        self.out_features = self._out_features()
-
-    def _out_features(self) -> int:
-        """F from the action alone: K (x orbit values for sort), irreps, regular fields, or D."""
-        if self.orbit_functionals is not None:
-            return self.orbit_functionals.out_features
-        if self.method == "norm":  # one number per irrep of every field, after the change of basis
-            return sum(fk.index.shape[0] * len(fk.irreps) for fk in self.action.kinds)
-        if self.pool_mode is not None:  # one number per regular field
-            return sum(fk.index.shape[0] for fk in self.action.kinds)
-        return self.action.dim  # canonicalize: the orbit representative itself
-
-    def forward(self, x: Any) -> Tensor:
-        z = flat_latent(x, self.field_type, check_finite=self.check_finite)
-        dtype = z.dtype
-        if dtype in LOW_PRECISION:  # float16 / bfloat16: computed in float32, returned in the latent's dtype
-            z = z.float()
-        return self._project(z).to(dtype)
-
-    def _project(self, z: Tensor) -> Tensor:
-        if z.shape[0] == 0:
-            return z.new_zeros(0, self.out_features)
-        if self.method == "random_invariant":
-            return self.orbit_functionals(z)
-        if self.method == "norm":
-            return irrep_norms(self.action, z)
-        if self.pool_mode is not None:
-            return pool_regular(self.action, z, self.pool_mode)
-        return canonical_representative(self.action, z)
-
-    def extra_repr(self) -> str:
-        k = f", n_functionals={self.orbit_functionals.k}" if self.orbit_functionals is not None else ""
-        return (f"group={self.action.name}, method={self.method!r}{k}, in={self.action.dim}, "
-                f"out_features={self.out_features}")
-
-
-def invariant_projection(field_type: Any, method: str = "random_invariant", n_functionals: int | None = None,
+def invariant_projection(field_type: Any, projection: str = "random_invariant", n_functionals: int | None = None,
                          seed: int = 0, reduce: str = "max", n_angles: int | None = None, refine: bool = True, *,
-                         check_finite: bool = False, k: Any = None) -> FieldProjection:
+                         check_finite: bool = False, k: Any = None, method: str | None = None) -> FieldProjection:
     """An invariant projection for latents of an escnn ``field_type`` (finite group, SO(2) or O(2)).
 
     Parameters
@@ -108,9 +30,10 @@ def invariant_projection(field_type: Any, method: str = "random_invariant", n_fu
         The escnn ``FieldType`` of the latent (any mix of regular, irreps, trivial fields),
         e.g. ``encoder.out_type`` -- not the GSpace -- or a field-type spec string such as
         ``"C8: 2 regular + irrep1 + trivial"`` (:func:`eqlatent.groups.specs.parse_field_type`).
-        Checked before ``method``.
-    method:
-        The projection's name, as in ``configs/projection/`` (and the retention CLI and report):
+        Checked before ``projection``.
+    projection:
+        The projection's name, as in ``configs/projection/`` (and the retention CLI and report;
+        :func:`eqlatent.projections.registry.projection_names` ``("field_type")`` lists them):
         ``"random_invariant"``: K random unit functionals, each maxed over the orbit,
         ``f_k(z) = sqrt(D/K) max_g <w_k, rho(g) z>`` -- exact over every element of a finite
         group; over SO(2) / O(2) on ``n_angles`` rotations per coset, filled by exact
@@ -145,10 +68,13 @@ def invariant_projection(field_type: Any, method: str = "random_invariant", n_fu
     Returns
     -------
     FieldProjection
-        A ``torch.nn.Module``; call it on a ``GeometricTensor`` or a tensor with ``field_type.size``
-        channels, ``[B, C]`` or ``[B, C, 1, 1]``.  ``proj.out_features`` is the output width.
-        Its ``forward`` has no host-device sync: it runs under ``torch.compile(fullgraph=True)``
-        and on the ``meta`` device.
+        The registry's class of that name (``Norm``, ``RandomInvariant``, ...: a
+        :class:`~eqlatent.projections.field_projection.FieldProjection`, a ``torch.nn.Module``,
+        checked by the invariance contract like every projection); call it on a ``GeometricTensor``
+        or a tensor with ``field_type.size`` channels, ``[B, C]`` or ``[B, C, 1, 1]``.
+        ``proj.out_features`` is the output width.  Its ``forward`` has no host-device sync: it
+        runs under ``torch.compile(fullgraph=True)`` and on the ``meta`` device.
+        ``method=`` (the earlier name of ``projection``) still works, with a DeprecationWarning.
 
     Precision: float32 / float64 latents are computed in their own dtype.  float16 / bfloat16
     latents are computed in float32 and returned in their dtype: the output is the float32
@@ -191,10 +117,14 @@ def invariant_projection(field_type: Any, method: str = "random_invariant", n_fu
         raise ConfigError(f"invariant_projection's k is now called n_functionals (got k={k})",
                           f"pass n_functionals={k}")
     field_type = as_field_type(field_type, "invariant_projection")
-    check_choice("invariant projection", method, FIELD_METHODS, RENAMED)
+    name = projection_argument(None if method is not None and projection == "random_invariant" else projection, method)
+    cls = projection_class(name, "field_type")
     if reduce not in ("max", "sort"):
         raise ConfigError(f"unknown reduce '{reduce}'", "use reduce='max' or reduce='sort'")
     if n_functionals is not None and int(n_functionals) < 1:
         raise ConfigError(f"n_functionals must be >= 1, got {n_functionals}",
                           "pass a positive number of random functionals")
-    return FieldProjection(field_type, method, n_functionals, seed, reduce, n_angles, refine, check_finite)
+    layout = FieldTypeLayout(field_type, n_angles)
+    if name == "random_invariant":
+        return cls(n_functionals, seed, reduce, layout=layout, refine=refine, check_finite=check_finite)
+    return cls(layout=layout, check_finite=check_finite)

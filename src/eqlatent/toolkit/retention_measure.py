@@ -19,17 +19,18 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from eqlatent.errors import ConfigError, LatentShapeError, check_choice
+from eqlatent.errors import ConfigError, LatentShapeError
 from eqlatent.groups.inputs import check_finite
 from eqlatent.groups.quotient import infer_field_type, quotient_distance
 from eqlatent.groups.specs import (check_group_argument, field_type_for, is_field_type, is_field_type_spec,
                                    is_permutation_group, parse_field_type)
 from eqlatent.runtime.markdown import markdown_table
 from eqlatent.metrics.distance_retention import distance_preservation, knn_consistency, sample_pairs
-from eqlatent.projections.node_latent import zero_padding
-from eqlatent.toolkit.invariant import FIELD_METHODS, invariant_projection
-from eqlatent.toolkit.invariant import RENAMED as FIELD_RENAMED
-from eqlatent.toolkit.nodes import NODE_METHODS, RENAMED, dense_nodes
+from eqlatent.projections.base import InvariantProjection
+from eqlatent.projections.node_inputs import dense_nodes
+from eqlatent.projections.node_projection import zero_padding
+from eqlatent.projections.registry import projection_class
+from eqlatent.toolkit.invariant import invariant_projection
 
 #: the name of the baseline row: the flattened latent itself (not invariant)
 RAW_LATENT = "raw latent"
@@ -154,15 +155,16 @@ def _field_latents(latents: Any) -> Tensor:
 
 
 def _mask_keyword(projection: Any) -> str | None:
-    """How a callable takes the S_n padding mask: ``"meta"`` (``f(z, meta={"mask": m})``, the
-    :class:`~eqlatent.projections.base.InvariantProjection` convention), ``"mask"`` (``f(z, mask=m)``,
-    e.g. :class:`eqlatent.NodeProjection`), or None (``f(z)``: only the zero-padded latent)."""
+    """How a callable takes the S_n padding mask: ``"mask"`` (``f(z, mask=m)``, e.g. :class:`eqlatent.NodeProjection`,
+    as a module built with its own ``max_num_nodes``), ``"meta"`` (``f(z, meta={"mask": m})``, the
+    :class:`~eqlatent.projections.base.InvariantProjection` convention), or None (``f(z)``: only the
+    zero-padded latent)."""
     target = projection.forward if isinstance(projection, torch.nn.Module) else projection
     try:
         params = inspect.signature(target).parameters
     except (TypeError, ValueError):  # a builtin or C callable: no signature to read
         return None
-    return next((name for name in ("meta", "mask") if name in params), None)
+    return next((name for name in ("mask", "meta") if name in params), None)
 
 
 def _with_mask(projection: Any, mask: Tensor | None) -> Projector:
@@ -179,13 +181,14 @@ def _projector(projection: Any, spec: Any, z: Tensor, mask: Tensor | None, seed:
                n_functionals: int | None) -> tuple[Projector, str]:
     """A callable ``latents -> [n, F]`` and its name, for a method name or a callable."""
     if not isinstance(projection, str):
-        name = getattr(projection, "method", None) or getattr(projection, "__name__", None) \
-            or getattr(projection, "name", None) or type(projection).__name__
+        name = projection.name if isinstance(projection, InvariantProjection) else (
+            getattr(projection, "__name__", None) or getattr(projection, "name", None) or type(projection).__name__)
         return (_with_mask(projection, mask) if is_permutation_group(spec) else projection), name
     if is_permutation_group(spec):
-        proj = NODE_METHODS[projection]()   # the name was checked by retention() before any work
-        meta = {"mask": mask} if mask is not None else None
-        return (lambda x: proj(x, meta)), projection
+        proj = projection_class(projection, "nodes")()   # the name was checked by retention() before any work
+        if mask is None:
+            return proj, projection
+        return (lambda x: proj(x, meta={"mask": mask})), projection
     proj = invariant_projection(field_type_for(spec, tuple(z.shape)), projection, n_functionals=n_functionals,
                                 seed=seed)
     if is_field_type(spec):
@@ -263,7 +266,7 @@ def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: 
         :func:`eqlatent.invariant_projection` module), or a **list** of them.  For S_n a callable
         gets the dense zero-padded latent ``[n, nodes, d]`` and, when graphs differ in size, the
         padding mask ``[n, nodes]`` (True on real nodes): as ``f(z, meta={"mask": mask})`` if it
-        has a parameter ``meta`` (the studies' projections, e.g. ``NODE_METHODS["sort"]()``), as
+        has a parameter ``meta`` (the :class:`~eqlatent.projections.base.InvariantProjection` convention), as
         ``f(z, mask=mask)`` if it has one named ``mask`` (e.g. :class:`eqlatent.NodeProjection`),
         else ``f(z)`` alone (padding slots are then zero nodes to it).  For a list, a
         :class:`RetentionReport` with one row each (and the raw latent) comes back.  A single
@@ -329,10 +332,7 @@ def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: 
     group = _group_name(group_or_field_type)
     for name in projections:  # refuse a misspelt name before any work on the latents
         if isinstance(name, str):
-            if is_permutation_group(spec):
-                check_choice("node projection", name, NODE_METHODS, RENAMED)
-            else:
-                check_choice("invariant projection", name, FIELD_METHODS, FIELD_RENAMED)
+            projection_class(name, "nodes" if is_permutation_group(spec) else "field_type")
     if is_permutation_group(spec):
         z, node_mask = _node_latents(latents, batch, mask)
     else:

@@ -29,31 +29,35 @@ from eqlatent.errors import ConfigError
 from eqlatent.groups.quotient import orbit_quotient_distances, quotient_distance
 from eqlatent.metrics.distance_retention import distance_preservation, knn_consistency, pairwise_distances
 from eqlatent.studies.probes import CLASSIFICATION, REGRESSION
-from eqlatent.projections.image_latent import ImageLatentProjection
+from eqlatent.projections.field_projection import FieldProjection
+from eqlatent.projections.registry import build_projection, projection_class
+from eqlatent.studies.projection_configs import projection_config
 
 log = logging.getLogger(__name__)
 
 KNN_K = 10
 
 
-def build_projections(proj_cfg: DictConfig, latents: dict[str, Tensor]) -> list[tuple[str, ImageLatentProjection, str]]:
-    """Instantiate every configured projection that supports one of the encoder's latent layouts.
+def build_projections(proj_cfg: DictConfig, latents: dict[str, Tensor]) -> list[tuple[str, FieldProjection, str]]:
+    """Build every configured projection that supports one of the encoder's latent layouts.
 
-    Returns ``(config name, projection, layout it is applied to)``; ``random_invariant`` with
+    Returns ``(config name, projection, layout it is applied to)``; each config block is resolved by
+    name in :mod:`eqlatent.projections.registry` (:func:`projection_config`); ``random_invariant`` with
     ``n_functionals: null`` gets K = the latent dimension.
     """
     out = []
     for name, entry in (proj_cfg or {}).items():
         if entry is None:
             continue
-        target = hydra.utils.get_class(entry._target_)
-        if not (isinstance(target, type) and issubclass(target, ImageLatentProjection)):
-            raise ConfigError(f"projection '{name}' ({entry._target_}) is not an image-latent projection",
+        projection, kwargs = projection_config(name, entry)
+        target = projection_class(projection)
+        if not issubclass(target, FieldProjection):
+            raise ConfigError(f"projection '{name}' ({projection}) is not an image-latent projection",
                               "use projection=images_all or one of its entries with experiment=images")
         layout = next((lay for lay in latents if target.supports(lay)), None)
         if layout is None:
             continue
-        proj = hydra.utils.instantiate(entry, layout=layout)
+        proj = build_projection(projection, layout, **kwargs)
         if getattr(proj, "n_functionals", 0) is None:
             proj = proj.with_k(int(latents[layout][0].numel()))
         out.append((name, proj, layout))

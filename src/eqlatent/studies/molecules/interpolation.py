@@ -21,7 +21,7 @@ from torch import Tensor
 
 from eqlatent.data.graphs import graph_to_mol, quiet_rdkit
 from eqlatent.models.graph_vae import GraphVAE
-from eqlatent.projections.node_latent import gather_nodes
+from eqlatent.projections.node_projection import gather_nodes
 
 
 def random_pairs(candidates: Tensor, n_pairs: int, seed: int) -> list[tuple[int, int]]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import hydra
 import networkx as nx
 import torch
 from omegaconf import DictConfig
@@ -27,24 +26,22 @@ from eqlatent.metrics.distance_retention import distance_preservation, knn_consi
 from eqlatent.models.graph_vae import GraphVAE
 from eqlatent.projections.base import InvariantProjection
 from eqlatent.projections.identity import Identity
-from eqlatent.projections.node_latent import gather_nodes
+from eqlatent.projections.node_projection import gather_nodes
+from eqlatent.projections.registry import build_projection, projection_class
+from eqlatent.studies.projection_configs import projection_config
 
 
 def instantiate_projections(cfg_projection: DictConfig | None) -> dict[str, InvariantProjection]:
-    """Build every projection named in the ``projection`` config group (name -> object)."""
+    """Build every projection named in the ``projection`` config group (name -> object), through the registry."""
     if not cfg_projection:
         raise ConfigError("no projections selected", "pass projection=molecules_all or projection=<name>")
     out = {}
-    for name, spec in cfg_projection.items():
-        try:
-            proj = hydra.utils.instantiate(spec)
-        except Exception as err:   # Hydra wraps import errors in several types
-            raise ConfigError(f"projection '{name}' could not be built from {spec.get('_target_')!r} "
-                              f"({type(err).__name__})", "check the _target_ path in configs/projection/") from None
-        if not isinstance(proj, InvariantProjection):
-            raise ConfigError(f"projection '{name}' is a {type(proj).__name__}, not an InvariantProjection",
-                              "point _target_ at a class in eqlatent.projections")
-        out[name] = proj
+    for key, entry in cfg_projection.items():
+        projection, kwargs = projection_config(key, entry)
+        if projection_class(projection).layouts not in ((), ("nodes",)):
+            raise ConfigError(f"projection '{key}' ({projection}) is not a node-latent projection",
+                              "use projection=molecules_all or one of its entries with experiment=molecules")
+        out[key] = build_projection(projection, **kwargs)
     return out
 
 

@@ -19,7 +19,7 @@ from torch import Tensor
 from eqlatent.data.molecules import MoleculeDataset
 from eqlatent.errors import ConfigError
 from eqlatent.projections.base import InvariantProjection
-from eqlatent.projections.node_latent import gather_nodes
+from eqlatent.projections.node_projection import gather_nodes
 from eqlatent.studies.molecules.node_retention import random_node_permutations
 
 #: node order of (train, test) latents per condition; "stored" = the dataset's order

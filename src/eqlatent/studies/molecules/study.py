@@ -35,7 +35,7 @@ from eqlatent.studies.fitting import is_rank_zero
 from eqlatent.studies.molecules.training import apply_torch_threads, latents_for, train_all, training_epochs, vae_config
 from eqlatent.studies.results import MoleculesResults
 from eqlatent.studies.skeleton import Outcome, StudyRun
-from eqlatent.projections.node_latent import gather_nodes
+from eqlatent.projections.node_projection import gather_nodes
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ regular field the irreps coordinates are its real DFT, so the projection is ``|r
 for an escnn field type they are ``Q^-1 z`` (its change of basis).  Phases (relative
 orientations of different irreps) are lost, so the projection is lossy.
 
-:func:`irrep_norms` is the one implementation: the studies' :class:`FieldNorm` and the
-toolkit's ``invariant_projection(field_type, "norm")`` both call it (the studies' SO(2) irreps
-layout is already in irreps coordinates, so :class:`FieldNorm` reads its norms off directly: the
-same numbers, without building an action).
+:func:`irrep_norms` is the one implementation, for every layout :class:`Norm` is built from
+(``eqlatent.invariant_projection(field_type, "norm")`` builds it from a field type; the studies'
+SO(2) irreps layout is already in irreps coordinates, so there :class:`Norm` reads its norms off
+directly: the same numbers, without building an action).
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ import torch
 from torch import Tensor
 
 from eqlatent.groups.actions import FieldAction
-from eqlatent.groups.layouts import regular_action
 from eqlatent.projections.base import Meta
-from eqlatent.projections.image_latent import ImageLatentProjection, check_irreps_size
+from eqlatent.projections.field_projection import FieldProjection
 
 
 def irrep_norms(action: FieldAction, z: Tensor) -> Tensor:
@@ -44,21 +43,26 @@ def irrep_norms(action: FieldAction, z: Tensor) -> Tensor:
     return torch.cat([f.flatten(1) for f in per_kind], dim=1)[:, keys.argsort().to(z.device)]
 
 
-class FieldNorm(ImageLatentProjection):
-    """Irreps: ``[B, C, 1+2L] -> [B, C*(L+1)]`` (a0 and the L pair norms); regular: ``[B, C, N] -> [B, C*(N//2+1)]`` (|rFFT|).
+class Norm(FieldProjection):
+    """Per-irrep norms: a field type ``[B, D] -> [B, irreps of every field]``; the studies' layouts
+    irreps ``[B, C, 1+2L] -> [B, C*(L+1)]`` (a0 and the L pair norms), regular ``[B, C, N] -> [B, C*(N//2+1)]`` (|rFFT|).
 
-    Group: SO(2) (irreps) or C_N (regular).  Lossy (drops relative phases).
+    Group: that of its layout (SO(2), C_N, any finite group, O(2)).  Lossy (drops relative phases).
     """
 
     name = "norm"
-    group = "SO(2) rotations of irreps fields / C_N shifts of regular fields"
+    group = "SO(2) rotations of irreps fields / C_N shifts of regular fields / a field type's group"
     lossless = False
-    layouts = ("irreps", "regular")
+    layouts = ("irreps", "regular", "field_type")
+
+    def width(self, action: FieldAction) -> int:
+        """One number per irrep of every field, after the change of basis."""
+        return sum(fk.index.shape[0] * len(fk.irreps) for fk in action.kinds)
 
     def project(self, z: Tensor, meta: Meta) -> Tensor:
-        if self.latent_layout == "regular":
-            return irrep_norms(regular_action(z.shape[1], z.shape[2]), z.flatten(1))
-        band = check_irreps_size(self.name, z)
+        if self.latent_layout != "irreps":
+            return irrep_norms(self.action_for(z), z.flatten(1))
+        band = (z.shape[-1] - 1) // 2  # the layout checked 1 + 2L
         # already in irreps coordinates [a0, c1, s1, ...]: irrep_norms(irreps_action(...)) read off directly,
         # with no action (and its rotation grid) to build, eagerly or inside a compiled graph
         pairs = z[..., 1:].unflatten(-1, (band, 2)).norm(dim=-1)

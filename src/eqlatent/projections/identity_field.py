@@ -1,4 +1,4 @@
-"""The raw equivariant image latent, flattened: the baseline every projection is compared with.
+"""The raw equivariant image latent, flattened: the baseline every field projection is compared with.
 
 Not invariant: rotating the input rolls the group axis of a C_N field, rotates the
 irreps of an SO(2) field, and changes a plain CNN's features in no structured way.
@@ -9,13 +9,13 @@ from __future__ import annotations
 from torch import Tensor
 
 from eqlatent.projections.base import Meta
-from eqlatent.projections.image_latent import ImageLatentProjection
+from eqlatent.projections.field_projection import FieldProjection
 
 
-class FlattenField(ImageLatentProjection):
+class IdentityField(FieldProjection):
     """``[batch, ...] -> [batch, features]``.  Group: none removed (NOT invariant); lossless.
 
-    Config name ``identity_field`` (the molecules study owns ``identity``).
+    The image latents' baseline (the molecules study's is ``identity``).
     """
 
     name = "identity_field"
@@ -25,7 +25,7 @@ class FlattenField(ImageLatentProjection):
     layouts = ("regular", "irreps", "vector")
 
     @classmethod
-    def examples(cls) -> list["FlattenField"]:
+    def examples(cls) -> list["IdentityField"]:
         """The layouts a group acts on (a ``vector`` latent has no action to be non-invariant to)."""
         return [cls(layout="regular"), cls(layout="irreps")]
 
