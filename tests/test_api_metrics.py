@@ -142,7 +142,7 @@ def test_docstring_examples_run():
 
     names = ["eqlatent.groups.trig", "eqlatent.groups.quotient", "eqlatent.groups.samplers", "eqlatent.toolkit.invariant",
              "eqlatent.toolkit.nodes", "eqlatent.toolkit.retention_measure", "eqlatent.groups.specs",
-             "eqlatent.metrics.distance_retention", "eqlatent.projections.registry", "eqlatent.projections.node_projection",
+             "eqlatent.projections.registry", "eqlatent.projections.node_projection",
              "eqlatent.groups.equivariance"]
     for module in map(importlib.import_module, names):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)

@@ -16,7 +16,7 @@ import torch
 
 import eqlatent
 from eqlatent.errors import ConfigError, LatentShapeError
-from eqlatent.metrics.distance_retention import sample_pairs
+from eqlatent.toolkit.retention_measure import sample_pairs
 from eqlatent.cli.retention import main
 from eqlatent.toolkit.retention_measure import RetentionReport, RetentionResult, SmallSampleWarning
 
@@ -312,3 +312,48 @@ def test_a_geometric_tensor_and_a_gspace_are_checked_before_any_work():
     with pytest.raises(ConfigError) as e:
         eqlatent.retention(x.tensor, ["norm"], gs)
     assert "\n" not in str(e.value) and "GSpace" in str(e.value) and "nn.FieldType(gspace" in str(e.value)
+
+
+# -- the one measuring engine: all pairs and sampled pairs ----------------------------------------------------
+
+def test_the_all_pairs_mode_compares_every_pair_and_neighbourhood():
+    """``measure_retention`` without pairs: Spearman over every distinct pair of the matrices, kNN over every
+    latent, the largest deviation; ``retention(..., n_pairs="all")`` is that mode on its own quotient distances."""
+    from scipy import stats
+
+    from eqlatent.toolkit.retention_measure import measure_retention
+
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(30, 5, 2, generator=gen, dtype=torch.float64)
+    d_quot = eqlatent.quotient_distance(z, None, "S_n", pairwise=True)
+    feats = eqlatent.project_nodes(z, projection="channel_sort")
+    got = measure_retention(d_quot, feats, knn_k=4)
+    i, j = torch.triu_indices(30, 30, offset=1)
+    d_proj = torch.cdist(feats, feats)
+    assert list(got) == ["spearman", "pearson", "rel_error", "max_abs_dev", "knn", "n_pairs"]
+    assert got["n_pairs"] == 435
+    assert got["spearman"] == pytest.approx(stats.spearmanr(d_quot[i, j], d_proj[i, j]).statistic, abs=1e-12)
+    assert got["max_abs_dev"] == pytest.approx(float((d_proj - d_quot).abs().max()), abs=1e-12)
+    # channel_sort never expands quotient distances: the projected distances lie below
+    assert float((d_proj[i, j] - d_quot[i, j]).max()) <= 1e-9
+    row = eqlatent.retention(z, "channel_sort", "S_n", n_pairs="all", knn_k=4)
+    assert (row.n_pairs, row.n_knn) == (435, 30)
+    assert row.spearman == got["spearman"] and row.knn == got["knn"] and row.rel_error == got["rel_error"]
+    sampled = eqlatent.retention(z, "channel_sort", "S_n", n_pairs=10_000, knn_k=4, n_knn=30)  # every pair, sampled way
+    assert sampled.n_pairs == 435 and sampled.spearman == pytest.approx(row.spearman, abs=1e-12)
+    with pytest.raises(ConfigError, match="'all'"):
+        eqlatent.retention(z, "sort", "S_n", n_pairs="every")
+
+
+def test_an_isometric_projection_measures_as_one_in_both_modes():
+    from eqlatent.toolkit.retention_measure import measure_retention, sample_pairs
+
+    z = torch.randn(25, 6, 1, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    d_quot = eqlatent.quotient_distance(z, None, "S_n", pairwise=True)
+    feats = eqlatent.project_nodes(z, projection="sort")
+    every = measure_retention(d_quot, feats, knn_k=5)
+    pairs = sample_pairs(25, 100, seed=0)
+    some = measure_retention(d_quot, feats, 5, pairs, d_quot[pairs[:, 0], pairs[:, 1]])
+    for got in (every, some):
+        assert got["spearman"] == pytest.approx(1.0) and got["rel_error"] < 1e-12 and got["max_abs_dev"] < 1e-12
+        assert got["knn"] == 1.0

@@ -71,6 +71,16 @@ def load_latents(path: str, with_batch: bool = False) -> Any:
     return (obj, batch) if with_batch else obj
 
 
+def _pair_count(text: str) -> int | str:
+    """``--n-pairs``: a whole number, or ``all``."""
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'all', got {text!r}") from None
+
+
 def build_parser(prog: str) -> argparse.ArgumentParser:
     ap = OneLineParser(prog=prog, description=__doc__.splitlines()[0], allow_abbrev=False,
                        epilog="example: eqlatent retention --latents z.npy --field-type 'C4: 4 regular + 2 trivial' "
@@ -86,8 +96,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
                          f"{' | '.join(projection_names('field_type'))}; S_n: {' | '.join(projection_names('nodes'))}")
     ap.add_argument("--method", nargs="+", metavar="NAME", dest="old_method", help=argparse.SUPPRESS)
     ap.add_argument("--batch", metavar="FILE", help="S_n: graph index of each node row [num_nodes] (.pt / .npy)")
-    ap.add_argument("--n-pairs", type=int, default=2000,
-                    help="distinct random pairs for Spearman / relative error (at most n(n-1)/2; default 2000)")
+    ap.add_argument("--n-pairs", type=_pair_count, default=2000,
+                    help="distinct random pairs for Spearman / relative error (at most n(n-1)/2; default 2000), "
+                         "or 'all': every pair and every neighbourhood (the studies' all-pairs measure)")
     ap.add_argument("--knn-k", type=int, default=10, help="neighbours for kNN consistency (default 10)")
     ap.add_argument("--n-knn", type=int, default=200, help="latents used for kNN consistency (default 200)")
     ap.add_argument("--n-functionals", type=int, default=None,

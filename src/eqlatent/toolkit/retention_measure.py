@@ -1,116 +1,167 @@
-"""``eqlatent.retention``: how much of the quotient geometry a projection keeps, on your latents.
+"""``eqlatent.retention``: how much of the quotient geometry a projection keeps -- the one measuring engine.
 
 Why: the paper's measure of information kept -- projected distances against the quotient
-distances ``min_g ||z_i - g . z_j||`` -- for a researcher's own encoder and group, with the
-studies' metrics (:mod:`eqlatent.metrics.distance_retention`): Spearman and relative error over
-random distinct pairs, and k-NN consistency over the first ``n_knn`` latents (all their pairs).
+distances ``min_g ||z_i - g . z_j||`` -- for a researcher's own encoder and group, and for the
+studies: Spearman, Pearson and relative error of the pair distances, and k-NN consistency.  Every
+number of distance preservation in eqlatent is computed here, by :func:`measure_retention`:
+
+* **sampled pairs** (:func:`retention`'s default): Spearman / relative error over ``n_pairs``
+  random distinct pairs (:func:`sample_pairs`), k-NN consistency over the first ``n_knn`` latents;
+* **all pairs** (``retention(..., n_pairs="all")``, and both studies, which hand over their own
+  quotient-distance matrices -- the images study's includes the plain CNN's orbit distances, which
+  no group acts on): every distinct pair and every neighbourhood of the latents given.
+
 Several projections are measured against one set of quotient distances (the expensive part,
-computed once) and reported in one table, with the raw latent as a baseline row.
+computed once) and reported in one table (:mod:`~eqlatent.toolkit.retention_report`), with the raw
+latent as a baseline row.
 """
 
 from __future__ import annotations
 
-import inspect
 import warnings
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
+from scipy import stats
 from torch import Tensor
 
 from eqlatent.errors import ConfigError, LatentShapeError
-from eqlatent.groups.inputs import check_finite
 from eqlatent.groups.quotient import infer_field_type, quotient_distance
-from eqlatent.groups.specs import (check_group_argument, field_type_for, is_field_type, is_field_type_spec,
-                                   is_permutation_group, parse_field_type)
-from eqlatent.runtime.markdown import markdown_table
-from eqlatent.metrics.distance_retention import distance_preservation, knn_consistency, sample_pairs
-from eqlatent.projections.base import InvariantProjection
-from eqlatent.projections.node_inputs import dense_nodes
-from eqlatent.projections.node_projection import zero_padding
+from eqlatent.groups.specs import check_group_argument, is_field_type_spec, is_permutation_group, parse_field_type
 from eqlatent.projections.registry import projection_class
-from eqlatent.toolkit.invariant import invariant_projection
+from eqlatent.toolkit.retention_inputs import field_latents, group_name, node_latents, projector
+from eqlatent.toolkit.retention_report import RAW_LATENT, RetentionReport, RetentionResult, SmallSampleWarning
 
-#: the name of the baseline row: the flattened latent itself (not invariant)
-RAW_LATENT = "raw latent"
+__all__ = ["RetentionReport", "RetentionResult", "SmallSampleWarning", "distance_preservation", "knn_consistency",
+           "measure_retention", "pairwise_distances", "retention", "sample_pairs"]
+
 #: fewer distinct pairs than this and the Spearman / relative error are flagged as a small sample
 SMALL_PAIRS = 50
 
-Projector = Callable[[Tensor], Tensor]
+
+# -- the measures: two sets of distances over the same pairs, two neighbourhood structures ------------
+
+def _np(x: "np.ndarray | torch.Tensor") -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().double().numpy()
+    return np.asarray(x, dtype=np.float64)
 
 
-class SmallSampleWarning(UserWarning):
-    """The sample is too small for a number ``retention`` reports (few pairs, or a trivial kNN)."""
+def pairwise_distances(x: "np.ndarray | torch.Tensor") -> torch.Tensor:
+    """Euclidean distance matrix ``[n, n]`` of the rows of ``x`` ``[n, f]`` (float64)."""
+    x = torch.as_tensor(_np(x)).reshape(len(x), -1)
+    return torch.cdist(x, x).fill_diagonal_(0.0)
 
 
-@dataclass
-class RetentionResult:
-    """Retention of one projection (one row of a :class:`RetentionReport`).
+def distance_preservation(d_true: "np.ndarray | torch.Tensor", d_proj: "np.ndarray | torch.Tensor") -> dict[str, float]:
+    """Compare projected distances with quotient distances over the same pairs.
 
-    ``spearman`` / ``pearson`` / ``rel_error`` over ``n_pairs`` distinct random pairs of the
-    ``n_points`` latents; ``knn`` = k-NN consistency with ``knn_k`` neighbours among the first
-    ``n_knn`` latents; ``n_features`` = width of the projection's output; ``note`` says when
-    the sample is too small for the numbers (empty otherwise).
+    Returns
+    -------
+    dict with ``spearman`` (rank agreement, 1 = same ordering of pairs), ``pearson``, and
+    ``rel_error = mean|d_proj - d_true| / mean d_true`` (0 for an isometric cross-section).
+
+    Examples
+    --------
+    >>> distance_preservation([1.0, 2.0, 3.0], [1.0, 2.0, 3.0])["rel_error"]
+    0.0
     """
-
-    group: str
-    projection: str
-    n_points: int
-    n_pairs: int
-    n_features: int
-    spearman: float
-    pearson: float
-    rel_error: float
-    knn: float
-    knn_k: int
-    n_knn: int
-    note: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def to_markdown(self) -> str:
-        """A one-row markdown table."""
-        return RetentionReport([self]).to_markdown()
+    t, p = _np(d_true).ravel(), _np(d_proj).ravel()
+    if t.shape != p.shape or t.size < 2:
+        raise ValueError(f"need two equally long sets of >= 2 distances, got {t.size} and {p.size}")
+    const = np.ptp(t) == 0 or np.ptp(p) == 0
+    spearman = float("nan") if const else float(stats.spearmanr(t, p).statistic)
+    pearson = float("nan") if const else float(stats.pearsonr(t, p).statistic)
+    denom = t.mean()
+    rel = float(np.abs(p - t).mean() / denom) if denom > 0 else float("nan")
+    return {"spearman": spearman, "pearson": pearson, "rel_error": rel}
 
 
-@dataclass
-class RetentionReport:
-    """Several projections measured on the same latents and pairs: one :class:`RetentionResult` per row.
+def knn_consistency(D_true: "np.ndarray | torch.Tensor", D_proj: "np.ndarray | torch.Tensor", k: int = 10) -> float:
+    """Mean fraction of each point's ``k`` nearest neighbours that the two geometries share.
 
-    The last row is the raw latent (``"raw latent"``) unless ``baseline=False`` was passed.
-    ``report["lex_sort"]`` is the row of that projection.
+    1.0 means every neighbourhood in the quotient space survives the projection; a random
+    embedding scores about ``k / (n - 1)``.  Self-matches are excluded; ties are broken by
+    index order so the result is deterministic.
     """
+    t, p = _np(D_true), _np(D_proj)
+    n = t.shape[0]
+    if t.shape != (n, n) or p.shape != (n, n):
+        raise ValueError(f"need two square distance matrices of the same size, got {t.shape} and {p.shape}")
+    if not 0 < k < n:
+        raise ValueError(f"k must be in 1..{n - 1} for {n} points, got {k}")
+    big = np.inf
+    t = t.copy(); p = p.copy()
+    np.fill_diagonal(t, big); np.fill_diagonal(p, big)
+    nn_t = np.argsort(t, axis=1, kind="stable")[:, :k]
+    nn_p = np.argsort(p, axis=1, kind="stable")[:, :k]
+    shared = [len(np.intersect1d(a, b, assume_unique=True)) for a, b in zip(nn_t, nn_p)]
+    return float(np.mean(shared) / k)
 
-    rows: list[RetentionResult] = field(default_factory=list)
 
-    def as_dicts(self) -> list[dict[str, Any]]:
-        return [row.as_dict() for row in self.rows]
+#: below this many distinct pairs they are listed and drawn from; above, drawn at random and de-duplicated
+LIST_PAIRS_UP_TO = 1 << 22
 
-    def to_markdown(self) -> str:
-        """The comparison table (a ``note`` column appears when a row has a small-sample note)."""
-        header = ["group", "projection", "latents", "pairs", "features", "Spearman", "relative error",
-                  "kNN consistency"]
-        noted = any(row.note for row in self.rows)
-        body = []
-        for r in self.rows:
-            cells = [r.group, r.projection, r.n_points, r.n_pairs, r.n_features, f"{r.spearman:.4f}",
-                     f"{r.rel_error:.4f}", f"{r.knn:.4f} (k={r.knn_k}, n={r.n_knn})"] + ([r.note] if noted else [])
-            body.append([str(c) for c in cells])
-        return "\n".join(markdown_table(header + (["note"] if noted else []), body))
 
-    def __getitem__(self, projection: str) -> RetentionResult:
-        for row in self.rows:
-            if row.projection == projection:
-                return row
-        raise KeyError(f"no row '{projection}' (rows: {', '.join(r.projection for r in self.rows)})")
+def sample_pairs(n: int, n_pairs: int, seed: int = 0) -> torch.Tensor:
+    """``[min(n_pairs, n (n - 1) / 2), 2]`` distinct unordered index pairs ``i != j``, drawn with a fixed seed.
 
-    def __iter__(self) -> Iterator[RetentionResult]:
-        return iter(self.rows)
+    Why without replacement: a pair counted twice adds no information but weighs twice in the
+    Spearman / relative error, and a report of "2000 pairs" of 5 latents (10 distinct pairs)
+    overstates the sample.  When ``n_pairs`` reaches ``n (n - 1) / 2`` every pair is returned once.
+    """
+    if n < 2:
+        raise ValueError(f"need at least 2 points to form pairs, got {n}")
+    total = n * (n - 1) // 2
+    gen = torch.Generator().manual_seed(seed)
+    if n_pairs >= total:
+        return torch.triu_indices(n, n, offset=1).T.contiguous()
+    if total <= LIST_PAIRS_UP_TO:
+        every = torch.triu_indices(n, n, offset=1).T
+        return every[torch.randperm(total, generator=gen)[:n_pairs]].contiguous()
+    keys = torch.empty(0, dtype=torch.long)
+    while len(keys) < n_pairs:  # n_pairs < total / 2 here in practice: a few rounds at most
+        i = torch.randint(n, (2 * n_pairs,), generator=gen)
+        j = (i + torch.randint(1, n, (2 * n_pairs,), generator=gen)) % n
+        keys = torch.unique(torch.cat([keys, torch.minimum(i, j) * n + torch.maximum(i, j)]))
+    keys = keys[torch.randperm(len(keys), generator=gen)[:n_pairs]]
+    return torch.stack([keys // n, keys % n], dim=1)
 
-    def __len__(self) -> int:
-        return len(self.rows)
+
+# -- the engine -----------------------------------------------------------------------------------------
+
+def measure_retention(reference: Tensor, features: Tensor, knn_k: int, pairs: Tensor | None = None,
+                      reference_pairs: Tensor | None = None) -> dict[str, float]:
+    """Distance preservation of ``features [n, F]`` (one projected row per latent) against quotient distances.
+
+    All pairs (``pairs`` None): ``reference [n, n]`` holds the quotient distances of all ``n`` latents;
+    every distinct pair is compared and every latent's ``knn_k`` nearest neighbours.  Sampled pairs:
+    ``pairs [P, 2]`` index the latents and ``reference_pairs [P]`` are their quotient distances;
+    ``reference [m, m]`` those of the first ``m`` latents, whose neighbourhoods are compared.
+
+    Returns ``spearman``, ``pearson``, ``rel_error`` (:func:`distance_preservation`),
+    ``max_abs_dev`` (the largest ``|d_proj - d_quot|``: 0 for an isometric cross-section), ``knn``
+    (:func:`knn_consistency` with ``min(knn_k, m - 1)`` neighbours) and ``n_pairs``, in that order.
+    """
+    m = reference.shape[0]
+    if pairs is None:
+        if features.shape[0] != m:
+            raise ValueError(f"{features.shape[0]} projected rows for a {m} x {m} reference")
+        d_proj = pairwise_distances(features)
+        i, j = torch.triu_indices(m, m, offset=1)
+        out = distance_preservation(reference[i, j], d_proj[i, j])
+        out["max_abs_dev"] = float((d_proj - reference).abs().max())
+        out["knn"] = knn_consistency(reference, d_proj, k=min(knn_k, m - 1))
+        out["n_pairs"] = int(i.numel())
+        return out
+    feats = torch.as_tensor(features).detach().double().cpu().flatten(1)
+    d_proj = (feats[pairs[:, 0]] - feats[pairs[:, 1]]).norm(dim=1)
+    out = distance_preservation(reference_pairs, d_proj)
+    out["max_abs_dev"] = float((d_proj - torch.as_tensor(reference_pairs).double()).abs().max())
+    out["knn"] = knn_consistency(reference, torch.cdist(feats[:m], feats[:m]), k=min(knn_k, m - 1))
+    out["n_pairs"] = int(len(pairs))
+    return out
 
 
 def _pair_distances(z: Tensor, pairs: Tensor, full_true: Tensor, spec: Any) -> Tensor:
@@ -126,86 +177,11 @@ def _pair_distances(z: Tensor, pairs: Tensor, full_true: Tensor, spec: Any) -> T
     return d_true
 
 
-# -- latents and projections --------------------------------------------------------------------
-
-def _node_latents(latents: Any, batch: Any, mask: Any) -> tuple[Tensor, Tensor | None]:
-    """Dense ``[graphs, nodes, d]`` node latents with zero padding, and the padding mask (None: every slot a node)."""
-    if isinstance(latents, np.ndarray):
-        latents = torch.from_numpy(latents)
-    if mask is not None and (batch is not None or hasattr(latents, "batch")):
-        raise ConfigError("mask is for a dense latent [graphs, nodes, d]; a batch vector already says which nodes are real",
-                          "pass either (x, batch=...) / a PyG Batch, or (dense, mask=...)")
-    z, found = dense_nodes(latents, batch)
-    if mask is not None:
-        found = torch.as_tensor(mask, device=z.device).bool()
-        if found.shape != z.shape[:2]:
-            raise LatentShapeError(f"mask has shape {tuple(found.shape)} but the latent is {tuple(z.shape)}",
-                                   "pass the [graphs, nodes] mask of to_dense_batch with its dense latent")
-    return zero_padding(z, found), found  # the reference compares graphs zero-padded to the largest one
-
-
-def _field_latents(latents: Any) -> Tensor:
-    z = getattr(latents, "tensor", latents)
-    if isinstance(z, np.ndarray):
-        z = torch.from_numpy(z)
-    if not isinstance(z, Tensor):
-        raise LatentShapeError(f"latents must be a tensor [n, ...], got {type(latents).__name__}",
-                               "pass the encoder's output as a torch.Tensor, numpy array or GeometricTensor")
-    return check_finite(z) if z.is_floating_point() else z
-
-
-def _mask_keyword(projection: Any) -> str | None:
-    """How a callable takes the S_n padding mask: ``"mask"`` (``f(z, mask=m)``, e.g. :class:`eqlatent.NodeProjection`,
-    as a module built with its own ``max_num_nodes``), ``"meta"`` (``f(z, meta={"mask": m})``, the
-    :class:`~eqlatent.projections.base.InvariantProjection` convention), or None (``f(z)``: only the
-    zero-padded latent)."""
-    target = projection.forward if isinstance(projection, torch.nn.Module) else projection
-    try:
-        params = inspect.signature(target).parameters
-    except (TypeError, ValueError):  # a builtin or C callable: no signature to read
-        return None
-    return next((name for name in ("mask", "meta") if name in params), None)
-
-
-def _with_mask(projection: Any, mask: Tensor | None) -> Projector:
-    """``projection`` called with the padding mask where it takes one (see :func:`_mask_keyword`)."""
-    keyword = None if mask is None else _mask_keyword(projection)
-    if keyword == "meta":
-        return lambda x: projection(x, meta={"mask": mask})
-    if keyword == "mask":
-        return lambda x: projection(x, mask=mask)
-    return projection
-
-
-def _projector(projection: Any, spec: Any, z: Tensor, mask: Tensor | None, seed: int,
-               n_functionals: int | None) -> tuple[Projector, str]:
-    """A callable ``latents -> [n, F]`` and its name, for a method name or a callable."""
-    if not isinstance(projection, str):
-        name = projection.name if isinstance(projection, InvariantProjection) else (
-            getattr(projection, "__name__", None) or getattr(projection, "name", None) or type(projection).__name__)
-        return (_with_mask(projection, mask) if is_permutation_group(spec) else projection), name
-    if is_permutation_group(spec):
-        proj = projection_class(projection, "nodes")()   # the name was checked by retention() before any work
-        if mask is None:
-            return proj, projection
-        return (lambda x: proj(x, meta={"mask": mask})), projection
-    proj = invariant_projection(field_type_for(spec, tuple(z.shape)), projection, n_functionals=n_functionals,
-                                seed=seed)
-    if is_field_type(spec):
-        return proj, projection
-    return (lambda x: proj(x.flatten(1))), projection  # a name or spec: the flat / studies' [n, fields, N] layouts
-
-
-def _group_name(spec: Any) -> str:
-    if is_permutation_group(spec):
-        return "S_n"
-    if is_field_type(spec):
-        return f"{spec.fibergroup.name} field type ({spec.size} channels)"
-    return str(spec) if isinstance(spec, str) else getattr(spec, "name", type(spec).__name__)
-
-
-def _check_counts(n_pairs: int, knn_k: int, n_knn: int, n_functionals: int | None, names: list[Any]) -> None:
-    for what, value, least in (("n_pairs", n_pairs, 2), ("knn_k", knn_k, 1), ("n_knn", n_knn, 2)):
+def _check_counts(n_pairs: int | str, knn_k: int, n_knn: int, n_functionals: int | None, names: list[Any]) -> None:
+    if isinstance(n_pairs, str) and n_pairs != "all":
+        raise ConfigError(f"n_pairs must be a number or 'all', got {n_pairs!r}", "pass n_pairs=2000 or n_pairs='all'")
+    counts = (("knn_k", knn_k, 1), ("n_knn", n_knn, 2)) + ((("n_pairs", n_pairs, 2),) if n_pairs != "all" else ())
+    for what, value, least in counts:
         if int(value) < least:
             raise ConfigError(f"{what} must be >= {least}, got {value}", f"pass {what}={max(least, 10)} or more")
     if n_functionals is not None:
@@ -232,7 +208,7 @@ def _small_sample_notes(n: int, n_pairs: int, knn_k: int, m: int) -> tuple[str, 
 
 # -- the public function ------------------------------------------------------------------------
 
-def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: int = 2000, knn_k: int = 10,
+def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: int | str = 2000, knn_k: int = 10,
               n_knn: int = 200, seed: int = 0, *, batch: Any = None, mask: Any = None,
               n_functionals: int | None = None, baseline: bool = True,
               **removed: Any) -> RetentionResult | RetentionReport:
@@ -277,7 +253,10 @@ def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: 
         ``"C4: 4 regular + 2 trivial"`` (:func:`eqlatent.groups.specs.parse_field_type`).
     n_pairs:
         Distinct random pairs for Spearman / relative error, at most all ``n (n - 1) / 2``; the
-        number actually used is reported.
+        number actually used is reported.  ``"all"``: the all-pairs mode -- every distinct pair and
+        every latent's neighbours (``n_knn`` unused), from one ``n x n`` matrix of quotient
+        distances (the studies' measure; ``n`` of a few hundred for S_n, whose distances are
+        Hungarian solves).
     knn_k, n_knn:
         k-NN consistency with ``knn_k`` neighbours over the first ``n_knn`` latents (all their pairs).
     seed:
@@ -329,30 +308,31 @@ def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: 
     spec = parse_field_type(group_or_field_type) if is_field_type_spec(group_or_field_type) else group_or_field_type
     if not is_permutation_group(spec):  # a GeometricTensor of other fields than the given ones is refused
         infer_field_type(latents, None, spec, "retention")
-    group = _group_name(group_or_field_type)
+    group = group_name(group_or_field_type)
     for name in projections:  # refuse a misspelt name before any work on the latents
         if isinstance(name, str):
             projection_class(name, "nodes" if is_permutation_group(spec) else "field_type")
     if is_permutation_group(spec):
-        z, node_mask = _node_latents(latents, batch, mask)
+        z, node_mask = node_latents(latents, batch, mask)
     else:
         if batch is not None or mask is not None:
             raise ConfigError("batch / mask are for node latents under S_n", "drop them, or pass group 'S_n'")
-        z, node_mask = _field_latents(latents), None
+        z, node_mask = field_latents(latents), None
     if z.ndim < 2 or len(z) < 3:
         raise LatentShapeError(f"retention needs at least 3 latents [n, ...], got shape {tuple(z.shape)}",
                                "pass a batch of latents (the first axis indexes samples)")
     n = len(z)
-    named = [_projector(p, spec, z, node_mask, seed, n_functionals) for p in projections]
+    named = [projector(p, spec, z, node_mask, seed, n_functionals) for p in projections]
     if many and baseline:
         named.append(((lambda x: x.flatten(1)), RAW_LATENT))
 
-    m = min(n, int(n_knn))
+    every = n_pairs == "all"
+    m = n if every else min(n, int(n_knn))
     full_true = quotient_distance(z[:m], None, spec, pairwise=True)
-    pairs = sample_pairs(n, int(n_pairs), seed)
-    d_true = _pair_distances(z, pairs, full_true, spec)
+    pairs = None if every else sample_pairs(n, int(n_pairs), seed)
+    d_true = None if every else _pair_distances(z, pairs, full_true, spec)
     kk = min(int(knn_k), m - 1)
-    note, warning = _small_sample_notes(n, len(pairs), int(knn_k), m)
+    note, warning = _small_sample_notes(n, n * (n - 1) // 2 if every else len(pairs), int(knn_k), m)
     if warning:
         warnings.warn(f"{warning} -- fix: pass more latents (or a smaller knn_k)", SmallSampleWarning, stacklevel=2)
 
@@ -363,9 +343,7 @@ def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: 
         if len(feats) != n:
             raise LatentShapeError(f"projection '{name}' returned {len(feats)} rows for {n} latents",
                                    "return one row per latent, [n, F]")
-        d_proj = (feats[pairs[:, 0]] - feats[pairs[:, 1]]).norm(dim=1)
-        stats = distance_preservation(d_true, d_proj)
-        knn = knn_consistency(full_true, torch.cdist(feats[:m], feats[:m]), k=kk)
-        rows.append(RetentionResult(group, name, n, len(pairs), feats.shape[1], stats["spearman"], stats["pearson"],
-                                    stats["rel_error"], knn, kk, m, note))
+        got = measure_retention(full_true, feats, kk, pairs, d_true)
+        rows.append(RetentionResult(group, name, n, got["n_pairs"], feats.shape[1], got["spearman"], got["pearson"],
+                                    got["rel_error"], got["knn"], kk, m, note))
     return RetentionReport(rows) if many else rows[0]

@@ -3,8 +3,8 @@
 For one encoder and one projection the analysis reports:
 
 * how well its distances follow the quotient distances ``min_g ||z1 - g z2||``
-  (Spearman / Pearson / relative error, :func:`eqlatent.metrics.distance_retention.distance_preservation`)
-  and how many of the 10 nearest neighbours survive (``knn_consistency``);
+  (Spearman / Pearson / relative error) and how many of the 10 nearest neighbours survive
+  (``knn_consistency``), measured by the toolkit's engine (:mod:`eqlatent.toolkit.retention_measure`);
 * how invariant it is to a *further* rotation of the input: exact quarter turns
   (``inv_err_rot90``) and random angles (``inv_err``, limited by pixel interpolation);
 * what probes still read: the class (logistic / kNN, trained on rotated or on upright
@@ -27,11 +27,11 @@ from torch import Tensor
 
 from eqlatent.errors import ConfigError
 from eqlatent.groups.quotient import orbit_quotient_distances, quotient_distance
-from eqlatent.metrics.distance_retention import distance_preservation, knn_consistency, pairwise_distances
 from eqlatent.studies.probes import CLASSIFICATION, REGRESSION
 from eqlatent.projections.field_projection import FieldProjection
 from eqlatent.projections.registry import build_projection, projection_class
 from eqlatent.studies.projection_configs import projection_config
+from eqlatent.toolkit.retention_measure import measure_retention
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +74,14 @@ def quotient_reference(layout: str, latents: dict[str, Tensor], n_eval: int) -> 
     return orbit_quotient_distances(latents["vector"][:n_eval], latents["orbit"][:n_eval])
 
 
-def _upper(d: Tensor) -> Tensor:
-    i, j = torch.triu_indices(d.shape[0], d.shape[0], offset=1)
-    return d[i, j]
-
-
 def distance_metrics(d_true: Tensor, feats: Tensor) -> dict[str, float]:
-    """Spearman / Pearson / relative error of pair distances, and kNN consistency, vs the quotient."""
-    d_proj = pairwise_distances(feats)
-    out = distance_preservation(_upper(d_true), _upper(d_proj))
-    out["knn_consistency"] = knn_consistency(d_true, d_proj, k=min(KNN_K, d_true.shape[0] - 1))
-    return out
+    """Spearman / Pearson / relative error of pair distances, and kNN consistency, vs the quotient (all pairs).
+
+    Measured by the toolkit's engine (:func:`eqlatent.toolkit.retention_measure.measure_retention`).
+    """
+    got = measure_retention(d_true, feats, KNN_K)
+    return {"spearman": got["spearman"], "pearson": got["pearson"], "rel_error": got["rel_error"],
+            "knn_consistency": got["knn"]}
 
 
 def relative_change(moved: Tensor, ref: Tensor) -> float:

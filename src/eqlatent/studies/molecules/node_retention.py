@@ -4,7 +4,7 @@ Three measures per projection, all against the exact permutation-quotient geomet
 
 * quotient-distance preservation: Spearman / Pearson / relative error between
   ``||pi(z_i) - pi(z_j)||`` and ``min_P ||z_i - P z_j||`` over every pair of the
-  evaluation molecules (eqlatent.metrics.distance_retention.distance_preservation);
+  evaluation molecules (the toolkit's engine, eqlatent.toolkit.retention_measure, in its all-pairs mode);
 * kNN consistency: shared k nearest neighbours, quotient vs projected;
 * decodability: run the decoder on the projection (putting the nodes back with the
   inverse sorting permutation where the projection is a cross-section) and count the
@@ -22,13 +22,13 @@ from torch import Tensor
 
 from eqlatent.errors import ConfigError
 from eqlatent.groups.quotient import quotient_distance
-from eqlatent.metrics.distance_retention import distance_preservation, knn_consistency, pairwise_distances
 from eqlatent.models.graph_vae import GraphVAE
 from eqlatent.projections.base import InvariantProjection
 from eqlatent.projections.identity import Identity
 from eqlatent.projections.node_projection import gather_nodes
 from eqlatent.projections.registry import build_projection, projection_class
 from eqlatent.studies.projection_configs import projection_config
+from eqlatent.toolkit.retention_measure import measure_retention
 
 
 def instantiate_projections(cfg_projection: DictConfig | None) -> dict[str, InvariantProjection]:
@@ -58,17 +58,15 @@ def random_node_permutations(n_mol: int, n_nodes: int, seed: int) -> Tensor:
 
 
 def distance_retention(z: Tensor, projections: Mapping[str, InvariantProjection], knn_k: int) -> dict[str, dict]:
-    """Distance preservation and kNN consistency of each projection on ``z [m, n, d]`` (all pairs)."""
+    """Distance preservation and kNN consistency of each projection on ``z [m, n, d]`` (all pairs).
+
+    Measured by the toolkit's engine (:func:`eqlatent.toolkit.retention_measure.measure_retention`, all-pairs
+    mode) against the exact S_n quotient distances; a cross-section also reports ``orbit_dev``.
+    """
     d_quot = quotient_distance(z, None, "S_n", pairwise=True)
-    m = len(z)
-    iu = torch.triu_indices(m, m, offset=1)
     out = {}
     for name, proj in projections.items():
-        d_proj = pairwise_distances(proj(z.double()))
-        stats = distance_preservation(d_quot[iu[0], iu[1]], d_proj[iu[0], iu[1]])
-        stats["max_abs_dev"] = float((d_proj - d_quot).abs().max())
-        stats["knn"] = knn_consistency(d_quot, d_proj, k=min(knn_k, m - 1))
-        stats["n_pairs"] = int(iu.shape[1])
+        stats = measure_retention(d_quot, proj(z.double()), knn_k)
         if hasattr(proj, "sorting_permutation"):
             # a cross-section must return a member of the input's orbit: quotient distance to the input ~ 0
             stats["orbit_dev"] = float(quotient_distance(proj(z.double()).view(z.shape), z.double(), "S_n").max())
