@@ -79,7 +79,7 @@ def time_graph_vaes(out_root: str, fraction: float, extra: list[str]) -> list[di
     ds = hydra.utils.instantiate(cfg.data)
     rows = []
     for d in cfg.molecules.latent_dims:
-        model, _ = train_or_load(cfg, ds, int(d), Path(out_root) / "molecules" / f"latent{d}")
+        model = train_or_load(cfg, ds, int(d), Path(out_root) / "molecules" / f"latent{d}").model
         seconds = StepTimer.results.pop() * math.ceil(len(ds.split["train"]) / int(cfg.molecules.batch_size))
         rows.append({"study": "molecules", "model": f"graph VAE d={d}", "n_train": len(ds.split["train"]),
                      "parameters": sum(p.numel() for p in model.parameters()), "epoch_s": seconds,

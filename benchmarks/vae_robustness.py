@@ -59,7 +59,8 @@ def fit_and_score(label: str, seed: int, d: int, overrides: list[str]) -> dict:
     lightning.seed_everything(seed, workers=True, verbose=False)
     ds = hydra.utils.instantiate(cfg.data)
     t0 = time.perf_counter()
-    model, trained = train_or_load(cfg, ds, d, OUT / label / f"seed{seed}" / f"latent{d}")
+    fitted = train_or_load(cfg, ds, d, OUT / label / f"seed{seed}" / f"latent{d}")
+    model, trained = fitted.model, fitted.trained
     train_s = time.perf_counter() - t0 if trained else float("nan")
     test = ds.split["test"]
     model = model.double().eval()

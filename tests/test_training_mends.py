@@ -72,15 +72,18 @@ def test_sizes_fit_side_by_side_are_loaded_not_fit_again(side_by_side, tmp_path)
     # one fit per size, in its own process: the parent loads it (no second logger run, no Trainer, no "resuming")
     assert sorted(side_by_side) == [str(out / "latent1"), str(out / "latent2")]
     assert torch.get_num_threads() == 1            # molecules.torch_threads, applied in the fit's own process
-    for d, (model, seconds) in fitted.items():
+    for d, fit in fitted.items():
+        model, seconds = fit.model, fit.train_seconds
         assert isinstance(model, GraphVAE) and not model.training and model.latent_dim == d and seconds > 0
         saved = torch.load(out / f"latent{d}" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
         assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
-        training.latents_for(cfg, ds, model, out / f"latent{d}")
+        assert not fit.reused
+        training.latents_for(cfg, ds, fit)
     # a re-run finds every size trained (latents written): reused, 0 seconds, nothing fit
     side_by_side.clear()
     again = training.train_all(cfg, ds, [1, 2], out)
-    assert side_by_side == [] and {d: s for d, (_, s) in again.items()} == {1: 0.0, 2: 0.0}
+    assert side_by_side == [] and {d: f.train_seconds for d, f in again.items()} == {1: 0.0, 2: 0.0}
+    assert all(f.reused and isinstance(f.model, GraphVAE) for f in again.values())
 
 
 def test_new_model_settings_at_their_neutral_value_leave_the_fingerprint_as_before():

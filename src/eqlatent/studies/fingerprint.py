@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from eqlatent.errors import ConfigError
 from eqlatent.runtime.io import atomic_write_json, settings_digest
-from eqlatent.studies.fitting import is_rank_zero
+from eqlatent.runtime.ranks import is_rank_zero
 
 FILE = "fingerprint.json"
 
@@ -59,7 +59,7 @@ def check_fingerprint(folder: Path, settings: dict[str, Any], epochs: int, what:
     re-run after a crash between the two steps, another rank -- ever finds the new
     fingerprint beside files of the shorter training.
 
-    Only rank 0 writes or deletes (:func:`eqlatent.studies.fitting.is_rank_zero`); the other
+    Only rank 0 writes or deletes (:func:`eqlatent.runtime.ranks.is_rank_zero`); the other
     ranks of a multi-device run get the same answer without touching the folder.
     """
     current = training_fingerprint(settings, epochs)

@@ -1,15 +1,19 @@
-"""Fit one model with Lightning in a folder of its own, resuming from that folder's ``last.ckpt``.
+"""Fit one model with Lightning in a folder of its own -- or reuse it -- and get its latents: the studies' one way.
 
 Why shared: every study trains one or more models (a VAE per latent size, an encoder per
 group) the same way -- its checkpoints, CSV log and wandb run in the model's own folder,
 a killed run continued from the last finished epoch, the loggers closed even when fit()
-fails.  The studies say *what* to fit (model, loaders, epochs); this module says *how*.
+fails -- and then needs the model's latents, which a finished folder already holds.  The
+studies say *what* to fit and how to encode (model, loaders, epochs, splits); this module says
+*how*: :func:`fit_or_reuse` (the folder's fingerprint checked, its latents reused or the model
+fitted, resuming) then :func:`latents_of` (the reused latents, or the model's, encoded now and
+saved atomically in ``<folder>/latents.pt``), and :func:`fit_in_folder` for the fit itself.
 
 More than one device (``trainer=ddp``): Lightning's ``ddp`` strategy starts the other
 ranks at the first ``fit()`` by re-running the same command, so every rank runs the whole
 study function.  A fit is collective (every rank must enter it, in the same order), so a
 study first fits every model on all ranks; then the other ranks stop and rank 0 alone
-(:func:`is_rank_zero`) encodes, analyses and writes.  Before that, the other ranks only
+(:func:`~eqlatent.runtime.ranks.is_rank_zero`) encodes, analyses and writes.  Before that, the other ranks only
 read the model folders (a fingerprint, a checkpoint), never write them.  Batch norms are
 synchronised across ranks with :class:`eqlatent.models.sync_batchnorm.EquivariantSyncBatchNorm`
 (``trainer.sync_batchnorm``), which escnn models survive.
@@ -19,30 +23,27 @@ from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 import hydra
 import torch
 from lightning.pytorch import LightningModule
-from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
-from eqlatent.runtime.console import set_matmul_precision
-from eqlatent.runtime.loggers import finish_loggers, log_config, make_callbacks, make_loggers
 from eqlatent.models.sync_batchnorm import EquivariantSyncBatchNorm
+from eqlatent.runtime.console import set_matmul_precision
+from eqlatent.runtime.io import atomic_torch_save
+from eqlatent.runtime.loggers import finish_loggers, log_config, make_callbacks, make_loggers
 from eqlatent.runtime.resume import TrainingClock
+from eqlatent.studies.fingerprint import check_fingerprint
 
 log = logging.getLogger(__name__)
 
-
-def is_rank_zero() -> bool:
-    """True in the process that analyses and writes: rank 0 of a multi-device run, or the only process.
-
-    Lightning sets the rank of the processes it starts (``LOCAL_RANK``) before they import
-    anything, so this holds before the first fit too.
-    """
-    return rank_zero_only.rank == 0
+#: the file of a model folder that holds the model's latents (written once the model is trained)
+LATENTS_FILE = "latents.pt"
 
 
 def folder_config(cfg: DictConfig, folder: Path, model_name: str) -> DictConfig:
@@ -111,3 +112,72 @@ def fit_in_folder(sub: DictConfig, model: LightningModule, train: DataLoader, va
     if last.is_file():   # written by this fit, or by the earlier one it resumed
         model.load_state_dict(torch.load(last, map_location="cpu", weights_only=False)["state_dict"])
     return model.eval(), clock.seconds
+
+
+@dataclass
+class Fitted:
+    """A model folder after the training phase of a study: the model, and whether its latents are there already.
+
+    ``model``: trained (or finished) now, or loaded from the folder for a study that needs it beside
+    reused latents (None when it does not); ``train_seconds``: the training of this fit, its earlier
+    killed parts included (0 when reused); ``reused``: the folder's latents file is this model's, so
+    :func:`latents_of` reads it instead of encoding; ``latents``: that file, when the reuse check read it.
+    """
+
+    folder: Path
+    model: LightningModule | None = None
+    train_seconds: float = 0.0
+    reused: bool = False
+    latents: dict[str, Any] | None = None
+
+    @property
+    def trained(self) -> bool:
+        """Whether this run fitted the model (False: reused as it was)."""
+        return not self.reused
+
+
+def fit_or_reuse(folder: Path, settings: dict[str, Any], epochs: int, what: str,
+                 fit: Callable[[], tuple[LightningModule, float]], *,
+                 cached: Callable[[Path], dict[str, Any] | None] | None = None,
+                 load: Callable[[Path], LightningModule] | None = None,
+                 legacy_digest: str | None = None) -> Fitted:
+    """The training phase of one model folder: reuse what it holds, else ``fit()`` (which resumes from ``last.ckpt``).
+
+    The folder's ``fingerprint.json`` is checked first (:func:`eqlatent.studies.fingerprint.check_fingerprint`:
+    other settings are refused in one line; more epochs continue the training and drop the folder's
+    latents, which a shorter training made).  The latents are reused when the file is there and
+    ``cached(path)`` returns them (default: the file is enough; it is read by :func:`latents_of`), and,
+    when ``load`` is given (the study needs the model too), the folder's ``last.ckpt`` loads.
+
+    ``what`` names the model in messages (``"a VAE"``, ``"encoder 'c8'"``); ``legacy_digest`` as for
+    ``check_fingerprint``.  Under ``trainer=ddp`` every rank calls this for every model in the same
+    order (a fit is collective); the decision reads files only rank 0 writes, so all ranks decide alike.
+    """
+    path = folder / LATENTS_FILE
+    more_epochs = check_fingerprint(folder, settings, epochs, what, legacy_digest=legacy_digest, derived=[path])
+    if not more_epochs and path.is_file() and (load is None or last_checkpoint(folder).is_file()):
+        latents = cached(path) if cached is not None else None
+        if cached is None or latents is not None:
+            log.info("%s: reusing %s", what, path if load is None else last_checkpoint(folder))
+            return Fitted(folder, load(folder) if load is not None else None, reused=True, latents=latents)
+    model, seconds = fit()
+    return Fitted(folder, model, seconds)
+
+
+def latents_of(fitted: Fitted, encode: Callable[[LightningModule], dict[str, Any]],
+               check: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """The latents of a fitted model: the folder's (``check`` may refuse them in one line), or encoded now and saved.
+
+    Encoding happens on rank 0 only (after every rank's fits); the file is written atomically, so a
+    killed run never leaves half of it.
+    """
+    path = fitted.folder / LATENTS_FILE
+    if fitted.reused:
+        saved = fitted.latents if fitted.latents is not None else torch.load(path, map_location="cpu",
+                                                                             weights_only=False)
+        if check is not None:
+            check(saved)
+        return saved
+    out = encode(fitted.model)
+    atomic_torch_save(out, path)
+    return out

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +33,13 @@ from torch import Tensor
 
 from eqlatent.data.loaders import tensor_loader
 from eqlatent.data.rotation import rotate_images
-from eqlatent.runtime.io import atomic_torch_save, settings_digest
 from eqlatent.models.image_classifier import ImageClassifier
-from eqlatent.studies.fingerprint import check_fingerprint, trainer_settings
-from eqlatent.studies.fitting import fit_in_folder, folder_config
+from eqlatent.runtime.io import settings_digest
+from eqlatent.studies.fingerprint import trainer_settings
+from eqlatent.studies.fitting import Fitted, fit_in_folder, fit_or_reuse, folder_config, latents_of
 
 log = logging.getLogger(__name__)
 
-LATENTS_FILE = "latents.pt"
 CACHE_VERSION = 2
 
 
@@ -188,58 +186,42 @@ def cache_digests(cfg: DictConfig, name: str, model_cfg: DictConfig) -> tuple[st
     return settings_digest(train), settings_digest(extract)
 
 
-@dataclass
-class FittedEncoder:
-    """Encoder ``name`` after the training phase: its still valid cached latents, or the model trained now.
-
-    ``fingerprint``: the extraction digest (:func:`cache_digests`) the latents of ``model`` are saved with.
-    """
-
-    name: str
-    fingerprint: str
-    cached: dict[str, Any] | None = None
-    model: ImageClassifier | None = None
-    train_seconds: float = 0.0
-
-
-def train_or_reuse(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, out_dir: Path) -> FittedEncoder:
-    """The training phase of encoder ``name``: reuse its cached latents, else train it (or finish its training).
+def train_or_reuse(cfg: DictConfig, name: str, model_cfg: DictConfig, data: Any, out_dir: Path) -> Fitted:
+    """The training phase of encoder ``name`` (:func:`eqlatent.studies.fitting.fit_or_reuse`): its cached latents, or trained.
 
     A finished encoder folder is reused only if it was made with the same model, data,
     batch size and seed (``fingerprint.json``, :mod:`eqlatent.studies.fingerprint`); a folder
     from another config is an error rather than silently mixed results, and more epochs
-    continue its training from ``last.ckpt``.  If only the extraction settings changed, the
-    checkpoint is loaded without training (the latents are re-encoded by :func:`encode_and_cache`).
-
-    Under ``trainer=ddp`` every rank calls this for every encoder in the same order (each fit
-    is collective); the decision depends on the latents file's content, which only rank 0
-    writes and only after the last fit, so all ranks decide alike.
+    continue its training from ``last.ckpt``.  Its latents are reused when they were extracted
+    with this training and these extraction settings (:func:`cache_digests`); if only the
+    extraction settings changed, the checkpoint is loaded without training (``fit`` finds the
+    epochs done) and the latents are re-encoded by :func:`encode_and_cache`.
     """
-    enc_dir = out_dir / name
-    path = enc_dir / LATENTS_FILE
     fp_train, fp_extract = cache_digests(cfg, name, model_cfg)
-    check_fingerprint(enc_dir, training_settings(cfg, model_cfg), epochs_for(cfg, name), f"encoder '{name}'",
-                      legacy_digest=fp_train)
-    if path.is_file():
-        cached = torch.load(path, map_location="cpu", weights_only=False)
-        if cached.get("fingerprint") == fp_extract:
-            log.info("%s: reusing %s", name, path)
-            return FittedEncoder(name, fp_extract, cached=cached)
-    log.info("%s: training (%d epochs) then encoding", name, epochs_for(cfg, name))
-    model, train_seconds = train_encoder(cfg, name, model_cfg, data, enc_dir)
-    return FittedEncoder(name, fp_extract, model=model, train_seconds=train_seconds)
+
+    def cached(path: Path) -> dict[str, Any] | None:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        return saved if saved.get("fingerprint") == fp_extract else None
+
+    def fit() -> tuple[ImageClassifier, float]:
+        log.info("%s: training (%d epochs) then encoding", name, epochs_for(cfg, name))
+        return train_encoder(cfg, name, model_cfg, data, enc_dir)
+
+    enc_dir = out_dir / name
+    return fit_or_reuse(enc_dir, training_settings(cfg, model_cfg), epochs_for(cfg, name), f"encoder '{name}'", fit,
+                        cached=cached, legacy_digest=fp_train)
 
 
-def encode_and_cache(cfg: DictConfig, fitted: FittedEncoder, data: Any, out_dir: Path) -> dict[str, Any]:
-    """The latents of a fitted encoder: its cache, or its model's latents, encoded now and saved atomically."""
-    if fitted.cached is not None:
-        return fitted.cached
-    model = fitted.model
-    if torch.cuda.is_available() and str(cfg.trainer.get("accelerator", "auto")) in ("auto", "gpu", "cuda"):
-        model = model.cuda()  # Lightning hands the model back on the CPU; encode on the GPU it trained on
-    result = extract_latents(cfg, model, data, fitted.name)
-    result.update(fingerprint=fitted.fingerprint, train_seconds=fitted.train_seconds,
-                  epochs=epochs_for(cfg, fitted.name), train_on=model.train_on)
-    atomic_torch_save(result, out_dir / fitted.name / LATENTS_FILE)
-    return result
+def encode_and_cache(cfg: DictConfig, name: str, fitted: Fitted, data: Any) -> dict[str, Any]:
+    """The latents of encoder ``name`` (:func:`eqlatent.studies.fitting.latents_of`): cached, or encoded now and saved."""
+    _, fp_extract = cache_digests(cfg, name, cfg.model[name])
 
+    def encode(model: ImageClassifier) -> dict[str, Any]:
+        if torch.cuda.is_available() and str(cfg.trainer.get("accelerator", "auto")) in ("auto", "gpu", "cuda"):
+            model = model.cuda()  # Lightning hands the model back on the CPU; encode on the GPU it trained on
+        result = extract_latents(cfg, model, data, name)
+        result.update(fingerprint=fp_extract, train_seconds=fitted.train_seconds, epochs=epochs_for(cfg, name),
+                      train_on=model.train_on)
+        return result
+
+    return latents_of(fitted, encode)

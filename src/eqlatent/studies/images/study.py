@@ -21,7 +21,7 @@ from omegaconf import DictConfig
 from eqlatent.errors import ConfigError
 from eqlatent.studies.images.analysis import analyse_encoder, quotient_reference, random_k_curve
 from eqlatent.studies.images.figures import embedding_grid, retention_curve
-from eqlatent.studies.fitting import is_rank_zero
+from eqlatent.runtime.ranks import is_rank_zero
 from eqlatent.studies.images.latents import encode_and_cache, train_or_reuse
 from eqlatent.studies.images.claims23_report import claim2_verdict, claim3_verdict, results_markdown
 from eqlatent.studies.results import ImagesResults
@@ -69,8 +69,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if not is_rank_zero():
         log.info("every encoder is trained; rank 0 encodes, analyses and writes the results")
         return {}
-    caches = {name: encode_and_cache(cfg, enc, data, out_dir) for name, enc in fitted.items()}
-    reused = [name for name, enc in fitted.items() if enc.cached is not None]
+    caches = {name: encode_and_cache(cfg, name, enc, data) for name, enc in fitted.items()}
+    reused = [name for name, enc in fitted.items() if enc.reused]
 
     t_latents = time.time()
     log.info("encoders ready after %.0f s", study.wall_s())

@@ -31,7 +31,8 @@ from eqlatent.studies.molecules.reconstruction import exact_matches, posterior_s
 from eqlatent.studies.molecules.claim1_report import claim1_verdict, projection_table, results_markdown
 from eqlatent.studies.molecules.node_retention import (applies, decodability, distance_retention,
                                                       instantiate_projections, random_node_permutations)
-from eqlatent.studies.fitting import is_rank_zero
+from eqlatent.runtime.ranks import is_rank_zero
+from eqlatent.studies.fitting import Fitted
 from eqlatent.studies.molecules.training import apply_torch_threads, latents_for, train_all, training_epochs, vae_config
 from eqlatent.studies.results import MoleculesResults
 from eqlatent.studies.skeleton import Outcome, StudyRun
@@ -103,19 +104,17 @@ def _interpolations(cfg: DictConfig, ds, model, z: torch.Tensor, d: int, project
     return [str(p) for p in made], stats
 
 
-def analyse_latent_dim(cfg: DictConfig, ds, d: int, fitted: tuple[Any, float], projections: dict, probes: dict,
+def analyse_latent_dim(cfg: DictConfig, ds, d: int, fitted: Fitted, projections: dict, probes: dict,
                        decodable: torch.Tensor, study: StudyRun) -> dict:
-    """Measure everything for the VAE of latent size ``d``: ``fitted`` is its ``(model, seconds trained now)``.
+    """Measure everything for the VAE of latent size ``d``: ``fitted`` is its folder after the training phase.
 
     ``decodable``: ``[n_test]`` mask of test molecules an equivariant VAE can decode exactly
     from its posterior mean at all (the ceiling, :mod:`eqlatent.studies.molecules.ceiling`).
     Figures are built through ``study.figure``: one that fails is noted, the measurements stand.
     """
     mcfg = cfg.molecules
-    run_dir = study.out_dir / f"latent{d}"
-    model, train_s = fitted
-    model = model.double().eval()
-    lat = latents_for(cfg, ds, model, run_dir)
+    model, train_s = fitted.model.double().eval(), fitted.train_seconds   # latents are encoded in float64 too
+    lat = latents_for(cfg, ds, fitted)
     z = _analysis_latent(lat, str(mcfg.analysis_latent), int(cfg.seed)).double()
     test = ds.split["test"]
     eval_rows = test[: int(mcfg.n_eval)]

@@ -26,10 +26,10 @@ from torch.utils.data import DataLoader
 from eqlatent.data.loaders import tensor_loader
 from eqlatent.data.molecules import MoleculeDataset
 from eqlatent.errors import ConfigError
-from eqlatent.runtime.io import atomic_torch_save
 from eqlatent.models.graph_vae import NEUTRAL_SETTINGS, GraphVAE
-from eqlatent.studies.fingerprint import check_fingerprint, trainer_settings
-from eqlatent.studies.fitting import fit_in_folder, folder_config, last_checkpoint
+from eqlatent.studies.fingerprint import trainer_settings
+from eqlatent.studies.fitting import LATENTS_FILE, Fitted, fit_in_folder, fit_or_reuse, folder_config, last_checkpoint, \
+    latents_of
 
 log = logging.getLogger(__name__)
 
@@ -89,29 +89,25 @@ def training_epochs(cfg: DictConfig, latent_dim: int) -> int:
     return by_latent.get(int(latent_dim), int(cfg.trainer.max_epochs))
 
 
-def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir: Path) -> tuple[GraphVAE, bool]:
-    """The trained VAE for ``latent_dim``; returns ``(model, trained_now)``.
+def train_or_load(cfg: DictConfig, ds: MoleculeDataset, latent_dim: int, run_dir: Path) -> Fitted:
+    """The trained VAE for ``latent_dim`` (:func:`eqlatent.studies.fitting.fit_or_reuse`): ``.model``, ``.trained``.
 
     If ``run_dir`` already holds latents and a last checkpoint of this run's settings, the
     checkpoint is loaded and nothing is trained; otherwise training starts (or resumes from
     ``last.ckpt``, also when a re-run asks for more epochs; its stale latents are dropped).
     """
-    # latents derived from a shorter training are dropped (re-encoded after this training)
     epochs = training_epochs(cfg, latent_dim)
-    more_epochs = check_fingerprint(run_dir, training_settings(cfg, latent_dim), epochs, "a VAE",
-                                    derived=[run_dir / "latents.pt"])
-    last = last_checkpoint(run_dir)
-    if not more_epochs and (run_dir / "latents.pt").is_file() and last.is_file():
-        log.info("latent_dim=%d: reusing %s", latent_dim, last)
-        return load_trained(run_dir), False
-    sub = folder_config(cfg, run_dir, f"latent{latent_dim}")
-    model = build_model(sub, ds, latent_dim)
-    batch = int(cfg.molecules.batch_size)
-    loader_cfg = cfg.profile.get("loader")
-    train = graph_loader(ds, ds.split["train"], batch, shuffle=True, seed=int(cfg.seed), loader_cfg=loader_cfg)
-    val = graph_loader(ds, ds.split["val"], batch, shuffle=False, seed=int(cfg.seed), loader_cfg=loader_cfg)
-    model, _ = fit_in_folder(sub, model, train, val, max_epochs=epochs, what=f"latent_dim={latent_dim}")
-    return model, True
+
+    def fit() -> tuple[GraphVAE, float]:
+        sub = folder_config(cfg, run_dir, f"latent{latent_dim}")
+        model = build_model(sub, ds, latent_dim)
+        batch = int(cfg.molecules.batch_size)
+        loader_cfg = cfg.profile.get("loader")
+        train = graph_loader(ds, ds.split["train"], batch, shuffle=True, seed=int(cfg.seed), loader_cfg=loader_cfg)
+        val = graph_loader(ds, ds.split["val"], batch, shuffle=False, seed=int(cfg.seed), loader_cfg=loader_cfg)
+        return fit_in_folder(sub, model, train, val, max_epochs=epochs, what=f"latent_dim={latent_dim}")
+
+    return fit_or_reuse(run_dir, training_settings(cfg, latent_dim), epochs, "a VAE", fit, load=load_trained)
 
 
 def load_trained(run_dir: Path) -> GraphVAE:
@@ -121,9 +117,8 @@ def load_trained(run_dir: Path) -> GraphVAE:
     return model.eval()
 
 
-def train_all(cfg: DictConfig, ds: MoleculeDataset, dims: list[int],
-              out_dir: Path) -> dict[int, tuple[GraphVAE, float]]:
-    """The trained VAE of every latent size, ``d -> (model, seconds trained now)`` (0 when reused).
+def train_all(cfg: DictConfig, ds: MoleculeDataset, dims: list[int], out_dir: Path) -> dict[int, Fitted]:
+    """The trained VAE of every latent size, ``d -> Fitted`` (``.model``; ``.train_seconds``: 0 when reused).
 
     Under ``trainer=ddp`` every rank calls this with the same sizes, in the same order: each
     fit is collective, so all of them come before any rank-0-only analysis.  With
@@ -135,12 +130,14 @@ def train_all(cfg: DictConfig, ds: MoleculeDataset, dims: list[int],
     side_by_side = fit_side_by_side(cfg, dims, out_dir, parallel) if parallel > 1 and len(dims) > 1 else {}
     fitted = {}
     for d in dims:
+        folder = out_dir / f"latent{d}"
         if d in side_by_side:
-            fitted[d] = (load_trained(out_dir / f"latent{d}"), side_by_side[d])
+            fitted[d] = Fitted(folder, load_trained(folder), side_by_side[d], reused=(folder / LATENTS_FILE).is_file())
             continue
         t0 = time.time()
-        model, trained = train_or_load(cfg, ds, d, out_dir / f"latent{d}")
-        fitted[d] = (model, time.time() - t0 if trained else 0.0)
+        fitted[d] = train_or_load(cfg, ds, d, folder)
+        if fitted[d].trained:  # the whole call, as the study has always reported it
+            fitted[d].train_seconds = time.time() - t0
     return fitted
 
 
@@ -170,7 +167,7 @@ def _fit_in_own_process(container: dict, d: int, run_dir: str) -> float:
     apply_torch_threads(cfg.molecules)   # as in the parent (molecules.study.run): a spawned process starts afresh
     lightning.seed_everything(int(cfg.seed), workers=True, verbose=False)
     t0 = time.time()
-    _, trained = train_or_load(cfg, hydra.utils.instantiate(cfg.data), d, Path(run_dir))
+    trained = train_or_load(cfg, hydra.utils.instantiate(cfg.data), d, Path(run_dir)).trained
     return time.time() - t0 if trained else 0.0
 
 
@@ -223,16 +220,19 @@ def encode_all(model: GraphVAE, ds: MoleculeDataset, batch_size: int = 512) -> d
     return {"mu": torch.cat(mus), "logvar": torch.cat(logvars)}
 
 
-def latents_for(cfg: DictConfig, ds: MoleculeDataset, model: GraphVAE, run_dir: Path) -> dict[str, Tensor]:
-    """Load ``run_dir/latents.pt`` if it matches this dataset, else encode and save it atomically."""
-    path = run_dir / "latents.pt"
-    if path.is_file():
-        saved = torch.load(path, map_location="cpu")
+def latents_for(cfg: DictConfig, ds: MoleculeDataset, fitted: Fitted) -> dict[str, Tensor]:
+    """The VAE's latents of every molecule (:func:`eqlatent.studies.fitting.latents_of`): its folder's, or encoded now.
+
+    Saved latents of another dataset are refused in one line.
+    """
+    def check(saved: dict) -> None:
         if saved["smiles_head"] != ds.smiles[:5] or saved["mu"].shape[0] != len(ds):
-            raise ConfigError(f"{path} holds latents of a different dataset ({saved['mu'].shape[0]} molecules)",
-                              "use another run_name (or seed) or delete that run folder")
-        return saved
-    out = encode_all(model, ds)
-    out.update(latent_dim=model.latent_dim, smiles_head=ds.smiles[:5])
-    atomic_torch_save(out, path)
-    return out
+            raise ConfigError(f"{fitted.folder / LATENTS_FILE} holds latents of a different dataset "
+                              f"({saved['mu'].shape[0]} molecules)", "use another run_name (or seed) or delete that run folder")
+
+    def encode(model: GraphVAE) -> dict:
+        out = encode_all(model, ds)
+        out.update(latent_dim=model.latent_dim, smiles_head=ds.smiles[:5])
+        return out
+
+    return latents_of(fitted, encode, check)
