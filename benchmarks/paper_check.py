@@ -12,7 +12,7 @@ is not included in the projection and is stated as such.
 
 ``--fraction f`` trains on the first fraction of each epoch's batches (the step time is a
 median, so fixed costs such as building the trainer are not scaled up with it); the
-default 1.0 is the full epoch.  ``tests/test_paper_check.py`` smoke-runs it on tiny data.  Prints a
+default 1.0 is the full epoch.  ``tests/benchmarks/test_paper_check.py`` smoke-runs it on tiny data.  Prints a
 table and writes ``outputs/bench/paper_check.md``.
 """
 

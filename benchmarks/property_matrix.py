@@ -8,7 +8,7 @@ functional of the output was finite and the error within its tolerance (✗ with
 otherwise; ``—``: a baseline that is not invariant by design, gradients checked only).
 
 The subjects, cases and tolerances are ``tests/helpers/adversarial.py``'s, the same ones
-``tests/test_projection_properties.py`` asserts (test-only code, so this script needs the source
+``tests/projections/test_properties.py`` asserts (test-only code, so this script needs the source
 checkout, as every benchmark does).  Exit status 1 when a cell fails.
 """
 

@@ -1,9 +1,9 @@
 """What only a CUDA device shows: the encoders on the GPU, and deterministic training steps there.
 
 Every test here needs CUDA (``pytest -m gpu``; skipped elsewhere).  The tests of whole runs
-on a GPU -- same seed, same metrics (test_determinism.py), a killed run resumed
-(test_images_study.py, test_molecules_study.py) and the study encoders' equivariance
-(test_images_encoders.py) -- are the CPU tests' ``cuda`` cases (the ``device`` fixture).
+on a GPU -- same seed, same metrics (tests/studies/test_determinism.py), a killed run resumed
+(tests/studies/images/test_study.py, tests/studies/molecules/test_study.py) and the study encoders' equivariance
+(tests/models/test_image_encoders.py) -- are the CPU tests' ``cuda`` cases (the ``device`` fixture).
 
 Tolerances:
 
@@ -13,7 +13,7 @@ Tolerances:
   convolutions): 1e-3, the images study's own bound on a quarter turn's invariance error.
   TF32 keeps 10 mantissa bits of each factor; rounding the factors of every convolution so on
   the CPU gave equivariance errors up to 6e-5 (so2 at a quarter width);
-* the graph VAE in float64: 1e-10, as on the CPU (test_molecules_layers.py);
+* the graph VAE in float64: 1e-10, as on the CPU (tests/models/test_permutation_layers.py);
 * two training steps from the same state under ``torch.use_deterministic_algorithms(True)``:
   bitwise equal gradients.  An op without a deterministic CUDA kernel would raise instead.
 """

@@ -5,7 +5,7 @@ zero fields and cancelling irreps have probability zero.  ReLU encoders produce 
 the time (issue 26): a tied argmax broke ``canonicalize`` and float32 Newton steps gave NaN
 gradients.  This module is the one place that builds those latents and the matrix of
 *subjects* (every projection the library exposes) they are driven through, so that
-``tests/test_projection_properties.py`` and ``benchmarks/property_matrix.py`` check the
+``tests/projections/test_properties.py`` and ``benchmarks/property_matrix.py`` check the
 same things.  Test-only code: it lives in ``tests/`` and the package never imports it.
 
 Cases (:data:`CASES`), each built from a generic Gaussian latent and the latent's *fields*

@@ -5,7 +5,7 @@ quotient distance and test needs the same group action on them, so it lives here
 
 * ``regular``: ``[batch, channels, N]``, the regular representation of C_N; rotating the
   input by ``k * 2pi/N`` rolls the last axis by ``k`` (escnn's regular representation,
-  checked against escnn in ``tests/test_images_encoders.py``).
+  checked against escnn in ``tests/models/test_image_encoders.py``).
 * ``irreps``: ``[batch, channels, 1 + 2L]``, per channel the SO(2) irreps of frequency
   0..L in escnn's basis ``[a0, c1, s1, c2, s2, ...]``; rotating the input by ``theta``
   rotates each pair ``(c_k, s_k)`` by ``k * theta``.

@@ -18,7 +18,7 @@ the scores are one matrix product.  Over SO(2) ``theta -> <w, R(theta) z>`` is a
 trigonometric polynomial of degree L, fixed by its values at ``2L + 1`` equally spaced
 angles; the latent meets only those ``2L + 1`` moved copies of each functional and the
 grid follows by exact trigonometric interpolation.  Scores are computed in the latent's
-own dtype (float32 latents: invariance to ~1e-6, see ``tests/test_projections_group.py``).
+own dtype (float32 latents: invariance to ~1e-6, see ``tests/projections/test_field_projections.py``).
 
 :class:`OrbitFunctionals` is that computation for any :class:`FieldAction`; :class:`RandomInvariant`
 runs it on every layout it is built from: an escnn field type (``eqlatent.invariant_projection(field_type,

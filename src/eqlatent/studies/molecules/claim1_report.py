@@ -118,7 +118,7 @@ def claim1_verdict(results: dict) -> Verdict:
                 f"lex_sort is lossless -- its output lies in the input's orbit (max quotient distance "
                 f"{lex.get('orbit_dev', float('nan')):.1e}) -- but not isometric (rel. error {lex['rel_error']:.3f}, "
                 f"Spearman {lex['spearman']:.3f}, kNN {lex['knn']:.3f}); channel_sort is lossy in general "
-                f"(counterexample in tests/test_projections_permutation.py) yet here rel. error {cs['rel_error']:.1e}, "
+                f"(counterexample in tests/projections/test_node_projections.py) yet here rel. error {cs['rel_error']:.1e}, "
                 f"Spearman {cs['spearman']:.3f}, kNN {cs['knn']:.3f}; {dec_text}.")
             if rd["active_channels"] == 1 and lex["rel_error"] > cs["rel_error"]:
                 extra.append(f"  With {int(d) - 1} collapsed channel(s) (near-constant, "

@@ -26,7 +26,7 @@ from eqlatent.report.collect import Cell, find_runs, group_cells
 from eqlatent.studies.results import StudyResults, Verdict
 from eqlatent.studies.skeleton import Outcome, StudyRun
 
-FIXTURE = Path(__file__).parent / "fixtures" / "report_runs"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "report_runs"
 
 
 def test_nested_mean_and_std_by_hand():

@@ -4,7 +4,7 @@ All latents here are synthetic random tensors (float64).  Tolerances: invariance
 (sorting and pooling only reorder / reduce the same numbers, but sums may reorder: 1e-12),
 isometry 1e-9 relative to the distance.  Plain invariance of every projection (and the
 identity baseline's non-invariance) is checked on the contract, for every discovered
-subclass, in ``test_projection_contract.py``; here the padding test runs on every discovered
+subclass, in ``tests/projections/test_contract.py``; here the padding test runs on every discovered
 node-latent projection too.
 """
 

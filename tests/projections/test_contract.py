@@ -16,7 +16,7 @@ Tolerances (``InvariantProjection.invariance_atol``), float64 latents:
 * ``random_invariant`` over SO(2) maximises over ``n_angles`` = 64 grid rotations: the grid
   bound ``sqrt(D/K) pi^2 L^2 / (2 n_angles^2) ||z||`` (``reduce="max"``) or
   ``sqrt(D/K) (pi / n_angles) L ||z||`` (``reduce="sort"``) plus 1e-10 (measured at about half
-  the bound); its exactness on the grid itself is in ``test_projections_group.py``;
+  the bound); its exactness on the grid itself is in ``tests/projections/test_field_projections.py``;
 * baselines with ``invariant = False`` (``identity``, ``identity_field``) must move by more than 1e-3.
 """
 

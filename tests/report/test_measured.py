@@ -26,7 +26,7 @@ from eqlatent.report.measured import MEASURED_JSON, RECORDED, TABLES, stale_entr
 from eqlatent.report.profiles import MEASURED, molecules_metrics, profile_entries
 
 ROOT = project_root()
-FIXTURE = Path(__file__).parent / "fixtures" / "report_runs"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "report_runs"
 
 
 def _checkout(tmp: Path) -> Path:

@@ -23,7 +23,7 @@ from eqlatent.groups.field_types import import_escnn
 escnn = import_escnn()
 from escnn import gspaces, nn  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("d", [1, 3])

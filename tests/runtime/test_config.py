@@ -23,7 +23,7 @@ def test_every_group_option_composes_and_resolves(group, option):
     container = OmegaConf.to_container(OmegaConf.create(container), resolve=True)
     out = container["paths"]["output_dir"]
     if group == "experiment" and option.startswith("sweep_"):
-        assert out is None  # a sweep job's folder comes from Hydra at launch (tests/test_sweeps.py)
+        assert out is None  # a sweep job's folder comes from Hydra at launch (tests/configs/test_sweeps.py)
     else:
         assert out.startswith(container["paths"]["root_dir"])
 

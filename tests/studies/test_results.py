@@ -11,7 +11,7 @@ from pathlib import Path
 
 from eqlatent.studies.results import ImagesResults, MoleculesResults, Verdict
 
-FIXTURE = Path(__file__).parent / "fixtures" / "report_runs"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "report_runs"
 
 
 def test_verdict_reads_both_older_layouts_and_its_own():

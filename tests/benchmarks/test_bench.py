@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench.py"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench.py"
 
 
 def test_bench_quick_writes_every_section(tmp_path):

@@ -6,7 +6,7 @@ are expected to be equal too.  The comparison there allows a relative 1e-6 (abou
 ulps): the round-off of one sum taken in another order, not a difference that training
 compounds (without deterministic kernels, 44 metrics of the images run differed on an H200).
 
-(The resume tests in test_molecules_study.py / test_images_study.py add that a run killed
+(The resume tests in tests/studies/molecules/test_study.py / tests/studies/images/test_study.py add that a run killed
 mid-training and resumed ends where an uninterrupted run ends.)
 """
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 from lightning.fabric.utilities.distributed import DistributedSamplerWrapper
-from tests.test_images_study import TINY as IMAGES_TINY
-from tests.test_molecules_study import TINY as MOLECULES_TINY
+from tests.studies.images.test_study import TINY as IMAGES_TINY
+from tests.studies.molecules.test_study import TINY as MOLECULES_TINY
 
 from eqlatent.runtime.resume import EpochSeededSampler
 

@@ -1,0 +1,1 @@
+"""Tests of benchmarks/ (the checkout's scripts behind make bench and make paper-check)."""

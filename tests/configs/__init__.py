@@ -1,0 +1,1 @@
+"""Tests of configs/ (the Hydra tree: sweeps, scale-out launchers)."""
