@@ -32,7 +32,6 @@ checks on the host instead (exact one-line errors, a few syncs).
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Mapping, NamedTuple
 
 import torch
@@ -44,6 +43,7 @@ from eqlatent.projections.base import InvariantProjection, Meta
 from eqlatent.projections.layouts import NodeLayout
 from eqlatent.projections.node_inputs import (check_count, device_counts, empty_graphs_error, pad_dense, scatter,
                                               unpack, validate_batch)
+from eqlatent.projections.registry import projection_argument, projection_class
 
 #: the node projection ``NodeProjection()`` builds when no name is given: lossless for any d
 DEFAULT = "lex_sort"
@@ -54,17 +54,6 @@ class ProjectedNodes(NamedTuple):
 
     out: Tensor     #: ``[graphs, width]`` invariant rows
     counts: Tensor  #: ``[graphs]`` (long) number of real nodes of each graph
-
-
-def projection_argument(projection: str | None, method: str | None, default: str | None = None) -> str | None:
-    """The projection's name from ``projection=`` or the deprecated ``method=`` (a DeprecationWarning naming it)."""
-    if method is not None:
-        if projection is not None and projection != method:
-            raise ConfigError(f"both projection={projection!r} and method={method!r} given",
-                              "pass projection= only (method= is its old name)")
-        warnings.warn(f"method= is now called projection= (pass projection={method!r})", DeprecationWarning, stacklevel=3)
-        projection = method
-    return default if projection is None else projection
 
 
 class NodeProjection(InvariantProjection):
@@ -107,8 +96,6 @@ class NodeProjection(InvariantProjection):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> "NodeProjection":
         if cls is NodeProjection:  # the base names a projection: build that one
-            from eqlatent.projections.registry import projection_class
-
             given = args[0] if args else kwargs.get("projection")
             cls = projection_class(projection_argument(given, kwargs.get("method"), DEFAULT), "nodes")
         return super().__new__(cls)

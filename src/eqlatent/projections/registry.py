@@ -7,6 +7,11 @@ unchanged.  A projection's name is also its module (``projections/<name>.py``), 
 name in CamelCase) and its config (``configs/projection/<name>.yaml``); ``tests/projections``
 checks all four agree and that no projection class stays out of this list.
 
+The modules are imported by name when the registry is first asked (:func:`projection_classes`), not
+when it is imported: a family base such as :class:`~eqlatent.projections.node_projection.NodeProjection`
+(``NodeProjection("lex_sort")`` builds the projection of that name) can import the registry without
+any module importing itself back.
+
 Which names suit which latents is the classes' own answer too: a projection lists the layouts it
 can be built from (``layouts``, :mod:`eqlatent.projections.layouts`), and :func:`projection_names`
 filters by them -- ``"field_type"`` for :func:`eqlatent.invariant_projection`, ``"nodes"`` for
@@ -26,11 +31,13 @@ torch.Size([2, 9])
 from __future__ import annotations
 
 import importlib
+import warnings
 from functools import lru_cache
 from typing import Any
 
 from eqlatent.errors import ConfigError
 from eqlatent.projections.base import InvariantProjection
+from eqlatent.projections.layouts import as_layout
 
 #: one module per projection, named as it; the order is the order users see the names in
 PROJECTION_MODULES = ("random_invariant", "norm", "group_pool_max", "group_pool_mean", "canonicalize",
@@ -92,8 +99,21 @@ def build_projection(projection: Any, layout: Any = None, **kwargs: Any) -> Inva
     """
     if isinstance(projection, InvariantProjection):
         return projection
-    from eqlatent.projections.layouts import as_layout
-
     built = None if layout is None else as_layout(layout, kwargs.get("n_angles"))
     cls = projection_class(projection, None if built is None else built.name)
     return cls(**kwargs) if built is None else cls(layout=built, **kwargs)
+
+
+def projection_argument(projection: str | None, method: str | None, default: str | None = None) -> str | None:
+    """The projection's name from ``projection=``, the one parameter name for it, or the deprecated ``method=``.
+
+    ``method=`` (the toolkit's earlier word) gives a DeprecationWarning naming ``projection=``; both at once
+    with different names is a one-line error.  ``default`` when neither is given.
+    """
+    if method is not None:
+        if projection is not None and projection != method:
+            raise ConfigError(f"both projection={projection!r} and method={method!r} given",
+                              "pass projection= only (method= is its old name)")
+        warnings.warn(f"method= is now called projection= (pass projection={method!r})", DeprecationWarning, stacklevel=3)
+        projection = method
+    return default if projection is None else projection

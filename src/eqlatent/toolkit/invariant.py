@@ -15,8 +15,7 @@ from eqlatent.errors import ConfigError
 from eqlatent.groups.specs import as_field_type
 from eqlatent.projections.field_projection import FieldProjection
 from eqlatent.projections.layouts import FieldTypeLayout
-from eqlatent.projections.node_projection import projection_argument
-from eqlatent.projections.registry import projection_class
+from eqlatent.projections.registry import projection_argument, projection_class
 
 
 def invariant_projection(field_type: Any, projection: str = "random_invariant", n_functionals: int | None = None,
@@ -95,7 +94,7 @@ def invariant_projection(field_type: Any, projection: str = "random_invariant", 
     2-core CPU (2 torch threads): K = 112 / 512 / 2,048 take 0.35 s / 1.3 s / 5.3 s
     (``refine=False``: 0.06 s / 0.26 s / 1.05 s); the fixed-shape refinement (Newton from the L
     highest grid peaks of every row, so that it compiles and has exact gradients) costs 1.3-1.6x
-    the earlier data-dependent one.  ``make bench`` section (f) times K = 512 and 2,048 on your machine.  The other methods are ``O(B * D)`` (``canonicalize`` over SO(2): ``O(B * D * L)``).
+    the earlier data-dependent one.  ``make bench`` section (f) times K = 512 and 2,048 on your machine.  The other projections are ``O(B * D)`` (``canonicalize`` over SO(2): ``O(B * D * L)``).
 
     Examples
     --------

@@ -79,7 +79,7 @@ def _with_mask(projection: Any, mask: Tensor | None) -> Projector:
 
 def projector(projection: Any, spec: Any, z: Tensor, mask: Tensor | None, seed: int,
                n_functionals: int | None) -> tuple[Projector, str]:
-    """A callable ``latents -> [n, F]`` and its name, for a method name or a callable."""
+    """A callable ``latents -> [n, F]`` and its name, for a projection name or a callable."""
     if not isinstance(projection, str):
         name = projection.name if isinstance(projection, InvariantProjection) else (
             getattr(projection, "__name__", None) or getattr(projection, "name", None) or type(projection).__name__)
