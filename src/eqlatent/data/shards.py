@@ -23,7 +23,7 @@ import torch
 
 from eqlatent.data.cache import file_sha256
 from eqlatent.errors import DataFileError
-from eqlatent.io import atomic_torch_save, atomic_write_json, atomic_write_text
+from eqlatent.runtime.io import atomic_torch_save, atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ import math
 
 import torch
 
-from eqlatent.config import compose
+from eqlatent.runtime.config import compose
 from eqlatent.data import zinc
-from eqlatent.run import run_study
-from test_molecules_study import TINY
+from eqlatent.cli.run import run_study
+from tests.studies.molecules.test_study import TINY
 
 
 def test_the_study_gives_the_same_numbers_from_shards_and_from_memory(tmp_path):

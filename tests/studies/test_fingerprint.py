@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from eqlatent.config import compose
+from eqlatent.runtime.config import compose
 from eqlatent.errors import ConfigError
 from eqlatent.studies.fingerprint import check_fingerprint, trainer_settings, world_size
 from eqlatent.studies.images.latents import training_settings as encoder_settings

@@ -23,7 +23,7 @@ import submitit.slurm.slurm
 from omegaconf import OmegaConf
 from submitit.core.utils import DelayedSubmission
 
-from eqlatent.config import compose
+from eqlatent.runtime.config import compose
 
 #: a two-job sweep of the molecules sweep file, at sizes that train in seconds
 SWEEP = ["experiment=sweep_molecules", "profile=cpu", "logger=csv", "seed=0,1", "molecules.latent_dims=[1]",
@@ -41,7 +41,7 @@ def test_submitit_local_is_the_plugins_own_launcher():
 
 def test_a_sweep_runs_through_submitit_local_in_job_processes_of_its_own(tmp_path, qm9_full):
     # qm9_full: the QM9 cache exists before two jobs would both build it
-    proc = subprocess.Popen([sys.executable, "-m", "eqlatent.run", "--multirun", "hydra/launcher=submitit_local",
+    proc = subprocess.Popen([sys.executable, "-m", "eqlatent.cli.run", "--multirun", "hydra/launcher=submitit_local",
                              *SWEEP, f"paths.output_root={tmp_path}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     try:
