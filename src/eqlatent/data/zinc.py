@@ -20,12 +20,9 @@ SA     synthetic accessibility (Ertl & Schuffenh.)  1 (easy) .. 10
 from __future__ import annotations
 
 import gzip
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -33,12 +30,10 @@ from eqlatent.data.cache import cache_key, file_sha256, load_or_build
 from eqlatent.data.graphs import quiet_rdkit, smiles_to_graph
 from eqlatent.data.molecules import MoleculeDataset, convert_all, finish_dataset, graphs_to_tensors
 from eqlatent.data.sources import package_data_dir, require_file
+from eqlatent.data.zinc_properties import BUILDER_VERSION, TARGET_NAMES, TARGET_UNITS, properties  # noqa: F401
 from eqlatent.errors import ConfigError, DataFileError
 
 ATOM_TYPES = ("C", "N", "O", "F", "S", "Cl", "Br", "I", "P")
-TARGET_NAMES = ["logP", "QED", "SA"]
-TARGET_UNITS = ["log10", "1", "1"]
-BUILDER_VERSION = 1
 MOSES_TRAIN_SIZE = 1_584_663
 
 
@@ -61,33 +56,6 @@ def read_smiles_column(csv: Path) -> list[str]:
     if col is None:
         raise DataFileError(f"ZINC CSV {csv} has no SMILES column (columns: {', '.join(map(str, df.columns))})", fix)
     return [str(s).strip() for s in df[col].tolist()]
-
-
-def _sascorer():
-    """rdkit's Contrib SA-score module (ships with the rdkit wheel, not importable by name)."""
-    spec = importlib.util.find_spec("rdkit")
-    contrib = Path(list(spec.submodule_search_locations)[0]) / "Contrib" / "SA_Score"
-    if str(contrib) not in sys.path:
-        sys.path.append(str(contrib))
-    import sascorer  # noqa: PLC0415
-
-    return sascorer
-
-
-def molecule_properties(smiles: str, sa=None) -> tuple[float, float, float]:
-    """logP, QED and SA score of one valid SMILES (``sa``: :func:`_sascorer`'s module, found once by the caller)."""
-    from rdkit import Chem
-    from rdkit.Chem import QED, Crippen
-
-    mol = Chem.MolFromSmiles(smiles)
-    return Crippen.MolLogP(mol), QED.qed(mol), (sa or _sascorer()).calculateScore(mol)
-
-
-def properties(smiles: Sequence[str]) -> np.ndarray:
-    """``[n, 3]`` logP, QED and SA score of each (valid) SMILES."""
-    sa = _sascorer()
-    rows = [molecule_properties(s, sa) for s in smiles]
-    return np.asarray(rows, dtype=np.float32).reshape(-1, 3)
 
 
 def build_zinc(csv: Path, subset: int, seed: int, max_nodes: int, atom_types: Sequence[str]) -> dict:

@@ -8,7 +8,7 @@ streamed in blocks of ``shard_size`` selected rows; each block becomes one shard
 whatever the set's size, and an interrupted build resumes at its first missing shard
 (:mod:`eqlatent.data.shards`).  The molecules, their order, graphs, properties and drop
 reasons are those of the in-memory build of the same rows: the same seeded row pick, the
-same :func:`~eqlatent.data.graphs.smiles_to_graph` and :func:`~eqlatent.data.zinc.molecule_properties`.
+same :func:`~eqlatent.data.graphs.smiles_to_graph` and :func:`~eqlatent.data.zinc_properties.molecule_properties`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from eqlatent.data.graphs import MoleculeRejected, quiet_rdkit, smiles_to_graph
 from eqlatent.data.molecule_shards import ShardedMoleculeDataset, ShardPacker
 from eqlatent.data.shards import ShardFolder, build_shards
 from eqlatent.data.sources import require_file
+from eqlatent.data.zinc_properties import BUILDER_VERSION, TARGET_NAMES, TARGET_UNITS, _sascorer, molecule_properties
 from eqlatent.errors import DataFileError
 
 log = logging.getLogger(__name__)
@@ -98,8 +99,6 @@ def smiles_chunks(csv: Path, col: str, rows: Tensor | None, size: int) -> Iterat
 def zinc_shard(smiles: Sequence[str], atom_types: Sequence[str], max_nodes: int,
                advance: Callable[[int], None] = lambda n: None) -> dict:
     """One shard: the graphs and logP / QED / SA of ``smiles`` that become graphs, the rest counted by reason."""
-    from eqlatent.data.zinc import TARGET_NAMES, _sascorer, molecule_properties
-
     quiet_rdkit()
     sa = _sascorer()
     packer = ShardPacker(max_nodes, len(TARGET_NAMES), len(atom_types))
@@ -139,8 +138,6 @@ def load_zinc_shards(csv: Path, source: dict, path: str | None, subset: int, n_f
     ``subset`` of the file's ``n_file`` rows, sorted, or every row.  ``asked``: the caller set
     ``storage="shards"`` (rather than ``auto`` choosing it), for the rebuild command in errors.
     """
-    from eqlatent.data.zinc import BUILDER_VERSION, TARGET_NAMES, TARGET_UNITS
-
     col = smiles_header(csv)
     sampled = 0 < subset < n_file
     rows = (torch.randperm(n_file, generator=torch.Generator().manual_seed(split_seed))[:subset].sort().values
