@@ -12,6 +12,8 @@ through the same pieces as the projections:
 * finite groups: exact -- ``max_g <z1, rho(g) z2>`` over every element
   (:meth:`FieldAction.orbit`), then ``||z1||^2 + ||z2||^2 - 2 max``.  The studies' C_N layout
   (``"C8"``) is acted on without escnn (:func:`eqlatent.groups.specs.resolve_action`).
+* SO(3) / O(3) (e3nn ``Irreps``, or a spec ``"O3: 8x0e + 4x1o"``): closed form for l <= 1,
+  grid + Newton on SO(3) otherwise, in :mod:`eqlatent.groups.o3_quotient`.
 * SO(2) / O(2): ``<z1, rho(theta) z2>`` is a degree-L trigonometric polynomial per coset,
   maximised by :class:`~eqlatent.groups.trig.TrigGrid` (grid + Newton, float-precision
   in practice).  Without refinement the squared distance is over-estimated by at most
@@ -37,6 +39,7 @@ from torch import Tensor
 from eqlatent.errors import ConfigError, EqlatentError, LatentShapeError
 from eqlatent.groups.actions import FieldAction
 from eqlatent.groups.inputs import check_finite, flat_latent, same_fields
+from eqlatent.groups.o3 import is_irreps
 from eqlatent.groups.specs import check_group_argument, field_type_for, is_field_type, is_permutation_group, resolve_action
 
 #: pairs scored at once by the all-pairs paths (bounds the ``[pairs, n_angles]`` grid of SO(2) / O(2))
@@ -194,6 +197,8 @@ def quotient_distance(z1: Any, z2: Any = None, group_or_field_type: Any = None, 
         an escnn group, or ``"C8"`` / ``"D4"`` / ``"SO2"`` (see :mod:`eqlatent.groups.specs` for
         the layout a name implies) -- not a GSpace.  Optional when ``z1`` / ``z2`` are escnn
         GeometricTensors: their (common) ``.type`` is used, and one that disagrees with it is refused.
+        e3nn latents ``[pairs, irreps.dim]``: an ``e3nn.o3.Irreps`` (O(3)) or a spec ``"SO3: 8x0e+4x1o"``
+        / ``"O3: ..."`` (:func:`eqlatent.groups.o3_quotient.irreps_quotient_distance`).
     n_angles, refine:
         SO(2) / O(2) only: the grid the maximum over rotations starts from (at least ``4(2L+1)``;
         default ``max(64, 4(2L+1))``, see :func:`eqlatent.groups.specs.grid_angles`), and whether
@@ -220,6 +225,13 @@ def quotient_distance(z1: Any, z2: Any = None, group_or_field_type: Any = None, 
     >>> eqlatent.quotient_distance(torch.stack([a, a.roll(1), -a]), None, "C8", pairwise=True).shape
     torch.Size([3, 3])
     """
+    if is_irreps(group_or_field_type):
+        if n_angles is not None:
+            raise ConfigError("n_angles sets the grid of SO(2) / O(2); SO(3) / O(3) latents have their own grid",
+                              "drop n_angles, or call eqlatent.groups.o3_quotient.irreps_quotient_distance(n_grid=...)")
+        from eqlatent.groups.o3_quotient import irreps_quotient_distance  # e3nn loads on first use
+
+        return irreps_quotient_distance(z1, z2, group_or_field_type, pairwise=pairwise, refine=refine)
     group_or_field_type = infer_field_type(z1, z2, group_or_field_type)
     if z2 is None and not pairwise:
         raise LatentShapeError("quotient_distance got no second latent", "pass z2, or pairwise=True for the pairs within z1")

@@ -12,7 +12,10 @@ node-permutation group ``"S_n"`` (latents ``[nodes, d]``) or to a
   layout); O(2) needs its FieldType (no default layout);
 * a field-type spec ``"<group>: <fields>"`` (:func:`parse_field_type`), e.g.
   ``"C4: 4 regular + 2 trivial"`` or ``"SO2: irrep0 + 2*irrep1 + irrep2"``: the escnn FieldType
-  it names, for mixed field types where no FieldType object is at hand (the command line).
+  it names, for mixed field types where no FieldType object is at hand (the command line);
+* an e3nn ``Irreps`` or an irreps spec ``"SO3: 8x0e + 4x1o"`` / ``"O3: ..."``
+  (:func:`eqlatent.groups.o3.is_irreps`): SO(3) / O(3) on e3nn latents, acted on by
+  :class:`~eqlatent.groups.o3.IrrepsAction`, not a FieldAction.
 
 The names ``C<N>`` and ``SO2`` are the studies' own layouts, so :func:`resolve_action` builds
 their actions from :mod:`eqlatent.groups.layouts` without escnn (the same matrices, cached).
@@ -28,6 +31,7 @@ from eqlatent.errors import ConfigError, LatentShapeError
 from eqlatent.groups.actions import FieldAction
 from eqlatent.groups.field_types import action_from_field_type, band_limit, circle_kind, import_escnn
 from eqlatent.groups.layouts import irreps_action, irreps_max_frequency, regular_action
+from eqlatent.groups.o3 import is_irreps
 
 PERMUTATION_NAMES = {"s_n", "sn", "s", "perm", "permutation", "permutations"}
 GROUP_NAMES = "C<N> (e.g. C8), D<N> (e.g. D4), SO2, O2 (FieldType only) or S_n"
@@ -75,7 +79,7 @@ def as_field_type(obj: Any, who: str) -> Any:
 
 def check_group_argument(spec: Any, who: str) -> None:
     """A one-line error for a ``group_or_field_type`` no group can be read from (a GSpace, a number ...)."""
-    if isinstance(spec, str) or is_field_type(spec):
+    if isinstance(spec, str) or is_field_type(spec) or is_irreps(spec):
         return
     if _is_gspace(spec):
         raise ConfigError(f"{who} needs the latent's FieldType or group, got the GSpace {type(spec).__name__} "
@@ -257,6 +261,10 @@ def parse_field_type(spec: str) -> Any:
     """
     if not is_field_type_spec(spec):
         raise ConfigError(f"field-type spec '{spec}' has no ':' after the group", f"write {SPEC_GRAMMAR}")
+    if is_irreps(spec):
+        raise ConfigError(f"'{spec}' names e3nn irreps (SO(3) / O(3)), not an escnn FieldType",
+                          "pass it where e3nn latents are taken (eqlatent.quotient_distance), or read it with "
+                          "eqlatent.groups.o3.parse_irreps_spec")
     name, fields = spec.split(":", 1)
     group = escnn_group(name)
     terms = [t.strip() for t in fields.split("+")]
