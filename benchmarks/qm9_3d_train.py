@@ -30,6 +30,7 @@ import lightning as L
 import torch
 
 from eqlatent.data.qm9_3d import load_qm9_3d
+from eqlatent.runtime.io import atomic_write_json
 from eqlatent.models.e3nn_regressor import E3nnRegressor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,8 +76,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 class EpochLine(L.Callback):
     """One console line per epoch: train/val MAE per target, wall and CPU seconds since the start."""
 
-    def __init__(self, names: list[str], units: list[str], t0: float, c0: float) -> None:
+    def __init__(self, names: list[str], units: list[str], t0: float, c0: float, partial: Path | None = None,
+                 header: dict | None = None) -> None:
         self.names, self.units, self.t0, self.c0, self.curve = names, units, t0, c0, []
+        self.partial, self.header = partial, header or {}
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         m = trainer.callback_metrics
@@ -90,6 +93,8 @@ class EpochLine(L.Callback):
             parts.append(f"{name} train {row[f'train_mae_{name}'] or float('nan'):.4f} "
                          f"val {row[f'val_mae_{name}'] or float('nan'):.4f} {unit}")
         self.curve.append(row)
+        if self.partial is not None:  # the curve so far survives a killed run
+            atomic_write_json(self.partial, {**self.header, "status": "running", "curve": self.curve})
         print(f"epoch {row['epoch']:3d}  {'  '.join(parts)}  wall {row['wall_s']:.0f} s  cpu {row['cpu_s']:.0f} s",
               flush=True)
 
@@ -124,7 +129,8 @@ def main(argv: list[str] | None = None) -> dict:
           f"targets {', '.join(names)}; {n_params:,} parameters; latent {model.encoder.irreps_latent}; "
           f"{args.threads} threads", flush=True)
 
-    lines = EpochLine(names, units, t0, c0)
+    partial = Path(args.out).with_name(f"{args.label}.partial.json")
+    lines = EpochLine(names, units, t0, c0, partial, {"label": args.label, "settings": vars(args), "n_params": n_params})
     trainer = L.Trainer(max_epochs=args.epochs, accelerator="cpu", devices=1, logger=False,
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         num_sanity_val_steps=0, callbacks=[lines],
@@ -150,6 +156,7 @@ def main(argv: list[str] | None = None) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "a") as f:
         f.write(json.dumps(record) + "\n")
+    partial.unlink(missing_ok=True)
     return record
 
 
