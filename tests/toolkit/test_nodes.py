@@ -31,7 +31,7 @@ def test_equals_the_dense_projection_of_each_graph_and_is_permutation_invariant(
     proj = projection_class(method)()
     slots = int(sizes.max())
     for g, xg in enumerate(torch.split(x, sizes.tolist())):
-        if method in ("sort", "lex_sort", "channel_sort"):  # padding = zero-latent nodes, sorted in with the others
+        if proj.keeps_nodes:  # the sorts: padding = zero-latent nodes, sorted in with the others
             expected = proj(torch.cat([xg, xg.new_zeros(slots - len(xg), d)]).unsqueeze(0))[0]
         else:
             expected = proj(xg.unsqueeze(0))[0]
@@ -192,12 +192,14 @@ def test_empty_graphs_are_errors_and_empty_batches_give_empty_rows_where_the_wid
     with pytest.raises(LatentShapeError) as err:
         eqlatent.toolkit.nodes.dense_nodes(x, batch, num_graphs=6)
     one_line(err, "no nodes")
-    sort = method in ("sort", "lex_sort", "channel_sort")
+    sort = projection_class(method).keeps_nodes
+    width = lambda slots: eqlatent.NodeProjection(method, max_num_nodes=slots, in_features=d).out_features  # noqa: E731
     no_rows, no_ids = torch.zeros(0, d), torch.zeros(0, dtype=torch.long)
-    assert eqlatent.project_nodes(torch.zeros(0, 4, d), projection=method).shape == (0, 4 * d if sort else d)
-    assert eqlatent.project_nodes(no_rows, no_ids, method, max_num_nodes=5).shape == (0, 5 * d if sort else d)
+    assert eqlatent.project_nodes(torch.zeros(0, 4, d), projection=method).shape == (0, width(4))
+    assert eqlatent.project_nodes(no_rows, no_ids, method, max_num_nodes=5).shape == (0, width(5))
     module = eqlatent.NodeProjection(method, max_num_nodes=5)
-    assert module(no_rows, no_ids, num_graphs=None).shape == (0, 5 * d if sort else d)
+    assert module(no_rows, no_ids, num_graphs=None).shape == (0, width(5))
+    assert width(5) == {"mixing_sort": 5 * (5 * (d - 1) + 1)}.get(method, 5 * d if sort else d)  # n(d-1)+1 columns
     if sort:  # the width of a sort's rows is the largest graph: undefined without graphs or max_num_nodes
         with pytest.raises(LatentShapeError) as err:
             eqlatent.project_nodes(no_rows, no_ids, method)

@@ -23,7 +23,7 @@ Examples
 >>> projection_class("lex_sort").__name__
 'LexSort'
 >>> projection_names("nodes")
-('sort', 'lex_sort', 'channel_sort', 'sum_pool', 'mean_pool', 'max_pool')
+('sort', 'lex_sort', 'channel_sort', 'mixing_sort', 'sum_pool', 'mean_pool', 'max_pool')
 >>> build_projection("norm", layout="irreps")(__import__("torch").zeros(2, 3, 5)).shape
 torch.Size([2, 9])
 """
@@ -41,7 +41,7 @@ from eqlatent.projections.layouts import as_layout
 
 #: one module per projection, named as it; the order is the order users see the names in
 PROJECTION_MODULES = ("random_invariant", "norm", "group_pool_max", "group_pool_mean", "canonicalize",
-                      "sort", "lex_sort", "channel_sort", "sum_pool", "mean_pool", "max_pool",
+                      "sort", "lex_sort", "channel_sort", "mixing_sort", "sum_pool", "mean_pool", "max_pool",
                       "identity", "identity_field", "orbit_average", "orbit_max")
 #: names of earlier releases -> the one name now (refused with a one-line error naming it)
 RENAMED = {"random": "random_invariant", "pool": "group_pool_max' or 'group_pool_mean",

@@ -39,6 +39,8 @@ def project_nodes(x: Any, batch: Tensor | None = None, projection: str = "lex_so
     projection:
         ``"lex_sort"`` (default: lossless for any d, equal to ``"sort"`` for d = 1), ``"sort"``
         (d = 1 only: lossless isometric cross-section), ``"channel_sort"`` (lossy for d > 1),
+        ``"mixing_sort"`` (random mixings of the channels sorted: lossless and, unlike ``lex_sort``,
+        continuous; ``n (d - 1) + 1`` columns, so ``n * (n (d - 1) + 1)`` wide),
         ``"sum_pool"``, ``"mean_pool"``, ``"max_pool"`` (lossy pooling): the projections' names
         in ``configs/projection/`` (``method=``, its earlier name, still works with a DeprecationWarning).
     max_num_nodes:
