@@ -154,6 +154,11 @@ def exp_so3(w: Tensor) -> Tensor:
 
 # -- Wigner matrices by Clebsch-Gordan recursion -----------------------------------------------------
 
+def coupling(l: int) -> Tensor:
+    """The float64 CPU coupling ``P`` of degree ``l >= 2`` (:func:`wigner_blocks`), for a caller that holds it."""
+    return _coupling(int(l), torch.float64, "cpu")
+
+
 @lru_cache(maxsize=32)
 def _coupling(l: int, dtype: torch.dtype, device: str) -> Tensor:
     """``P [3(2l-1), 2l+1]``, an isometry with ``D^l = P^T (D^(l-1) (x) D^1) P`` (e3nn's wigner_3j)."""
@@ -165,10 +170,12 @@ def _coupling(l: int, dtype: torch.dtype, device: str) -> Tensor:
     return (C * math.sqrt(2 * l + 1)).reshape(3 * (2 * l - 1), 2 * l + 1).to(dtype=dtype, device=device)
 
 
-def wigner_blocks(R: Tensor, lmax: int) -> list[Tensor]:
+def wigner_blocks(R: Tensor, lmax: int, couplings: dict[int, Tensor] | None = None) -> list[Tensor]:
     """``[D^0, D^1, ..., D^lmax]`` (each ``[B, 2l+1, 2l+1]``) of rotations ``R [B, 3, 3]`` in e3nn's basis.
 
     ``D^l[m, n] = sum P[(i,k), m] D^(l-1)[i, j] R[k, q] P[(j,q), n]``, contracted as three matrix products.
+    ``couplings``: ``{l: P}`` held by the caller (a module under ``torch.compile``, which traces into this
+    module's cache and e3nn instead of reading them); None reads the cache.
     """
     B = R.shape[0]
     blocks = [R.new_ones(B, 1, 1)]
@@ -176,7 +183,8 @@ def wigner_blocks(R: Tensor, lmax: int) -> list[Tensor]:
         blocks.append(R)
     for l in range(2, lmax + 1):
         d, e = 2 * l - 1, 2 * l + 1
-        P3 = _coupling(l, R.dtype, str(R.device)).view(d, 3, e)
+        P = _coupling(l, R.dtype, str(R.device)) if couplings is None else couplings[l].to(R)
+        P3 = P.view(d, 3, e)
         right = (R.reshape(B * 3, 3) @ P3.permute(1, 0, 2).reshape(3, d * e)).view(B, 3, d, e)  # [b, k, j, n]
         right = right.transpose(1, 2).reshape(B, d, 3 * e)  # [b, j, (k, n)]
         both = torch.bmm(blocks[-1], right).view(B, 3 * d, e)  # [b, (i, k), n]

@@ -43,7 +43,9 @@ keys of the k candidates are trigonometric polynomials read off the irreps coeff
 and only the picked candidate is rotated.
 
 Defined for every finite group and SO(2); O(2) (no per-sample rotation here) is a one-line
-error.  The result is invariant (up to the tolerance above) and lossless, but not isometric:
+error.  SO(3) / O(3) on e3nn latents: a frame read off the latent's l = 1 vectors, the inversion
+decided by the same kind of keys (:mod:`~eqlatent.projections.e3nn_frame`, which also says where the
+frame is ill-defined; :meth:`Canonicalize.ill_defined` reports those rows).  The result is invariant (up to the tolerance above) and lossless, but not isometric:
 two latents whose canonical frames are far apart can be closer after a different group
 element, so distances only upper-bound the quotient distances.
 
@@ -62,14 +64,11 @@ from torch import Tensor
 
 from eqlatent.errors import ConfigError
 from eqlatent.groups.actions import FieldAction, FieldKind
+from eqlatent.groups.inputs import LOW_PRECISION
 from eqlatent.projections.base import Meta
+from eqlatent.projections.e3nn_frame import WignerCouplings, canonical_frame
 from eqlatent.projections.field_projection import FieldProjection
-
-#: keys within ``KEY_TOL * eps * scale`` of each other are tied (covers float rounding of the group action)
-KEY_TOL = 64
-#: an SO(2) feature shorter than ``ZERO_TOL * eps * scale`` counts as zero
-ZERO_TOL = 256
-
+from eqlatent.projections.tie_keys import KEY_TOL, ZERO_TOL, pick, tie_functionals
 
 def _regular_kinds(action: FieldAction) -> list[FieldKind]:
     return [fk for fk in action.kinds if fk.regular]
@@ -90,42 +89,9 @@ def _cached(action: FieldAction, name: str, build, dtype: torch.dtype, device: t
     return action._cast[key]
 
 
-def _tie_functionals(action: FieldAction) -> Tensor:
-    """``[2, D]`` float64 unit functionals that break ties, the same on every machine and device.
-
-    An exact integer hash of the channel index (a linear start, then three rounds of
-    ``x -> x^2 + c mod p``, p = 2^31 - 1, so no product leaves int64) rather than a seeded
-    ``torch.Generator``: it is traced by ``torch.compile`` like any tensor op, and a
-    pseudo-random vector has no structure that a latent's ties could share.
-    """
-    prime = 2_147_483_647
-    channel = torch.arange(action.dim, dtype=torch.int64)
-    rows = []
-    for i in range(2):
-        x = (channel * 48_271 + 7_919 * (i + 1)) % prime
-        for c in (12_345, 54_321, 99_991):
-            x = (x * x + c) % prime
-        rows.append(x)
-    w = torch.stack(rows).double() / prime - 0.5
-    return w / w.norm(dim=1, keepdim=True)
-
-
 def _channel_zero_source(action: FieldAction) -> Tensor:
     """``[elements]``: the channel c of a regular field with ``(rho(g) z)[0] = z[c]``."""
     return _regular_kinds(action)[0].mats[:, 0, :].argmax(dim=-1)
-
-
-def _pick(keys: Tensor, tol: Tensor, allowed: Tensor | None = None) -> Tensor:
-    """``keys [B, C, m]``, ``tol [B, m]`` -> ``[B]``: the candidate with the lexicographically largest keys.
-
-    Key by key, candidates more than ``tol`` below the best still in the running drop out;
-    the first one left is returned (those left agree on every key to ``tol``).  Fixed shapes.
-    """
-    alive = torch.ones_like(keys[..., 0], dtype=torch.bool) if allowed is None else allowed
-    for i in range(keys.shape[-1]):
-        key = keys[..., i].masked_fill(~alive, float("-inf"))
-        alive = alive & (key >= key.amax(dim=-1, keepdim=True) - tol[:, i:i + 1])
-    return alive.to(torch.int8).argmax(dim=-1)
 
 
 def _finite_representative(action: FieldAction, z: Tensor) -> Tensor:
@@ -133,7 +99,7 @@ def _finite_representative(action: FieldAction, z: Tensor) -> Tensor:
     with torch.no_grad():
         zd = z.detach()
         scale = zd.norm(dim=1)  # invariant: the actions are orthogonal
-        key_map = _cached(action, "canonical_keys", lambda: action.score_map(_tie_functionals(action)), z.dtype,
+        key_map = _cached(action, "canonical_keys", lambda: action.score_map(tie_functionals(action.dim)), z.dtype,
                           z.device)
         scores = zd @ key_map
         keys = [scores.view(z.shape[0], action.n_elements, 2)]
@@ -144,7 +110,7 @@ def _finite_representative(action: FieldAction, z: Tensor) -> Tensor:
             source = _cached(action, "canonical_source", lambda: _channel_zero_source(action), torch.long, z.device)
             keys.insert(0, feature[:, source, None])  # a(g): channel 0 of rho(g) z, summed over regular fields
             tols.insert(0, KEY_TOL * eps * scale[:, None])
-        element = _pick(torch.cat(keys, dim=-1), torch.cat(tols, dim=-1))
+        element = pick(torch.cat(keys, dim=-1), torch.cat(tols, dim=-1))
     return action.act(z, element)
 
 
@@ -174,7 +140,7 @@ def _so2_keys(action: FieldAction, coeffs: list[Tensor], angles: Tensor) -> Tens
     trigonometric polynomial ``k0 + sum_f a_f cos(f theta) + b_f sin(f theta)`` whose
     coefficients cost one pass over the latent: no candidate is rotated to be compared.
     """
-    w = _cached(action, "canonical_tie", lambda: _tie_functionals(action), angles.dtype, angles.device)
+    w = _cached(action, "canonical_tie", lambda: tie_functionals(action.dim), angles.dtype, angles.device)
     keys = angles.new_zeros(angles.shape[0], 1, 2)
     for fk, co in zip(action.kinds, coeffs):
         wk, start = w[:, fk.index.to(w.device)], 0  # [2, fields, size]
@@ -220,8 +186,8 @@ def _so2_representative(action: FieldAction, z: Tensor) -> Tensor:
     with torch.no_grad():
         keys = _so2_keys(action, [co.detach() for co in coeffs], angles.detach())  # [B, band, 2]
         tol = KEY_TOL * eps * math.sqrt(action.dim) * scale[:, None].expand(-1, 2)
-        pick = _pick(keys, tol, allowed=j[None, :] < k[:, None])
-    return _rotated(action, z, angles.gather(1, pick[:, None])[:, 0])
+        chosen = pick(keys, tol, allowed=j[None, :] < k[:, None])
+    return _rotated(action, z, angles.gather(1, chosen[:, None])[:, 0])
 
 
 def _rotated(action: FieldAction, z: Tensor, theta: Tensor) -> Tensor:
@@ -246,21 +212,31 @@ def canonical_representative(action: FieldAction, z: Tensor) -> Tensor:
 
 
 class Canonicalize(FieldProjection):
-    """Orbit representative chosen by the argmax (finite groups) or phase (SO(2)) of an orbit feature, ties broken
-    invariantly: ``[B, D] -> [B, D]`` (a field type), ``[B, C, N or 1+2L] -> [B, C*(N or 1+2L)]`` (the studies').
+    """Orbit representative chosen by the argmax (finite groups) or phase (SO(2)) of an orbit feature, or by a frame of
+    its l = 1 vectors (SO(3) / O(3)), ties broken invariantly: ``[B, D] -> [B, D]`` (a field type, e3nn irreps),
+    ``[B, C, N or 1+2L] -> [B, C*(N or 1+2L)]`` (the studies').
 
-    Group: any finite group (C_N, D_N, ...) or SO(2); not O(2) (a one-line error at construction).
-    Lossless (injective on orbits); not isometric.
+    Group: any finite group (C_N, D_N, ...), SO(2), SO(3) or O(3) on e3nn irreps; not O(2) (a one-line error at
+    construction).  Lossless (injective on orbits) where the representative is defined; not isometric.  On e3nn
+    latents :meth:`ill_defined` reports the rows without a well-defined frame
+    (:mod:`~eqlatent.projections.e3nn_frame`: fewer than two independent l = 1 vectors, near-parallel ones).
     """
 
     name = "canonicalize"
-    group = "C_N shifts of regular fields / SO(2) rotations of irreps fields / a field type's finite group or SO(2)"
+    group = ("C_N shifts of regular fields / SO(2) rotations of irreps fields / a field type's finite group or SO(2) / "
+             "SO(3) or O(3) on e3nn irreps")
     lossless = True
-    layouts = ("regular", "irreps", "field_type")
+    layouts = ("regular", "irreps", "field_type", "e3nn")
 
     def __init__(self, layout: Any = None, *, check_finite: bool = False, n_angles: int | None = None) -> None:
         super().__init__(layout, check_finite=check_finite, n_angles=n_angles)
-        if self.in_layout.fixed and canonicalization_error(self.in_layout.action()):
+        if self.latent_layout == "e3nn":
+            action = self.action
+            if action.lmax >= 2 and not any(b.l == 1 for b in action.blocks):
+                raise ConfigError(f"canonicalize reads its frame off the l = 1 vectors, and the e3nn irreps "
+                                  f"{action.spec} have none", "use projection='random_invariant', 'gram' or 'norm'")
+            self.couplings = WignerCouplings(action.lmax)
+        elif self.in_layout.fixed and canonicalization_error(self.in_layout.action()):
             canonical_representative(self.in_layout.action(), torch.zeros(1, self.in_layout.action().dim))  # raises
 
     @classmethod
@@ -268,9 +244,28 @@ class Canonicalize(FieldProjection):
         """A finite group with regular fields, a dihedral group and SO(2) (O(2) has no canonical form here)."""
         return (*super().example_field_types(), "D4: 2 regular + irrep(1,1) + trivial")
 
-    def width(self, action: FieldAction) -> int:
+    @classmethod
+    def example_irreps(cls) -> tuple[str, ...]:
+        """The family's specs, and O(3) irreps of l <= 1 (where a degenerate frame still gives an invariant output)."""
+        return (*super().example_irreps(), "O3: 2x0e + 0o + 3x1o + 1x1e")
+
+    def width(self, action: Any) -> int:
         """The orbit representative itself: D."""
         return action.dim
 
+    def ill_defined(self, z: Any) -> Tensor:
+        """``[B]`` bool: e3nn latents whose frame is ill-defined (see :mod:`~eqlatent.projections.e3nn_frame`).
+
+        There the output is finite, its ``l <= 1`` part invariant, its ``l >= 2`` part defined only up to the
+        rotations that fix the vectors.  Every other layout's representative is defined everywhere: all False.
+        """
+        z = self.in_layout.tensor(z, self.name)
+        if self.latent_layout != "e3nn":
+            return torch.zeros(z.shape[0], dtype=torch.bool, device=z.device)
+        with torch.no_grad():
+            return canonical_frame(self.action, z.float() if z.dtype in LOW_PRECISION else z, self.couplings())[1]
+
     def project(self, z: Tensor, meta: Meta) -> Tensor:
+        if self.latent_layout == "e3nn":
+            return canonical_frame(self.action, z, self.couplings())[0]
         return canonical_representative(self.action_for(z), z.flatten(1))

@@ -1,9 +1,10 @@
-"""The family of projections of field latents: an escnn FieldType's, or the studies' image latents.
+"""The family of projections of field latents: an escnn FieldType's, an e3nn model's, or the studies' image latents.
 
 A :class:`FieldProjection` is built from one layout (:mod:`eqlatent.projections.layouts`): an escnn
 ``FieldType`` (what :func:`eqlatent.invariant_projection` builds it from; any finite group, SO(2),
-O(2), any mix of fields), or one of the studies' image layouts (``regular`` C_N fields, ``irreps``
-SO(2) fields, a plain CNN's ``vector`` and ``orbit`` latents).  A projection lists the layouts it
+O(2), any mix of fields), an e3nn ``Irreps`` (SO(3) / O(3), the ``e3nn`` layout), or one of the
+studies' image layouts (``regular`` C_N fields, ``irreps`` SO(2) fields, a plain CNN's ``vector`` and
+``orbit`` latents).  A projection lists the layouts it
 can serve in ``layouts``, so a config that pairs it with an encoder it cannot serve fails with a
 one-line error instead of returning numbers that mean nothing.
 
@@ -16,7 +17,7 @@ What the base does for every member, so that each projection is only its mathema
 * float16 / bfloat16 latents are computed in float32 and returned in their dtype;
 * an empty batch of a field type gives an empty ``[0, out_features]`` output;
 * ``out_features`` (the output width, to size the next ``nn.Linear``) is known at construction for a
-  field type, from :meth:`FieldProjection.width` of its action.
+  field type or e3nn irreps, from :meth:`FieldProjection.width` of its action.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ class FieldProjection(InvariantProjection):
     Parameters
     ----------
     layout:
-        What to build it from: an escnn ``FieldType`` (or a field-type spec string), a layout name
-        (``"regular"``, ``"irreps"``, ``"vector"``, ``"orbit"``) or a :class:`~eqlatent.projections.layouts.Layout`.
+        What to build it from: an escnn ``FieldType`` (or a field-type spec string), an e3nn ``Irreps`` (or a
+        spec ``"O3: 8x0e + 4x1o"``), a layout name (``"regular"``, ``"irreps"``, ``"vector"``, ``"orbit"``) or a
+        :class:`~eqlatent.projections.layouts.Layout`.
         None: the first of ``layouts``.
     check_finite:
         Refuse latents holding NaN / inf with a one-line error (a host sync per call); off by default:
@@ -111,15 +113,19 @@ class FieldProjection(InvariantProjection):
 
     @classmethod
     def examples(cls) -> list["FieldProjection"]:
-        """One instance per supported layout (a field type: the mixed ones of :meth:`example_field_types`)."""
+        """One instance per supported layout (a field type: the mixed ones of :meth:`example_field_types`;
+        e3nn latents: those of :meth:`example_irreps`)."""
         out: list[FieldProjection] = []
         for layout in cls.layouts:
-            if layout != "field_type":
-                out.append(cls(layout=layout))
-                continue
-            for spec in cls.example_field_types():
-                out.append(cls(layout=spec))
+            specs = {"field_type": cls.example_field_types, "e3nn": cls.example_irreps}.get(layout)
+            out += [cls(layout=layout)] if specs is None else [cls(layout=spec) for spec in specs()]
         return out
+
+    @classmethod
+    def example_irreps(cls) -> tuple[str, ...]:
+        """e3nn specs the contract checks an ``e3nn`` projection on: O(3) with every kind of copy (0e, 0o, 1o, 1e,
+        2e, 2o; several of a type, one type split over two entries) and SO(3)."""
+        return ("O3: 2x0e + 0o + 2x1o + 1x1e + 2x2e + 1x1o + 1x2o", "SO3: 0e + 2x1o + 1x1e + 1x2e")
 
     @classmethod
     def example_field_types(cls) -> tuple[str, ...]:
@@ -152,7 +158,8 @@ class FieldProjection(InvariantProjection):
         if not self.in_layout.fixed:
             return f"layout={self.latent_layout!r}"
         action = self.in_layout.action()
-        return f"group={action.name}, in={action.dim}, out_features={self.out_features}"
+        group = getattr(action, "name", None) or action.spec  # an escnn / studies' FieldAction, or an IrrepsAction
+        return f"group={group}, in={action.dim}, out_features={self.out_features}"
 
     # -- the call ----------------------------------------------------------------------------------
 

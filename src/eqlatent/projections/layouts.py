@@ -12,12 +12,16 @@ and a random group element.  The families today:
 * the studies' image latents, which need no escnn: :class:`RegularLayout` (``"regular"``, C_N),
   :class:`IrrepsLayout` (``"irreps"``, SO(2)), :class:`VectorLayout` (``"vector"``, a plain CNN's
   features: no action on the latent) and :class:`OrbitLayout` (``"orbit"``, its latents of M rotated
-  copies of the input).
+  copies of the input);
+* an e3nn model's latent, :class:`E3nnLayout` (``"e3nn"``: flat ``[B, irreps.dim]`` under O(3), or SO(3)
+  with a ``"SO3: ..."`` spec), built from an ``e3nn.o3.Irreps``, an
+  :class:`~eqlatent.groups.o3.IrrepsAction` or a spec ``"O3: 8x0e + 4x1o"``.  (Not ``"irreps"``: that
+  name is the studies' SO(2) image layout.)
 
-A third family (an e3nn ``Irreps`` of SO(3) / O(3)) slots in as one more :class:`Layout` subclass whose
-:meth:`Layout.action` returns its group's action, plus one line in :func:`as_layout` naming the object
-it is built from; a projection that can serve it lists its :attr:`Layout.name` in its ``layouts``.
-Nothing else (the registry, the toolkit, the contract) changes.
+A new family slots in as one more :class:`Layout` subclass whose :meth:`Layout.action` returns its
+group's action, plus one branch in :func:`as_layout` naming the object it is built from; a projection
+that can serve it lists its :attr:`Layout.name` in its ``layouts``.  Nothing else (the registry, the
+toolkit, the contract) changes: the e3nn family came in that way.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ if TYPE_CHECKING:
     from eqlatent.groups.samplers import GroupSampler
 
 #: layout names a projection can list in its ``layouts`` (a config names the studies' four)
-LAYOUTS = ("nodes", "regular", "irreps", "vector", "orbit", "field_type")
+LAYOUTS = ("nodes", "regular", "irreps", "vector", "orbit", "field_type", "e3nn")
 
 
 class Layout:
@@ -246,6 +250,74 @@ class FieldTypeLayout(Layout):
         return field_type_sampler(self.field_type)
 
 
+class E3nnLayout(Layout):
+    """Flat ``[B, irreps.dim]`` latents of an e3nn model (MACE, NequIP, your own ``o3.Linear`` stack).
+
+    Built from an ``e3nn.o3.Irreps`` (acted on by O(3): its parities are part of the representation),
+    an :class:`~eqlatent.groups.o3.IrrepsAction`, or a spec ``"SO3: 8x0e + 4x1o"`` / ``"O3: ..."``
+    (:func:`eqlatent.groups.o3.parse_irreps_spec`); the action is e3nn's own (``D_from_matrix``, mul-major
+    blocks of ``2l+1``), built once, so a projection's width is known at construction.  e3nn is imported
+    when the first such layout is built, not with eqlatent.  Its sampler draws uniform random rotations
+    (and, under O(3), the inversion with probability 1/2) and acts with e3nn's own matrices
+    (``D_from_angles``), independently of the Wigner matrices the projections compute with.
+    """
+
+    name, ndim, fixed = "e3nn", 2, True
+
+    def __init__(self, irreps: Any) -> None:
+        from eqlatent.groups.o3 import irreps_action
+
+        self._action = irreps_action(irreps)
+        #: the width as a plain int: ``torch.compile`` guards on what ``forward`` reads, and cannot guard an Irreps
+        self.dim = int(self._action.dim)
+        self.example_shape = (6, self.dim)
+
+    @property
+    def irreps(self) -> Any:
+        """The ``e3nn.o3.Irreps`` of the latent."""
+        return self._action.irreps
+
+    @property
+    def shape(self) -> str:  # type: ignore[override]
+        return f"[batch, {self._action.dim}] (e3nn {self._action.spec})"
+
+    def tensor(self, x: Any, who: str, check_finite: bool = False) -> Tensor:
+        dim = self.dim
+        if isinstance(x, Tensor) and (x.ndim != 2 or x.shape[1] != dim):
+            raise LatentShapeError(f"projection '{who}' needs e3nn latents [batch, irreps.dim] = [batch, {dim}] for "
+                                   f"irreps {self._action.irreps}, got shape {tuple(x.shape)}",
+                                   "pass the model's flat output [N, irreps.dim] (one row per sample) with the irreps "
+                                   "it was built with")
+        return super().tensor(x, who, check_finite)
+
+    def action(self, shape: tuple[int, ...] | None = None) -> Any:  # an IrrepsAction, not a FieldAction
+        return self._action
+
+    def group_sampler(self, z: Tensor) -> "GroupSampler":
+        """Uniform rotations, times the inversion with probability 1/2 under O(3), as e3nn's ``D_from_angles``.
+
+        Euler angles drawn directly (``alpha``, ``gamma`` uniform, ``cos beta`` uniform: the Haar measure),
+        so no ``matrix_to_angles`` runs: it loses half the digits near its pole (~1e-11 errors seen).
+        """
+        import math
+
+        from eqlatent.groups.o3 import e3nn_float64
+        from eqlatent.groups.samplers import GroupAction
+
+        action = self._action
+
+        def sample(gen: torch.Generator) -> GroupAction:
+            u = torch.rand(3, generator=gen, dtype=torch.float64)
+            alpha, beta, gamma = 2 * math.pi * u[0], torch.arccos(2 * u[1] - 1), 2 * math.pi * u[2]
+            inverted = action.group == "O3" and bool(torch.randint(2, (), generator=gen))
+            with e3nn_float64():
+                D = action.irreps.D_from_angles(alpha, beta, gamma, torch.tensor(float(inverted)))
+            return GroupAction(on_input=lambda x: x @ D.to(x).T,
+                               description=f"{action.group} element {'with' if inverted else 'without'} inversion")
+
+        return sample
+
+
 #: the studies' layouts by name (what a config's ``layout=`` names)
 NAMED = {"nodes": NodeLayout, "regular": RegularLayout, "irreps": IrrepsLayout, "vector": VectorLayout,
          "orbit": OrbitLayout}
@@ -254,8 +326,9 @@ NAMED = {"nodes": NodeLayout, "regular": RegularLayout, "irreps": IrrepsLayout, 
 def as_layout(obj: Any, n_angles: int | None = None) -> Layout:
     """The :class:`Layout` ``obj`` names: a Layout, a name of :data:`NAMED`, an escnn FieldType or a spec string.
 
-    ``n_angles``: the SO(2) / O(2) rotation grid of an ``irreps`` or field-type layout.  The hook for a
-    new family: one more branch here, for the object its layout is built from.
+    ``n_angles``: the SO(2) / O(2) rotation grid of an ``irreps`` or field-type layout (unused for e3nn
+    latents, whose SO(3) grid is sized by their highest degree).  The hook for a new family: one more
+    branch here, for the object its layout is built from.
     """
     if isinstance(obj, Layout):
         return obj
@@ -263,12 +336,17 @@ def as_layout(obj: Any, n_angles: int | None = None) -> Layout:
         if obj == "irreps":
             return IrrepsLayout(64 if n_angles is None else n_angles)
         return NAMED[obj]()
+    from eqlatent.groups.o3 import is_irreps
     from eqlatent.groups.specs import is_field_type, is_field_type_spec
+
+    if is_irreps(obj):  # before the field-type specs: "O3: 8x0e + 4x1o" has a ':' too
+        return E3nnLayout(obj)
 
     if is_field_type(obj) or is_field_type_spec(obj):
         return FieldTypeLayout(obj, n_angles)
     if isinstance(obj, str):
-        raise ConfigError(f"unknown latent layout '{obj}'", f"use one of {', '.join(NAMED)}, an escnn FieldType or a "
-                          "field-type spec such as 'C8: 2 regular + trivial'")
+        raise ConfigError(f"unknown latent layout '{obj}'", f"use one of {', '.join(NAMED)}, an escnn FieldType, a "
+                          "field-type spec such as 'C8: 2 regular + trivial' or an e3nn spec such as 'O3: 8x0e + 4x1o'")
     raise ConfigError(f"cannot build a projection from a {type(obj).__name__}",
-                      "pass a layout name (regular, irreps, vector, orbit, nodes), an escnn FieldType or a spec string")
+                      "pass a layout name (regular, irreps, vector, orbit, nodes), an escnn FieldType, an e3nn Irreps "
+                      "or a spec string")

@@ -27,6 +27,13 @@ runs it on every layout it is built from: an escnn field type (``eqlatent.invari
 are a buffer (saved, loaded and moved with its owner); they are drawn in float64 from the seed exactly
 as before, so the studies' numbers do not move.  With Newton refinement (the toolkit's SO(2) / O(2)
 default) latents go through in chunks, keeping the cost linear in ``B * K``.
+
+On an e3nn latent (the ``e3nn`` layout: SO(3) / O(3)) the max runs over the rotation group itself
+(and both cosets under O(3)), found by :mod:`eqlatent.groups.so3_max`'s search (closed form for
+``l <= 1``; grid and Newton refinement otherwise, always refined unless ``refine=False`` is passed):
+:class:`~eqlatent.projections.e3nn_functionals.IrrepsFunctionals` is that kernel, registered as
+``orbit_functionals`` like a field type's.  Only ``reduce="max"`` (an SO(3) orbit has no finite list of
+values to sort).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from eqlatent.errors import ConfigError
 from eqlatent.groups.actions import FieldAction
 from eqlatent.groups.trig import ROWS_PER_CHUNK
 from eqlatent.projections.base import Meta
+from eqlatent.projections.e3nn_functionals import IrrepsFunctionals
 from eqlatent.projections.field_projection import FieldProjection
 
 
@@ -131,55 +139,68 @@ class OrbitFunctionals(torch.nn.Module):
 class RandomInvariant(FieldProjection):
     """``[B, D]`` or ``[B, C, N or 1+2L] -> [B, K]`` (max) or ``[B, K * orbit values]`` (sort).  Lossy for small K.
 
-    Group: that of its layout (C_N, D_N, any finite group, SO(2), O(2)).
+    Group: that of its layout (C_N, D_N, any finite group, SO(2), O(2); SO(3), O(3) on e3nn irreps).
 
     Parameters
     ----------
     layout:
-        An escnn FieldType (or spec string), ``"regular"`` or ``"irreps"``: see :class:`FieldProjection`.
+        An escnn FieldType (or spec string), e3nn irreps (an ``Irreps``, or ``"O3: ..."``), ``"regular"`` or
+        ``"irreps"``: see :class:`FieldProjection`.
     n_functionals:
         K, the number of random functionals.  None: the latent size D for a field type; for the
         studies' layouts set later with :meth:`with_k` (the study uses the latent dimension).
     seed:
         Seed of the functionals; the same seed gives the same projection.
     reduce:
-        ``"max"`` or ``"sort"`` over the group orbit.
+        ``"max"`` or ``"sort"`` over the group orbit (e3nn irreps: ``"max"`` only).
     n_angles:
-        SO(2) / O(2): the rotations the max runs over (the studies' ``irreps`` layout: 64).
+        SO(2) / O(2): the rotations the max runs over (the studies' ``irreps`` layout: 64); unused for e3nn.
     refine:
-        SO(2) / O(2): Newton-refine the grid maximum to float precision (``invariant_projection``'s
-        default) instead of the grid's own (the studies', whose numbers rest on it).
+        SO(2) / O(2) / SO(3): Newton-refine the grid maximum to float precision (``invariant_projection``'s
+        default) instead of the grid's own (the studies', whose numbers rest on it).  None: True for e3nn
+        irreps, False otherwise.
     check_finite:
         Refuse NaN / inf latents (a host sync per call).
     """
 
     name = "random_invariant"
-    group = "C_N shifts of regular fields / SO(2) rotations of irreps fields (sampled) / a field type's group"
+    group = ("C_N shifts of regular fields / SO(2) rotations of irreps fields (sampled) / a field type's group / "
+             "SO(3) or O(3) on e3nn irreps")
     lossless = False
-    layouts = ("regular", "irreps", "field_type")
+    layouts = ("regular", "irreps", "field_type", "e3nn")
 
     def __init__(self, n_functionals: int | None = None, seed: int = 0, reduce: str = "max", n_angles: int | None = None,
-                 layout: Any = None, refine: bool = False, *, check_finite: bool = False) -> None:
+                 layout: Any = None, refine: bool | None = None, *, check_finite: bool = False) -> None:
         if reduce not in ("max", "sort"):
             raise ConfigError(f"unknown reduce '{reduce}' for random_invariant", "use reduce: max or reduce: sort")
         if n_functionals is not None and int(n_functionals) < 1:
             raise ConfigError(f"random_invariant needs n_functionals >= 1, got {n_functionals}", "set a positive K")
         super().__init__(layout, check_finite=check_finite, n_angles=n_angles)
-        self.seed, self.reduce, self.refine = int(seed), reduce, bool(refine)
+        e3nn = self.latent_layout == "e3nn"
+        if e3nn and reduce != "max":
+            raise ConfigError("random_invariant on e3nn latents takes reduce='max' only (an SO(3) orbit has no finite "
+                              "list of values to sort)", "use reduce='max'")
+        self.seed, self.reduce, self.refine = int(seed), reduce, bool(e3nn if refine is None else refine)
         self.n_functionals = None if n_functionals is None else int(n_functionals)
         self._kernels: dict[tuple, OrbitFunctionals] = {}
-        self.orbit_functionals: OrbitFunctionals | None = None
-        if self.in_layout.fixed:  # a field type: one kernel, a registered module (its functionals in state_dict)
+        self.orbit_functionals: OrbitFunctionals | IrrepsFunctionals | None = None
+        if self.in_layout.fixed:  # a field type / e3nn irreps: one kernel, a registered module (functionals in state_dict)
             action = self.in_layout.action()
             self.n_functionals = self.n_functionals or action.dim
-            self.orbit_functionals = OrbitFunctionals(action, self.n_functionals, self.seed, reduce, self.refine)
+            if e3nn:
+                weights = unit_functionals(self.n_functionals, action.dim, self.seed)
+                self.orbit_functionals = IrrepsFunctionals(action, weights, self.refine)
+            else:
+                self.orbit_functionals = OrbitFunctionals(action, self.n_functionals, self.seed, reduce, self.refine)
 
     @classmethod
     def examples(cls) -> list["RandomInvariant"]:
-        """K = 8, both reduces, every layout (a field type refined, as ``invariant_projection`` builds it)."""
+        """K = 8, both reduces, every layout (a field type refined, as ``invariant_projection`` builds it; e3nn
+        irreps refined, reduce max)."""
         out = [cls(8, reduce=reduce, layout=layout) for layout in ("regular", "irreps") for reduce in ("max", "sort")]
         out += [cls(8, reduce=reduce, layout=spec, refine=True) for spec in cls.example_field_types()
                 for reduce in ("max", "sort")]
+        out += [cls(8, layout=spec) for spec in cls.example_irreps()]
         return out
 
     def invariance_atol(self, z: Tensor) -> float:
@@ -193,6 +214,9 @@ class RandomInvariant(FieldProjection):
         Times the ``sqrt(D / K)`` output scale, plus the base tolerance for float error.
         """
         base = super().invariance_atol(z)
+        if self.latent_layout == "e3nn":  # refined: the search's float64 precision; else the SO(3) grid's bound
+            scale = (z[0].numel() / self.k_for(z)) ** 0.5
+            return base + scale * self.kernel().grid_bound() * float(z.flatten(1).norm(dim=1).max())
         action = self.action_for(z)
         if action.kind == "finite" or (self.refine and self.reduce == "max"):
             return base

@@ -14,8 +14,9 @@ any module importing itself back.
 
 Which names suit which latents is the classes' own answer too: a projection lists the layouts it
 can be built from (``layouts``, :mod:`eqlatent.projections.layouts`), and :func:`projection_names`
-filters by them -- ``"field_type"`` for :func:`eqlatent.invariant_projection`, ``"nodes"`` for
-:func:`eqlatent.project_nodes`, ``"regular"`` ... for the studies' image encoders.
+filters by them -- ``"field_type"`` for :func:`eqlatent.invariant_projection` on an escnn field type,
+``"e3nn"`` for it on e3nn irreps, ``"nodes"`` for :func:`eqlatent.project_nodes`, ``"regular"`` ... for
+the studies' image encoders.
 
 Examples
 --------
@@ -41,6 +42,7 @@ from eqlatent.projections.layouts import as_layout
 
 #: one module per projection, named as it; the order is the order users see the names in
 PROJECTION_MODULES = ("random_invariant", "norm", "group_pool_max", "group_pool_mean", "canonicalize",
+                      "scalars", "gram",
                       "sort", "lex_sort", "channel_sort", "mixing_sort", "sum_pool", "mean_pool", "max_pool",
                       "identity", "identity_field", "orbit_average", "orbit_max")
 #: names of earlier releases -> the one name now (refused with a one-line error naming it)
@@ -48,7 +50,7 @@ RENAMED = {"random": "random_invariant", "pool": "group_pool_max' or 'group_pool
            "sum": "sum_pool", "mean": "mean_pool", "max": "max_pool",
            "field_norm": "norm", "flatten": "identity_field"}
 #: how an error names the projections of a layout
-KIND = {"field_type": "invariant projection", "nodes": "node projection"}
+KIND = {"field_type": "invariant projection", "nodes": "node projection", "e3nn": "invariant projection"}
 
 
 def camel(name: str) -> str:

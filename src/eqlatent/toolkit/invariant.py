@@ -1,10 +1,12 @@
-"""``eqlatent.invariant_projection``: an invariant ``torch.nn.Module`` for any escnn field type.
+"""``eqlatent.invariant_projection``: an invariant ``torch.nn.Module`` for any escnn field type or e3nn irreps.
 
 Why a module: a researcher puts it after their escnn encoder (``nn.Sequential``, a probe, a
 Lightning module) and it moves with ``.to(device)``.  It is the projection of that name from the
 registry (:mod:`eqlatent.projections.registry`), built from the field type
 (:class:`~eqlatent.projections.layouts.FieldTypeLayout`): the studies' own classes and kernels, and
-the invariance contract checks it like every projection.
+the invariance contract checks it like every projection.  An e3nn latent needs nothing but its
+``Irreps`` (or a spec ``"O3: 8x0e + 4x1o"``): the same function builds the projection from its
+:class:`~eqlatent.projections.layouts.E3nnLayout`.
 """
 
 from __future__ import annotations
@@ -12,16 +14,18 @@ from __future__ import annotations
 from typing import Any
 
 from eqlatent.errors import ConfigError
+from eqlatent.groups.o3 import is_irreps
 from eqlatent.groups.specs import as_field_type
 from eqlatent.projections.field_projection import FieldProjection
-from eqlatent.projections.layouts import FieldTypeLayout
+from eqlatent.projections.layouts import E3nnLayout, FieldTypeLayout, Layout
 from eqlatent.projections.registry import projection_argument, projection_class
 
 
 def invariant_projection(field_type: Any, projection: str = "random_invariant", n_functionals: int | None = None,
                          seed: int = 0, reduce: str = "max", n_angles: int | None = None, refine: bool = True, *,
                          check_finite: bool = False, k: Any = None, method: str | None = None) -> FieldProjection:
-    """An invariant projection for latents of an escnn ``field_type`` (finite group, SO(2) or O(2)).
+    """An invariant projection for latents of an escnn ``field_type`` (finite group, SO(2) or O(2)) or of e3nn irreps
+    (SO(3) or O(3)).
 
     Parameters
     ----------
@@ -29,7 +33,12 @@ def invariant_projection(field_type: Any, projection: str = "random_invariant", 
         The escnn ``FieldType`` of the latent (any mix of regular, irreps, trivial fields),
         e.g. ``encoder.out_type`` -- not the GSpace -- or a field-type spec string such as
         ``"C8: 2 regular + irrep1 + trivial"`` (:func:`eqlatent.groups.specs.parse_field_type`).
-        Checked before ``projection``.
+        Or an e3nn model's irreps: an ``e3nn.o3.Irreps`` (acted on by O(3)) or a spec
+        ``"SO3: 8x0e + 4x1o"`` / ``"O3: ..."`` (:func:`eqlatent.groups.o3.parse_irreps_spec`), for flat
+        latents ``[B, irreps.dim]``; then the projections are those of ``projection_names("e3nn")``:
+        ``random_invariant`` (the max over SO(3) / O(3), always refined), ``norm`` (e3nn's ``o3.Norm``),
+        ``scalars`` (the ``0e`` slice, MACE's invariant descriptors), ``gram`` (inner products within each
+        irrep type) and ``canonicalize`` (a frame of the l = 1 vectors).  Checked before ``projection``.
     projection:
         The projection's name, as in ``configs/projection/`` (and the retention CLI and report;
         :func:`eqlatent.projections.registry.projection_names` ``("field_type")`` lists them):
@@ -52,7 +61,7 @@ def invariant_projection(field_type: Any, projection: str = "random_invariant", 
         ``"max"`` over the orbit, or ``"sort"`` (all sorted orbit values: ``K * |G|`` outputs
         for a finite group, ``K * cosets * n_angles`` over SO(2) / O(2)).
     n_angles:
-        SO(2) / O(2): the rotation grid per coset.  At least ``4(2L+1)`` for band limit L
+        SO(2) / O(2): the rotation grid per coset (not for e3nn irreps: their SO(3) grid is sized by lmax).  At least ``4(2L+1)`` for band limit L
         (a coarser grid can miss the highest peak of ``<w, rho(theta) z>``: ``n_angles=8`` at
         L = 3 gave invariance errors of 0.3; measured threshold in
         :func:`eqlatent.groups.specs.grid_angles`); fewer is a one-line error.  Default
@@ -115,15 +124,19 @@ def invariant_projection(field_type: Any, projection: str = "random_invariant", 
     if k is not None:
         raise ConfigError(f"invariant_projection's k is now called n_functionals (got k={k})",
                           f"pass n_functionals={k}")
-    field_type = as_field_type(field_type, "invariant_projection")
+    e3nn = is_irreps(field_type)
+    if e3nn and n_angles is not None:
+        raise ConfigError("n_angles is the SO(2) / O(2) rotation grid; e3nn latents are maxed over SO(3) on a grid "
+                          "sized by their highest degree", "drop n_angles")
+    field_type = field_type if e3nn else as_field_type(field_type, "invariant_projection")
     name = projection_argument(None if method is not None and projection == "random_invariant" else projection, method)
-    cls = projection_class(name, "field_type")
+    cls = projection_class(name, "e3nn" if e3nn else "field_type")
     if reduce not in ("max", "sort"):
         raise ConfigError(f"unknown reduce '{reduce}'", "use reduce='max' or reduce='sort'")
     if n_functionals is not None and int(n_functionals) < 1:
         raise ConfigError(f"n_functionals must be >= 1, got {n_functionals}",
                           "pass a positive number of random functionals")
-    layout = FieldTypeLayout(field_type, n_angles)
+    layout: Layout = E3nnLayout(field_type) if e3nn else FieldTypeLayout(field_type, n_angles)
     if name == "random_invariant":
         return cls(n_functionals, seed, reduce, layout=layout, refine=refine, check_finite=check_finite)
     return cls(layout=layout, check_finite=check_finite)
