@@ -13,7 +13,7 @@ PROFILE ?= cpu
 ARGS    ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test prepare-data reproduce-molecules reproduce-images reproduce-zinc reproduce sweep-molecules sweep-images report bench paper-check gpu-check wandb-sync clean clean-data
+.PHONY: help setup test prepare-data reproduce-molecules reproduce-images reproduce-zinc reproduce-qm9-3d reproduce sweep-molecules sweep-images sweep-qm9-3d report bench paper-check gpu-check wandb-sync clean clean-data
 
 help: ## list the targets with what they do
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ reproduce-images: $(STAMP) ## rotated-MNIST study, escnn + augmented CNN (claims
 reproduce-zinc: $(STAMP) ## the molecules pipeline on a 20k ZINC subset, its own experiment -> outputs/molecules_zinc/
 	$(EQ) reproduce zinc --profile $(PROFILE) $(ARGS)
 
+reproduce-qm9-3d: $(STAMP) ## QM9 in 3-D: e3nn encoder on DFT geometries, its Irreps latent projected (claim 2 on O(3)) -> outputs/molecules_3d/
+	$(EQ) reproduce qm9_3d --profile $(PROFILE) $(ARGS)
+
 reproduce: reproduce-molecules reproduce-images ## both studies
 
 sweep-molecules: $(STAMP) ## Hydra multirun: 3 seeds x latent_dim {1,2,4}, joblib launcher (2 jobs at a time)
@@ -69,6 +72,9 @@ sweep-molecules: $(STAMP) ## Hydra multirun: 3 seeds x latent_dim {1,2,4}, jobli
 
 sweep-images: $(STAMP) ## Hydra multirun: 3 seeds x N of C_N {4,8,16}, joblib launcher
 	$(EQ) sweep images --profile $(PROFILE) $(ARGS)
+
+sweep-qm9-3d: $(STAMP) ## Hydra multirun: 3 seeds x trained target {gap, homo, lumo}, joblib launcher
+	$(EQ) sweep qm9_3d --profile $(PROFILE) $(ARGS)
 
 report: $(STAMP) ## aggregate every finished run under outputs/ -> outputs/report/REPORT.md + index.html
 	$(EQ) report $(ARGS)

@@ -208,7 +208,7 @@ def test_report_html_has_contents_verdicts_lists_and_tables(runs_dir, tmp_path):
     page = _Outline()
     page.feed((out / "index.html").read_text())
     # a table of contents first: a list whose links all point at headings of the page
-    assert page.order[0] == "ul" and page.list_items[0] == 3
+    assert page.order[0] == "ul" and page.list_items[0] == 4   # the verdicts and the three studies' sections
     assert page.links[:3] and all(link in page.ids for link in page.links)
     # the verdicts come right after it, as a table with one row per claim and cell (+ header)
     assert page.order[1] == "h2:verdicts" and page.order[2] == "table" and page.table_rows[0] == 1 + 3

@@ -35,13 +35,13 @@ from eqlatent.errors import ConfigError, EqlatentError
 
 PROG = "eqlatent"
 #: study name on the command line -> the experiment config it runs
-STUDIES = {"molecules": "molecules", "images": "images", "zinc": "molecules_zinc"}
-SWEEPS = {"molecules": "sweep_molecules", "images": "sweep_images"}
+STUDIES = {"molecules": "molecules", "images": "images", "zinc": "molecules_zinc", "qm9_3d": "molecules_3d"}
+SWEEPS = {"molecules": "sweep_molecules", "images": "sweep_images", "qm9_3d": "sweep_molecules_3d"}
 #: benchmark command -> its script under benchmarks/
 BENCHMARKS = {"paper-check": "paper_check", "gpu-check": "gpu_check", "bench": "bench"}
 COMMANDS = {
     "reproduce": "run one study (trains, projects, measures) -> outputs/<study>/",
-    "sweep": "Hydra multirun of a study: 3 seeds x latent size (molecules) or x N of C_N (images)",
+    "sweep": "Hydra multirun of a study: 3 seeds x latent size (molecules), x N of C_N (images) or x target (qm9_3d)",
     "prepare": "build and cache the QM9, ZINC and rotated-MNIST tensors under data/, print counts",
     "report": "aggregate every finished run under outputs/ -> outputs/report/REPORT.md + index.html "
               "(--update-docs: and the docs' profile tables)",

@@ -25,6 +25,7 @@ from eqlatent.errors import ConfigError, EqlatentError
 from eqlatent.runtime.io import atomic_write_text
 from eqlatent.runtime.markdown import markdown_table
 from eqlatent.report import claims  # noqa: F401  (registers the built-in studies' sections)
+from eqlatent.report import claim_o3  # noqa: F401  (registers the QM9-3D study's section)
 from eqlatent.report.collect import Cell, find_runs, group_cells
 from eqlatent.report.measured import update_docs
 from eqlatent.report.profiles import write_profiles

@@ -17,6 +17,7 @@ Per seed: ``metrics`` (flat names below), ``claims`` (paper claim -> held), ``de
     acc.<encoder>            images: test accuracy on rotated digits
     exact.d<k>, valid.d<k>   molecules, latent size k: test graphs rebuilt exactly from the posterior mean; rdkit-valid
     exact_of_ceiling.d<k>    the same among the test molecules an equivariant decoder can rebuild at all
+    mae.<target>             molecules_3d: the e3nn regressor's test MAE of a trained target, in its unit (eV for gap)
     ceiling                  the fraction of test molecules an equivariant decoder can rebuild at all
     wall_s, train_s          seconds of the whole run; of its training (molecules only)
 """
@@ -33,7 +34,7 @@ from typing import Any, Callable
 
 from eqlatent.runtime.io import atomic_write_text
 from eqlatent.report.collect import Cell, Run
-from eqlatent.studies.results import ImagesResults, MoleculesResults, StudyResults
+from eqlatent.studies.results import ImagesResults, Molecules3DResults, MoleculesResults, StudyResults
 
 SCHEMA = 1
 MEASURED = "measured: eqlatent report over the runs under outputs/"
@@ -75,11 +76,22 @@ def molecules_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
     return out
 
 
+def molecules_3d_metrics(metrics: dict[str, Any]) -> dict[str, float | None]:
+    """The regressor's test MAE per trained target, the run's wall time and its training time."""
+    model = metrics.get("model", {})
+    out: dict[str, float | None] = {f"mae.{t}": (None if v is None or not math.isfinite(float(v)) else
+                                                 round(float(v), 6)) for t, v in model.get("test_mae", {}).items()}
+    out["wall_s"] = _seconds(metrics.get("info", {}).get("wall_s"))
+    out["train_s"] = _seconds(model.get("train_s"))
+    return out
+
+
 #: study (task_name) -> (its results type, the numbers the docs show of one run)
 STUDIES: dict[str, tuple[type[StudyResults], Callable[[dict[str, Any]], dict[str, float | None]]]] = {
     "images": (ImagesResults, images_metrics),
     "molecules": (MoleculesResults, molecules_metrics),
     "molecules_zinc": (MoleculesResults, molecules_metrics),
+    "molecules_3d": (Molecules3DResults, molecules_3d_metrics),
 }
 
 

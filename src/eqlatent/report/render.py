@@ -18,12 +18,14 @@ from eqlatent.runtime.markdown import markdown_table
 from eqlatent.report.profiles import MEASURED
 
 #: the studies the tables show, and the profiles in the order their rows appear (others follow, sorted)
-TABLE_STUDIES = ("images", "molecules")
+TABLE_STUDIES = ("images", "molecules", "molecules_3d")
 PROFILE_ORDER = ("cpu", "full", "paper")
 DEFAULT_PROFILE = "cpu"
 #: encoders the README's images column shows, in order; docs/results.md shows every encoder
 README_ENCODERS = ("c8", "c16", "so2", "cnn_aug")
 CONTROL = "cnn_plain"
+#: QM9 targets measured in eV (eqlatent.data.qm9 converts them from Hartree): their MAEs are shown with the unit
+EV_TARGETS = ("homo", "lumo", "gap", "zpve", "U0", "U", "H", "G")
 _MARKS = "¹²³⁴⁵⁶⁷⁸⁹"
 
 
@@ -187,6 +189,24 @@ def _readme_molecules(entry: dict[str, Any] | None, mark: str) -> str:
                           f" (seed {seed})" if seed != 0 else "")
 
 
+def _mae(target: str, text: str) -> str:
+    return f"{text} eV" if target in EV_TARGETS else text
+
+
+def _readme_molecules_3d(entry: dict[str, Any] | None, mark: str) -> str:
+    """The e3nn regressor's test MAE of the gap (or of each trained target), first seed."""
+    first = _first_seed(entry) if entry else None
+    if first is None:
+        return "not yet run"
+    seed, row = first
+    maes = {k[4:]: v for k, v in row["metrics"].items() if k.startswith("mae.")}
+    if "gap" in maes:
+        cell = _mae("gap", f"{maes['gap']:.3f}")
+    else:   # a run trained on other targets: each named
+        cell = ", ".join(f"{t} {_mae(t, f'{v:.3f}')}" for t, v in sorted(maes.items())) or "–"
+    return cell + mark + (f" (seed {seed})" if seed != 0 else "")
+
+
 def _time(measured: dict[str, Any], profile: str, device: str, notes: Footnotes, docs: bool) -> str:
     """Per study: the wall time of its runs on ``device`` (or training time, or the paper-check projection)."""
     parts = []
@@ -232,8 +252,10 @@ def readme_block(measured: dict[str, Any]) -> list[str]:
     rows, claims = [], []
     for p in profiles_of(measured):
         img, mol = _entry(measured, "images", p), _entry(measured, "molecules", p)
+        m3d = _entry(measured, "molecules_3d", p)
         rows.append([_profile_label(p), _readme_images(img, notes.mark(f"images/{p}", img)),
                      _readme_molecules(mol, notes.mark(f"molecules/{p}", mol)),
+                     _readme_molecules_3d(m3d, notes.mark(f"molecules_3d/{p}", m3d)),
                      _time(measured, p, "cpu", notes, docs=False), _time(measured, p, "gpu", notes, docs=False)])
         said = _claims(measured, p, notes, counts=False)
         if said:
@@ -241,7 +263,7 @@ def readme_block(measured: dict[str, Any]) -> list[str]:
     out = ["Measured by the pipeline (seed 0 unless stated; accuracy on rotated test digits; \"exact\" = test "
            f"molecules rebuilt exactly from the posterior mean{ceiling}; on a GPU: [docs/gpu.md](docs/gpu.md)).", ""]
     out += markdown_table(["profile", "images: c8 / c16 / so2 / cnn_aug", "molecules: exact at d = 1 / d = 4, valid",
-                           "2 CPU cores", "one GPU"], rows)
+                           "qm9_3d: gap test MAE", "2 CPU cores", "one GPU"], rows)
     out += [""]
     said = ["Paper claims: " + "; ".join(claims) + "."] if claims else []
     recorded = notes.marks()
@@ -290,6 +312,15 @@ def _docs_molecules(entry: dict[str, Any] | None, mark: str) -> str:
     return cell + mark
 
 
+def _docs_molecules_3d(entry: dict[str, Any] | None, mark: str) -> str:
+    if not entry:
+        return "not yet run"
+    summ = entry.get("summary", {})
+    parts = [f"{k[4:]} {_mae(k[4:], span(v['min'], v['max'], lambda x: f'{x:.3f}'))}"
+             for k, v in sorted(summ.items()) if k.startswith("mae.")]
+    return ("test MAE " + ", ".join(parts) if parts else "–") + mark
+
+
 def _docs_seeds(measured: dict[str, Any], profile: str) -> str:
     seeds = {s: seeds_label(e["seeds"]) for s in TABLE_STUDIES if (e := _entry(measured, s, profile))}
     if len(set(seeds.values())) <= 1:
@@ -303,15 +334,19 @@ def results_block(measured: dict[str, Any]) -> list[str]:
     rows = []
     for p in profiles_of(measured):
         img, mol = _entry(measured, "images", p), _entry(measured, "molecules", p)
+        m3d = _entry(measured, "molecules_3d", p)
         rows.append([_profile_label(p), _docs_seeds(measured, p), _docs_images(img, notes.mark(f"images/{p}", img)),
                      _docs_molecules(mol, notes.mark(f"molecules/{p}", mol)),
+                     _docs_molecules_3d(m3d, notes.mark(f"molecules_3d/{p}", m3d)),
                      _claims(measured, p, notes, counts=True) or "not evaluated",
                      _time(measured, p, "cpu", notes, docs=True), _time(measured, p, "gpu", notes, docs=True)])
     out = _wrap(["Rendered from [measured.json](measured.json) by `eqlatent report --update-docs` (see "
                  "[commands](commands.md)): min–max over the seeds listed; accuracy on rotated test digits; "
-                 "molecules rebuilt from the posterior mean; claims: in how many seeds each held.", ""])
+                 "molecules rebuilt from the posterior mean; qm9_3d: the e3nn regressor's test MAE per trained target; "
+                 "claims: in how many seeds each held.", ""])
     out += markdown_table(["profile", "seeds", "images: test accuracy on rotated digits",
-                           "molecules: test reconstruction (posterior mean)", "paper claims", "time on 2 CPU cores",
+                           "molecules: test reconstruction (posterior mean)", "qm9_3d: e3nn regressor",
+                           "paper claims", "time on 2 CPU cores",
                            "time on one GPU"], rows)
     out += [""]
     for mark, recs in notes.marks():
