@@ -330,7 +330,8 @@ def test_the_all_pairs_mode_compares_every_pair_and_neighbourhood():
     got = measure_retention(d_quot, feats, knn_k=4)
     i, j = torch.triu_indices(30, 30, offset=1)
     d_proj = torch.cdist(feats, feats)
-    assert list(got) == ["spearman", "pearson", "rel_error", "max_abs_dev", "knn", "n_pairs"]
+    assert list(got) == ["spearman", "pearson", "rel_error", "max_abs_dev", "knn", "n_pairs", "distortion", "ratio_min",
+                         "ratio_max"]
     assert got["n_pairs"] == 435
     assert got["spearman"] == pytest.approx(stats.spearmanr(d_quot[i, j], d_proj[i, j]).statistic, abs=1e-12)
     assert got["max_abs_dev"] == pytest.approx(float((d_proj - d_quot).abs().max()), abs=1e-12)

@@ -11,7 +11,9 @@ under ``batch`` (or ``--batch FILE``).  The group: ``--group`` ``S_n`` (node lat
 mixed fields, ``--field-type "<group>: <count> <rep> + ..."`` with reps ``regular``, ``trivial``,
 ``irrep<k>``, ``irrep(<j>,<k>)`` (see :func:`eqlatent.groups.specs.parse_field_type`).
 Prints a markdown table, one row per ``--projection`` (``--method``: its earlier name) plus the raw latent (``--json``: a list of
-rows); bad input (including latents holding NaN / inf: the CLI, like :func:`eqlatent.retention`, is an API
+rows) -- Spearman, relative error, kNN consistency and the distortion (the max / min ratio of projected to quotient
+distance over the pairs; ``inf`` when two orbits collapsed to one point, ``Infinity`` in JSON);
+bad input (including latents holding NaN / inf: the CLI, like :func:`eqlatent.retention`, is an API
 boundary that checks values) is one line on stderr and exit status 2.  In Python: :func:`eqlatent.retention`.
 """
 

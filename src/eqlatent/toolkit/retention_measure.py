@@ -2,7 +2,8 @@
 
 Why: the paper's measure of information kept -- projected distances against the quotient
 distances ``min_g ||z_i - g . z_j||`` -- for a researcher's own encoder and group, and for the
-studies: Spearman, Pearson and relative error of the pair distances, and k-NN consistency.  Every
+studies: Spearman, Pearson and relative error of the pair distances, k-NN consistency, and the
+distortion (the ``max / min`` ratio of projected to quotient distance, a collapse as ``inf``).  Every
 number of distance preservation in eqlatent is computed here, by :func:`measure_retention`:
 
 * **sampled pairs** (:func:`retention`'s default): Spearman / relative error over ``n_pairs``
@@ -34,7 +35,7 @@ from eqlatent.toolkit.retention_inputs import field_latents, group_name, node_la
 from eqlatent.toolkit.retention_report import RAW_LATENT, RetentionReport, RetentionResult, SmallSampleWarning
 
 __all__ = ["RetentionReport", "RetentionResult", "SmallSampleWarning", "distance_preservation", "knn_consistency",
-           "measure_retention", "pairwise_distances", "retention", "sample_pairs"]
+           "distortion", "measure_retention", "pairwise_distances", "retention", "sample_pairs"]
 
 #: fewer distinct pairs than this and the Spearman / relative error are flagged as a small sample
 SMALL_PAIRS = 50
@@ -100,6 +101,48 @@ def knn_consistency(D_true: "np.ndarray | torch.Tensor", D_proj: "np.ndarray | t
     return float(np.mean(shared) / k)
 
 
+#: a pair counts for the distortion when its quotient distance exceeds this fraction of the largest one
+DISTORTION_RTOL = 1e-6
+
+
+def distortion(d_true: "np.ndarray | torch.Tensor", d_proj: "np.ndarray | torch.Tensor",
+               rtol: float = DISTORTION_RTOL) -> dict[str, float]:
+    """The empirical distortion: ``max / min`` of ``d_proj / d_true`` over the pairs of two different orbits.
+
+    A bi-Lipschitz projection, ``a d_quot <= d_proj <= b d_quot``, has distortion at most ``b / a``:
+    1 for an isometry (and for a projection that scales every distance by one factor), large when it
+    shrinks some pairs much more than others.  Only pairs with ``d_true > rtol * max(d_true)`` count:
+    below that the two latents are one orbit as far as the quotient distances can tell (exact to
+    float64 rounding for S_n and finite groups, to their search's stated error over SO(2) / SO(3)),
+    and a ratio of two rounding errors says nothing.  Scale-free: the same for latents in metres or
+    in nanometres.
+
+    Returns
+    -------
+    dict with ``distortion`` (``ratio_max / ratio_min``), ``ratio_min`` and ``ratio_max``.
+    ``distortion`` is ``inf`` when some pair of different orbits has ``d_proj == 0``: a collapse
+    (the projection maps two orbits to one point, so it is not injective on these latents, and no
+    finite constant bounds it from below); NaN when no pair counts (all latents in one orbit) or a
+    projected distance is NaN.
+
+    Examples
+    --------
+    >>> distortion([1.0, 2.0, 4.0], [2.0, 4.0, 12.0])   # distances doubled, one pair tripled
+    {'distortion': 1.5, 'ratio_min': 2.0, 'ratio_max': 3.0}
+    >>> distortion([1.0, 2.0], [0.0, 2.0])["distortion"]  # the first pair collapsed
+    inf
+    """
+    t, p = _np(d_true).ravel(), _np(d_proj).ravel()
+    if t.shape != p.shape:
+        raise ValueError(f"need two equally long sets of distances, got {t.size} and {p.size}")
+    keep = t > rtol * t.max() if t.size and np.isfinite(t.max()) else np.zeros(t.shape, dtype=bool)
+    ratio = p[keep] / t[keep]
+    if not ratio.size or np.isnan(ratio).any():  # no pair counts, or a projection that returned NaN
+        return {"distortion": float("nan"), "ratio_min": float("nan"), "ratio_max": float("nan")}
+    low, high = float(ratio.min()), float(ratio.max())
+    return {"distortion": high / low if low > 0 else float("inf"), "ratio_min": low, "ratio_max": high}
+
+
 #: below this many distinct pairs they are listed and drawn from; above, drawn at random and de-duplicated
 LIST_PAIRS_UP_TO = 1 << 22
 
@@ -142,7 +185,8 @@ def measure_retention(reference: Tensor, features: Tensor, knn_k: int, pairs: Te
 
     Returns ``spearman``, ``pearson``, ``rel_error`` (:func:`distance_preservation`),
     ``max_abs_dev`` (the largest ``|d_proj - d_quot|``: 0 for an isometric cross-section), ``knn``
-    (:func:`knn_consistency` with ``min(knn_k, m - 1)`` neighbours) and ``n_pairs``, in that order.
+    (:func:`knn_consistency` with ``min(knn_k, m - 1)`` neighbours), ``n_pairs``, and ``distortion``,
+    ``ratio_min``, ``ratio_max`` (:func:`distortion`, over the same pairs), in that order.
     """
     m = reference.shape[0]
     if pairs is None:
@@ -154,6 +198,7 @@ def measure_retention(reference: Tensor, features: Tensor, knn_k: int, pairs: Te
         out["max_abs_dev"] = float((d_proj - reference).abs().max())
         out["knn"] = knn_consistency(reference, d_proj, k=min(knn_k, m - 1))
         out["n_pairs"] = int(i.numel())
+        out.update(distortion(reference[i, j], d_proj[i, j]))
         return out
     feats = torch.as_tensor(features).detach().double().cpu().flatten(1)
     d_proj = (feats[pairs[:, 0]] - feats[pairs[:, 1]]).norm(dim=1)
@@ -161,6 +206,7 @@ def measure_retention(reference: Tensor, features: Tensor, knn_k: int, pairs: Te
     out["max_abs_dev"] = float((d_proj - torch.as_tensor(reference_pairs).double()).abs().max())
     out["knn"] = knn_consistency(reference, torch.cdist(feats[:m], feats[:m]), k=min(knn_k, m - 1))
     out["n_pairs"] = int(len(pairs))
+    out.update(distortion(reference_pairs, d_proj))
     return out
 
 
@@ -227,6 +273,11 @@ def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: 
     300 GCN graphs, d = 3: lossless ``lex_sort`` Spearman 0.921 / kNN 0.577, lossy ``channel_sort``
     0.976 / 0.716).  The ``"raw latent"`` baseline row (the flattened latent, not invariant: its
     distances only bound the quotient distances from above) shows what a projection buys.
+
+    The **distortion** (:func:`distortion`) is the empirical bi-Lipschitz constant on the same pairs:
+    ``max / min`` of ``d_proj / d_quot`` -- 1 for an isometry (or a uniform scaling), ``inf`` when two
+    latents of different orbits are projected to one point (a collapse: not injective on these latents;
+    a finite distortion on a sample does not prove injectivity).
 
     Parameters
     ----------
@@ -345,5 +396,6 @@ def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: 
                                    "return one row per latent, [n, F]")
         got = measure_retention(full_true, feats, kk, pairs, d_true)
         rows.append(RetentionResult(group, name, n, got["n_pairs"], feats.shape[1], got["spearman"], got["pearson"],
-                                    got["rel_error"], got["knn"], kk, m, note))
+                                    got["rel_error"], got["knn"], kk, m, note, distortion=got["distortion"],
+                                    ratio_min=got["ratio_min"], ratio_max=got["ratio_max"]))
     return RetentionReport(rows) if many else rows[0]

@@ -6,6 +6,7 @@ A table for people (``to_markdown``) and rows for programs (``as_dicts``); the m
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterator
 
@@ -19,6 +20,15 @@ class SmallSampleWarning(UserWarning):
     """The sample is too small for a number ``retention`` reports (few pairs, or a trivial kNN)."""
 
 
+def distortion_cell(row: "RetentionResult") -> str:
+    """``"1.500 (2..3)"``; a collapse says so (``"inf (a pair collapsed)"``); ``"n/a"`` when no pair counted."""
+    if math.isnan(row.distortion):
+        return "n/a"
+    if row.ratio_min == 0:
+        return "inf (a pair collapsed)"
+    return f"{row.distortion:.3f} ({row.ratio_min:.3g}..{row.ratio_max:.3g})"
+
+
 @dataclass
 class RetentionResult:
     """Retention of one projection (one row of a :class:`RetentionReport`).
@@ -26,7 +36,10 @@ class RetentionResult:
     ``spearman`` / ``pearson`` / ``rel_error`` over ``n_pairs`` distinct random pairs of the
     ``n_points`` latents; ``knn`` = k-NN consistency with ``knn_k`` neighbours among the first
     ``n_knn`` latents; ``n_features`` = width of the projection's output; ``note`` says when
-    the sample is too small for the numbers (empty otherwise).
+    the sample is too small for the numbers (empty otherwise).  ``distortion`` = ``ratio_max /
+    ratio_min``, the extreme ratios of projected to quotient distance over the same pairs (those of
+    two different orbits: :func:`eqlatent.toolkit.retention_measure.distortion`), the empirical
+    bi-Lipschitz constant: 1 for an isometry, ``inf`` when a pair collapsed to one point.
     """
 
     group: str
@@ -41,6 +54,9 @@ class RetentionResult:
     knn_k: int
     n_knn: int
     note: str = ""
+    distortion: float = math.nan
+    ratio_min: float = math.nan
+    ratio_max: float = math.nan
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,12 +82,13 @@ class RetentionReport:
     def to_markdown(self) -> str:
         """The comparison table (a ``note`` column appears when a row has a small-sample note)."""
         header = ["group", "projection", "latents", "pairs", "features", "Spearman", "relative error",
-                  "kNN consistency"]
+                  "kNN consistency", "distortion (min..max ratio)"]
         noted = any(row.note for row in self.rows)
         body = []
         for r in self.rows:
             cells = [r.group, r.projection, r.n_points, r.n_pairs, r.n_features, f"{r.spearman:.4f}",
-                     f"{r.rel_error:.4f}", f"{r.knn:.4f} (k={r.knn_k}, n={r.n_knn})"] + ([r.note] if noted else [])
+                     f"{r.rel_error:.4f}", f"{r.knn:.4f} (k={r.knn_k}, n={r.n_knn})", distortion_cell(r)] + \
+                ([r.note] if noted else [])
             body.append([str(c) for c in cells])
         return "\n".join(markdown_table(header + (["note"] if noted else []), body))
 
