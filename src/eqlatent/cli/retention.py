@@ -9,7 +9,9 @@ archive, holding the latents ``[n, ...]`` -- or a dict / archive with them under
 under ``batch`` (or ``--batch FILE``).  The group: ``--group`` ``S_n`` (node latents), ``C<N>`` /
 ``D<N>`` (regular fields, e.g. ``[n, fields, N]``) or ``SO2`` (``[n, fields, 1+2L]``); or, for
 mixed fields, ``--field-type "<group>: <count> <rep> + ..."`` with reps ``regular``, ``trivial``,
-``irrep<k>``, ``irrep(<j>,<k>)`` (see :func:`eqlatent.groups.specs.parse_field_type`).
+``irrep<k>``, ``irrep(<j>,<k>)`` (see :func:`eqlatent.groups.specs.parse_field_type`); for an e3nn
+model's flat ``[n, irreps.dim]`` latents, ``--field-type "O3: 8x0e + 4x1o + 2x2e"`` (or ``SO3: ...``:
+e3nn's irreps after the group, see :func:`eqlatent.groups.o3.parse_irreps_spec`).
 Prints a markdown table, one row per ``--projection`` (``--method``: its earlier name) plus the raw latent (``--json``: a list of
 rows) -- Spearman, relative error, kNN consistency and the distortion (the max / min ratio of projected to quotient
 distance over the pairs; ``inf`` when two orbits collapsed to one point, ``Infinity`` in JSON);
@@ -92,10 +94,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     where = ap.add_mutually_exclusive_group(required=True)
     where.add_argument("--group", help="S_n, C<N>, D<N> or SO2 (the studies' layouts), or a field-type spec")
     where.add_argument("--field-type", metavar="SPEC",
-                       help=f"mixed fields, e.g. {SPEC_EXAMPLE} or 'SO2: irrep0 + 2*irrep1 + irrep2'")
+                       help=f"mixed fields, e.g. {SPEC_EXAMPLE} or 'SO2: irrep0 + 2*irrep1 + irrep2'; e3nn latents "
+                            f"[n, irreps.dim]: 'O3: 8x0e + 4x1o + 2x2e' or 'SO3: ...'")
     ap.add_argument("--projection", nargs="+", metavar="NAME",
                     help=f"one or more projections, one row each (default random_invariant; S_n: lex_sort): "
-                         f"{' | '.join(projection_names('field_type'))}; S_n: {' | '.join(projection_names('nodes'))}")
+                         f"{' | '.join(projection_names('field_type'))}; S_n: {' | '.join(projection_names('nodes'))}; "
+                         f"e3nn: {' | '.join(projection_names('e3nn'))}")
     ap.add_argument("--method", nargs="+", metavar="NAME", dest="old_method", help=argparse.SUPPRESS)
     ap.add_argument("--batch", metavar="FILE", help="S_n: graph index of each node row [num_nodes] (.pt / .npy)")
     ap.add_argument("--n-pairs", type=_pair_count, default=2000,

@@ -1,7 +1,7 @@
 """What ``eqlatent.retention`` is given -> what it measures: latents as tensors, projections as callables.
 
 Latents come as node rows with a batch vector, a PyG Batch, dense node latents with a mask, a
-field type's tensors (or a GeometricTensor), numpy arrays; projections as names (resolved in
+field type's tensors (or a GeometricTensor), an e3nn model's flat ``[n, irreps.dim]`` latents, numpy arrays; projections as names (resolved in
 :mod:`eqlatent.projections.registry`, built for the group: :func:`eqlatent.invariant_projection` /
 the node projection of that name) or any callable.  S_n latents of different sizes are zero-padded
 to the largest graph, and a callable that takes the padding mask gets it.
@@ -18,7 +18,9 @@ from torch import Tensor
 
 from eqlatent.errors import ConfigError, LatentShapeError
 from eqlatent.groups.inputs import check_finite
-from eqlatent.groups.specs import field_type_for, is_field_type, is_permutation_group
+from eqlatent.groups.o3 import irreps_action, is_irreps
+from eqlatent.groups.specs import field_type_for, is_field_type, is_field_type_spec, is_permutation_group, \
+    parse_field_type
 from eqlatent.projections.base import InvariantProjection
 from eqlatent.projections.node_inputs import dense_nodes
 from eqlatent.projections.node_projection import zero_padding
@@ -26,6 +28,21 @@ from eqlatent.projections.registry import projection_class
 from eqlatent.toolkit.invariant import invariant_projection
 
 Projector = Callable[[Tensor], Tensor]
+
+
+def resolve_group(group_or_field_type: Any) -> Any:
+    """What ``retention`` measures against: a field-type spec read into its escnn FieldType; S_n, a group name,
+    a FieldType or e3nn irreps (an ``Irreps``, an ``"O3: ..."`` / ``"SO3: ..."`` spec) as they are."""
+    if is_field_type_spec(group_or_field_type) and not is_irreps(group_or_field_type):
+        return parse_field_type(group_or_field_type)
+    return group_or_field_type
+
+
+def layout_name(spec: Any) -> str:
+    """The registry's layout for projections of latents under ``spec``: ``"nodes"``, ``"e3nn"`` or ``"field_type"``."""
+    if is_permutation_group(spec):
+        return "nodes"
+    return "e3nn" if is_irreps(spec) else "field_type"
 
 
 def node_latents(latents: Any, batch: Any, mask: Any) -> tuple[Tensor, Tensor | None]:
@@ -89,6 +106,8 @@ def projector(projection: Any, spec: Any, z: Tensor, mask: Tensor | None, seed: 
         if mask is None:
             return proj, projection
         return (lambda x: proj(x, meta={"mask": mask})), projection
+    if is_irreps(spec):  # flat [n, irreps.dim]: the projection checks the width in one line
+        return invariant_projection(spec, projection, n_functionals=n_functionals, seed=seed), projection
     proj = invariant_projection(field_type_for(spec, tuple(z.shape)), projection, n_functionals=n_functionals,
                                 seed=seed)
     if is_field_type(spec):
@@ -101,4 +120,6 @@ def group_name(spec: Any) -> str:
         return "S_n"
     if is_field_type(spec):
         return f"{spec.fibergroup.name} field type ({spec.size} channels)"
+    if is_irreps(spec):
+        return irreps_action(spec).spec
     return str(spec) if isinstance(spec, str) else getattr(spec, "name", type(spec).__name__)

@@ -29,9 +29,10 @@ from torch import Tensor
 
 from eqlatent.errors import ConfigError, LatentShapeError
 from eqlatent.groups.quotient import infer_field_type, quotient_distance
-from eqlatent.groups.specs import check_group_argument, is_field_type_spec, is_permutation_group, parse_field_type
+from eqlatent.groups.specs import check_group_argument, is_permutation_group
 from eqlatent.projections.registry import projection_class
-from eqlatent.toolkit.retention_inputs import field_latents, group_name, node_latents, projector
+from eqlatent.toolkit.retention_inputs import field_latents, group_name, layout_name, node_latents, projector, \
+    resolve_group
 from eqlatent.toolkit.retention_report import RAW_LATENT, RetentionReport, RetentionResult, SmallSampleWarning
 
 __all__ = ["RetentionReport", "RetentionResult", "SmallSampleWarning", "distance_preservation", "knn_consistency",
@@ -285,7 +286,7 @@ def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: 
         ``[n, ...]`` latents.  S_n: dense node latents ``[n, nodes, d]`` (every slot a node, or
         ``mask``), node rows ``x [num_nodes, d]`` with ``batch``, or a ``torch_geometric`` Batch.
         Groups: ``[n, C]`` / ``[n, C, 1, 1]`` (or a GeometricTensor) for a FieldType;
-        ``[n, fields, N]`` for ``"C8"``.  Numpy arrays are taken too.
+        ``[n, fields, N]`` for ``"C8"``; ``[n, irreps.dim]`` for e3nn irreps.  Numpy arrays are taken too.
     projection:
         A projection name (``"random_invariant"``, ``"norm"``, ``"group_pool_max"``, ``"group_pool_mean"``,
         ``"canonicalize"``; for S_n ``"sort"``, ``"lex_sort"``, ``"channel_sort"``, ``"sum_pool"``, ... as
@@ -301,7 +302,11 @@ def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: 
         baseline row; pass ``[name]`` for one).
     group_or_field_type:
         As for :func:`eqlatent.quotient_distance`, or a field-type spec such as
-        ``"C4: 4 regular + 2 trivial"`` (:func:`eqlatent.groups.specs.parse_field_type`).
+        ``"C4: 4 regular + 2 trivial"`` (:func:`eqlatent.groups.specs.parse_field_type`), or e3nn irreps:
+        an ``e3nn.o3.Irreps`` (O(3)) or a spec ``"O3: 8x0e + 4x1o + 2x2e"`` / ``"SO3: ..."``, whose
+        projections are ``projection_names("e3nn")`` (``random_invariant``, ``norm``, ``scalars``, ``gram``,
+        ``canonicalize``) and whose quotient distances are the SO(3) / O(3) search of
+        :func:`eqlatent.groups.o3_quotient.irreps_quotient_distance`.
     n_pairs:
         Distinct random pairs for Spearman / relative error, at most all ``n (n - 1) / 2``; the
         number actually used is reported.  ``"all"``: the all-pairs mode -- every distinct pair and
@@ -356,13 +361,13 @@ def retention(latents: Any, projection: Any, group_or_field_type: Any, n_pairs: 
         raise ConfigError("no projection to measure", "pass a projection name or a list of them")
     _check_counts(n_pairs, knn_k, n_knn, n_functionals, projections)
     check_group_argument(group_or_field_type, "retention")
-    spec = parse_field_type(group_or_field_type) if is_field_type_spec(group_or_field_type) else group_or_field_type
+    spec = resolve_group(group_or_field_type)
     if not is_permutation_group(spec):  # a GeometricTensor of other fields than the given ones is refused
         infer_field_type(latents, None, spec, "retention")
     group = group_name(group_or_field_type)
     for name in projections:  # refuse a misspelt name before any work on the latents
         if isinstance(name, str):
-            projection_class(name, "nodes" if is_permutation_group(spec) else "field_type")
+            projection_class(name, layout_name(spec))
     if is_permutation_group(spec):
         z, node_mask = node_latents(latents, batch, mask)
     else:
