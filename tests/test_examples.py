@@ -12,7 +12,7 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-@pytest.mark.parametrize("script", ["escnn_own_model.py", "pyg_own_encoder.py"])
+@pytest.mark.parametrize("script", ["escnn_own_model.py", "pyg_own_encoder.py", "e3nn_own_model.py"])
 def test_example_runs_and_is_invariant(script):
     out = subprocess.run([sys.executable, str(EXAMPLES / script)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
