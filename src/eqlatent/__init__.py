@@ -4,7 +4,8 @@ Public API (``import eqlatent``; docs/toolkit.md has the long form):
 
   invariant_projection(field_type, projection="random_invariant", n_functionals=None, seed=0)
       An invariant ``torch.nn.Module`` (a :class:`FieldProjection`) for latents of an escnn
-      FieldType: C_N, D_N, SO(2), O(2), any mix of fields.  ``.out_features`` sizes the next layer.
+      FieldType: C_N, D_N, SO(2), O(2), any mix of fields; or of an e3nn model, from its ``Irreps``
+      or a spec ``"O3: 8x0e + 4x1o"`` (SO(3), O(3)).  ``.out_features`` sizes the next layer.
   project_nodes(x, batch=None, projection="lex_sort", max_num_nodes=None, return_counts=False)
       One S_n-invariant row per graph from PyG node latents; :class:`NodeProjection` is the module.
   quotient_distance(z1, z2, group_or_field_type=None, pairwise=False)

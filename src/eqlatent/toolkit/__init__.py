@@ -1,4 +1,4 @@
-"""The public toolkit: invariant projections and quotient metrics for your own escnn / PyG model.
+"""The public toolkit: invariant projections and quotient metrics for your own escnn / e3nn / PyG model.
 
 Everything here is re-exported at the package top (``eqlatent.invariant_projection`` ...)
 and runs on the same implementation as the studies (the projection classes of
