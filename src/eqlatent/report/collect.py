@@ -21,7 +21,8 @@ from omegaconf import OmegaConf
 #: was executed: trainer, loggers, DataLoader workers/pinning, CPU threads, GPU matmul precision, compiling);
 #: dotted names are nested keys
 _IGNORED = ("seed", "run_name", "paths", "hydra", "trainer", "logger", "callbacks", "profile.loader",
-            "molecules.torch_threads", "profile.molecules.torch_threads", "matmul_precision", "model.compile",
+            "molecules.torch_threads", "profile.molecules.torch_threads", "molecules_3d.torch_threads",
+            "profile.molecules_3d.torch_threads", "matmul_precision", "model.compile",
             "model.graph_vae.compile", "profile.molecules.compile")
 
 

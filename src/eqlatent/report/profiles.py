@@ -40,7 +40,8 @@ SCHEMA = 1
 MEASURED = "measured: eqlatent report over the runs under outputs/"
 #: override keys that say how or where a run executed, not what it computed: they keep a run in its profile
 EXECUTION_KEYS = frozenset({"seed", "experiment", "profile", "matmul_precision", "run_name", "model.compile",
-                            "model.graph_vae.compile", "profile.molecules.torch_threads", "profile.molecules.compile"})
+                            "model.graph_vae.compile", "profile.molecules.torch_threads", "profile.molecules.compile",
+                            "profile.molecules_3d.torch_threads", "molecules_3d.torch_threads"})
 #: ... and every key under these
 EXECUTION_GROUPS = ("trainer", "paths", "hydra", "logger", "callbacks", "profile.loader")
 #: a Lightning log line of a run that trained on a GPU

@@ -130,7 +130,8 @@ class Molecules3DResults(StudyResults):
     """The QM9-3D study (claim 2 on O(3)); ``metrics``: projection -> numbers (``molecules_3d.analysis.analyse``).
 
     ``model``: the trained regressor (irreps, test MAE per target, published MAEs, learning curve);
-    ``encoder_checks``: its equivariance measured on real molecules; ``checks``: what the verdict stands on.
+    ``encoder_checks``: its equivariance measured on real molecules; ``balanced``: retention on the latent with
+    every irrep type at the same variance; ``checks``: what the verdict stands on.
     """
 
     verdict_keys: ClassVar[dict[str, str]] = {"claim2_o3": "2 on O(3)"}
@@ -139,6 +140,7 @@ class Molecules3DResults(StudyResults):
     encoder_checks: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
     random_k_curve: list[dict[str, float]] = field(default_factory=list)
+    balanced: dict[str, Any] = field(default_factory=dict)
     probe_targets: list[str] = field(default_factory=list)
     checks: dict[str, Any] = field(default_factory=dict)
     claim2_o3: Verdict | None = None

@@ -55,7 +55,7 @@ def random_invariant(action, z: Tensor, n_functionals: int, seed: int = 0, n_rot
     """max over a fixed sample of O(3) elements of <w_k, D(g) z>: invariant up to the sample's coverage."""
     gen = torch.Generator().manual_seed(int(seed))
     w = torch.randn(int(n_functionals), action.dim, generator=gen, dtype=torch.float64)
-    from eqlatent.studies.molecules_3d.latents import random_rotations
+    from eqlatent.studies.molecules_3d.orientation import random_rotations
 
     R = random_rotations(n_rotations, int(seed) + 1)
     R = torch.cat([R, -R]) if action.group == "O3" else R

@@ -13,9 +13,10 @@ For one projection of the graph latent (``irreps`` such as ``32x0e+8x1o+4x2e``, 
 * what a ridge probe fitted on it reads of properties the encoder was *not* trained on (alpha, R²,
   ZPVE, mu: ``probe_<target>_r2``);
 * whether it reveals the molecule's orientation: ridge probes fitted on rotated training molecules,
-  scored on rotated test molecules, for where the stored frame's z axis points (``orient_axis_r2``)
-  and for the charge dipole in the rotated frame (``orient_dipole_r2``).  An invariant projection
-  cannot know either (R² <= 0 up to noise); the raw latent can.
+  scored on rotated test molecules, for where the stored frame's z axis points (``orient_axis_*_r2``)
+  and for the charge dipole and quadrupole in the rotated frame (``orient_dipole_*_r2``,
+  ``orient_quadrupole_*_r2``).  An invariant projection cannot know any of them (R² <= 0 up to
+  noise); the raw latent can, as far as its l = 1 and l = 2 channels follow them linearly.
 
 Every projection is built by name through the registry (:mod:`eqlatent.projections.registry`), from
 the latent's ``Irreps`` -- the objects a user gets from ``eqlatent.invariant_projection(irreps, name)``.
@@ -33,6 +34,7 @@ import hydra
 import numpy as np
 import torch
 from omegaconf import DictConfig
+from rich.progress import track
 from torch import Tensor
 
 from eqlatent.errors import ConfigError
@@ -41,7 +43,7 @@ from eqlatent.projections.base import InvariantProjection
 from eqlatent.projections.registry import build_projection, projection_class
 from eqlatent.studies.probes import REGRESSION
 from eqlatent.studies.projection_configs import projection_config
-from eqlatent.studies.molecules_3d.latents import rotated_targets
+from eqlatent.studies.molecules_3d.orientation import rotated_targets
 from eqlatent.toolkit.retention_measure import measure_retention
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,8 @@ RANDOM = "random_invariant"
 RAW = "identity"
 #: the engine's numbers each projection row keeps
 RETENTION_KEYS = ("spearman", "pearson", "rel_error", "max_abs_dev", "knn", "distortion")
+#: latents projected at once (the progress bar advances per chunk)
+CHUNK = 256
 
 
 def irreps_of(cache: dict[str, Any]) -> Any:
@@ -133,10 +137,19 @@ def probe_targets(cfg: DictConfig, ds: Any, trained: list[str]) -> list[str]:
     return [t for t in wanted if t not in trained]
 
 
-def project_sets(proj: InvariantProjection, lat: dict[str, Tensor], n_test: int) -> dict[str, Tensor]:
-    """``proj`` applied (float64) to every latent set the analysis reads; ``test`` only to its first ``n_test``."""
+def project_sets(proj: InvariantProjection, lat: dict[str, Tensor], n_test: int, name: str = "") -> dict[str, Tensor]:
+    """``proj`` applied (float64) to every latent set the analysis reads; ``test`` only to its first ``n_test``.
+
+    In chunks of :data:`CHUNK` rows under one progress bar: a max over SO(3) costs tens of milliseconds
+    per latent, so a whole run's projection takes minutes.
+    """
+    sets = {k: (v[:n_test] if k == "test" else v).double() for k, v in lat.items()}
+    chunks = [(k, s) for k, v in sets.items() for s in range(0, len(v), CHUNK)]
+    parts: dict[str, list[Tensor]] = {k: [] for k in sets}
     with torch.no_grad():
-        return {k: proj((v[:n_test] if k == "test" else v).double()) for k, v in lat.items()}
+        for k, s in track(chunks, description=f"projecting: {name}", transient=True):
+            parts[k].append(proj(sets[k][s:s + CHUNK]))
+    return {k: torch.cat(v) for k, v in parts.items()}
 
 
 def analyse(cache: dict[str, Any], d_true: Tensor, projections: list[tuple[str, InvariantProjection]],
@@ -154,7 +167,7 @@ def analyse(cache: dict[str, Any], d_true: Tensor, projections: list[tuple[str, 
     results, features = {}, {}
     for name, proj in projections:
         t0 = time.perf_counter()
-        f = project_sets(proj, lat, sizes["n_test_used"])
+        f = project_sets(proj, lat, sizes["n_test_used"], name)
         seconds = time.perf_counter() - t0
         m: dict[str, Any] = {"invariant": bool(proj.invariant), "lossless": bool(proj.lossless),
                              "dim": int(f["test"].shape[1]), "project_s": seconds}
@@ -167,9 +180,9 @@ def analyse(cache: dict[str, Any], d_true: Tensor, projections: list[tuple[str, 
                          y_test=y_probe["test"], seed=seed)
                 m.update({f"{pname}_{t}_r2": float(v) for t, v in zip(targets, np.atleast_1d(res["r2_per_target"]))})
                 m[f"{pname}_r2_mean"] = float(res["r2"])
-            for key, what in (("axis", "axis"), ("charge_dipole", "dipole")):
-                res = fn(x_train=f["rot_train"], y_train=orient["train"][key], x_test=f["rot_test"],
-                         y_test=orient["test"][key], seed=seed)
+            for what in orient["train"]:
+                res = fn(x_train=f["rot_train"], y_train=orient["train"][what], x_test=f["rot_test"],
+                         y_test=orient["test"][what], seed=seed)
                 m[f"orient_{what}_{pname}_r2"] = float(res["r2"])
         results[name] = m
         features[name] = {"test": f["test"], "rot_test": f["rot_test"]}
@@ -178,9 +191,10 @@ def analyse(cache: dict[str, Any], d_true: Tensor, projections: list[tuple[str, 
     return results, features
 
 
-def random_k_curve(cache: dict[str, Any], d_true: Tensor, proj_cfg: DictConfig, irreps: Any,
-                   multipliers: list[float], knn_k: int) -> list[dict[str, float]]:
-    """Retention of ``random_invariant`` as K grows (K = multiplier x D), on the ``n_eval`` latents of ``d_true``.
+def random_k_curve(z: Tensor, d_true: Tensor, proj_cfg: DictConfig, irreps: Any, multipliers: list[float],
+                   knn_k: int, view: str = "raw") -> list[dict[str, float]]:
+    """Retention of ``random_invariant`` as K grows (K = multiplier x D) on the latents ``z`` whose quotient
+    distances are ``d_true``.
 
     Built with the configured block's other arguments (seed, ...) at each K; empty when no
     ``random_invariant`` block is configured.
@@ -191,16 +205,60 @@ def random_k_curve(cache: dict[str, Any], d_true: Tensor, proj_cfg: DictConfig, 
         return []
     _, kwargs = projection_config(*entry)
     dim = int(irreps.dim)
-    z = cache["latents"]["test"][: len(d_true)].double()
     rows = []
     for mult in multipliers:
         k = max(1, int(round(float(mult) * dim)))
         t0 = time.perf_counter()
         proj = resolve(RANDOM, irreps, {**kwargs, "n_functionals": k})
         with torch.no_grad():
-            feats = proj(z)
+            feats = proj(z.double())
         row = {"K": k, "K_over_dim": k / dim, **retention_numbers(d_true, feats, knn_k),
                "project_s": time.perf_counter() - t0}
         rows.append(row)
-        log.info("random_invariant K=%d (%.2g D): Spearman %.3f, kNN %.3f", k, k / dim, row["spearman"], row["knn"])
+        log.info("%s latent: random_invariant K=%d (%.2g D): Spearman %.3f, kNN %.3f", view, k, k / dim,
+                 row["spearman"], row["knn"])
     return rows
+
+
+# --- the balanced view ------------------------------------------------------------------------------------------
+
+
+def irrep_types(irreps: Any) -> dict[str, list[slice]]:
+    """``"1o" -> [channel slices]``: the latent's channels of each irrep type (l, parity), in e3nn's layout."""
+    out: dict[str, list[slice]] = {}
+    for (mul, ir), sl in zip(irreps, irreps.slices()):
+        if mul:
+            out.setdefault(str(ir), []).append(sl)
+    return out
+
+
+def balance(z: Tensor, irreps: Any) -> tuple[Tensor, dict[str, float]]:
+    """Per-channel scales ``[D]`` that give every irrep type the same variance over ``z``, and each type's share before.
+
+    Why: a regressor trained on invariant targets reads only the 0e channels, so the l > 0 channels of its
+    latent are an *untrained* linear read-out of its equivariant features, whose scale is that of the
+    initialisation.  Distances in that latent are dominated by whichever type happens to be largest; scaling
+    every type to the same total variance (one number per type, which commutes with ``D(g)``, so the group
+    and every projection act on the rescaled latent as on the original) asks the claim's question without
+    that accident.
+    """
+    types = irrep_types(irreps)
+    centred = z.double() - z.double().mean(0)
+    var = {t: float(sum(centred[:, sl].pow(2).sum(1).mean() for sl in sls)) for t, sls in types.items()}
+    total = sum(var.values()) or 1.0
+    scales = torch.ones(z.shape[1], dtype=torch.float64)
+    for t, sls in types.items():
+        for sl in sls:
+            scales[sl] = 1.0 / (len(types) * max(var[t], 1e-300)) ** 0.5
+    return scales, {t: v / total for t, v in var.items()}
+
+
+def retention_view(z: Tensor, irreps: Any, projections: list[tuple[str, InvariantProjection]],
+                   knn_k: int) -> tuple[Tensor, dict[str, dict[str, float]]]:
+    """The quotient distances of ``z`` and every projection's retention numbers against them."""
+    d_true = quotient_reference(z, irreps)
+    out = {}
+    with torch.no_grad():
+        for name, proj in projections:
+            out[name] = retention_numbers(d_true, proj(z.double()), knn_k)
+    return d_true, out

@@ -10,7 +10,12 @@ Decided on one run by
 * *where the others do not*: ``norm`` and ``scalars`` (the l = 0 slice, what MACE's
   ``invariants_only`` returns) stay below that Spearman.
 
-Not evaluated when the curve has no K >= that bound or neither baseline ran.  Beside it, the
+Not evaluated when the curve has no K >= that bound or neither baseline ran.  The rule is applied to
+two views of the latent (:func:`decide`): ``raw``, as the encoder returns it, and ``balanced``, every
+irrep type rescaled to the same variance (:func:`eqlatent.studies.molecules_3d.analysis.balance`): a
+regressor trained on invariant targets reads only its 0e channels, so the scale of its l > 0 channels
+is the initialisation's, and in the raw latent that accident decides how much the scalars dominate the
+distances.  ``verdicts.view`` names the view that decides; the other's outcome is stated beside it.  Beside it, the
 checks the verdict stands on are reported, not folded in: the encoder's equivariance on real
 molecules, every invariant projection's invariance under rotation and inversion of the input,
 and which projections reveal the molecule's orientation.  The model's quality comes first in
@@ -29,6 +34,9 @@ from eqlatent.studies.results import Verdict
 CLAIM = "2 on O(3)"
 RANDOM, RAW = "random_invariant", "identity"
 BASELINES = ("norm", "scalars")
+#: the latents the rule can be applied to, in words
+VIEWS = {"raw": "as the encoder returns it",
+         "balanced": "every irrep type rescaled to the same variance, since the l > 0 channels are an untrained read-out"}
 #: probes' R² columns are added per target; these come first
 PROJ_COLUMNS = ["projection", "invariant", "lossless", "dim", "spearman", "pearson", "rel_error", "knn", "distortion",
                 "inv_err_rotation", "inv_err_inversion", "project_s"]
@@ -78,6 +86,29 @@ def claim_verdict(metrics: dict[str, dict[str, Any]], curve: list[dict[str, floa
              + f" -> all below {need:g}? {'yes' if others_do_not else 'no'}", "",
              f"**Claim 2 on O(3) {'HOLDS' if held else 'DOES NOT HOLD'}** on this run."]
     return Verdict(CLAIM, held, "\n".join(lines), details)
+
+
+def decide(views: dict[str, tuple[dict[str, dict[str, Any]], list[dict[str, float]]]], thr: Any) -> Verdict:
+    """The verdict on the view ``verdicts.view`` names (``raw`` or ``balanced``); the other views' outcomes in its text.
+
+    ``views``: view -> (projection numbers, random-K curve), each as :func:`claim_verdict` reads them.
+    """
+    chosen = str(thr.view)
+    if chosen not in views:
+        return Verdict(CLAIM, None, f"Not evaluated (verdicts.view={chosen!r} is not one of {', '.join(views)}).")
+    verdict = claim_verdict(*views[chosen], thr)
+    others = {v: claim_verdict(*numbers, thr) for v, numbers in views.items() if v != chosen}
+    verdict.details["view"] = chosen
+    verdict.details["other_views"] = {v: {"held": o.held, **{k: o.details.get(k) for k in
+                                                               ("keeps", "baselines_below", "baselines",
+                                                                "random_at_large_k")}} for v, o in others.items()}
+    lines = [f"Decided on the {chosen} latent ({VIEWS[chosen]}):", "", verdict.text]
+    for v, o in others.items():
+        lines += ["", f"On the {v} latent ({VIEWS[v]}) the same rule gives: "
+                  + ("not evaluated" if o.held is None else "holds" if o.held else "does not hold") + "."]
+        lines += [line for line in o.text.splitlines() if line.startswith("- ")]
+    verdict.text = "\n".join(lines)
+    return verdict
 
 
 def model_checks(metrics: dict[str, dict[str, Any]], encoder_checks: dict[str, Any], thr: Any) -> dict[str, Any]:
@@ -135,8 +166,8 @@ def _target_line(model: dict[str, Any]) -> list[str]:
 
 
 def results_markdown(info: dict[str, Any], model: dict[str, Any], checks: dict[str, Any], enc: dict[str, Any],
-                     metrics: dict[str, dict[str, Any]], curve: list[dict[str, float]], probe_targets: list[str],
-                     verdict: Verdict, figures: list[str]) -> str:
+                     metrics: dict[str, dict[str, Any]], curve: list[dict[str, float]], balanced: dict[str, Any],
+                     probe_targets: list[str], verdict: Verdict, figures: list[str]) -> str:
     """The full ``results.md``: model quality first, then the encoder checks, projections, K-curve, probes, verdict."""
     md = [f"# QM9-3D study (e3nn, O(3)): results of run `{info['run_name']}`", "",
           f"Profile `{info['profile']}`, seed {info['seed']}: an O(3)-equivariant e3nn encoder ({model['n_parameters']:,} "
@@ -170,6 +201,18 @@ def results_markdown(info: dict[str, Any], model: dict[str, Any], checks: dict[s
     md += table([{"projection": p, **m} for p, m in metrics.items()], PROJ_COLUMNS) + [""]
     md += ["## Retained information vs K (random invariant projections)", ""]
     md += (table(curve, CURVE_COLUMNS) if curve else ["No random_invariant projection was configured."]) + [""]
+    if balanced:
+        share = ", ".join(f"{t} {100 * v:.1f} %" for t, v in balanced["variance_share"].items())
+        md += ["## The balanced latent: every irrep type at the same variance", "",
+               f"Share of the test latents' variance per irrep type as the encoder returns them: {share}. The regressor "
+               "reads only the 0e channels, so the l > 0 channels are an untrained linear read-out whose scale is the "
+               "initialisation's; rescaling each type to the same variance (one number per type: it commutes with "
+               "D(g)) asks how much of the *relative orientation* each projection keeps without that accident. Same "
+               "projections, same pairs, quotient distances of the rescaled latents:", ""]
+        md += table([{"projection": p, **m} for p, m in balanced["metrics"].items()],
+                    ["projection", "spearman", "pearson", "rel_error", "knn", "distortion"]) + [""]
+        if balanced.get("random_k_curve"):
+            md += table(balanced["random_k_curve"], CURVE_COLUMNS) + [""]
     probe_cols = sorted({k for m in metrics.values() for k in m if k.endswith("_r2") and not k.startswith("orient_")})
     md += ["## Probes on properties the encoder was not trained on (test R²)", "",
            f"Targets: {', '.join(probe_targets) or 'none'}.", ""]
@@ -178,9 +221,10 @@ def results_markdown(info: dict[str, Any], model: dict[str, Any], checks: dict[s
     orient_cols = sorted({k for m in metrics.values() for k in m if k.startswith("orient_")})
     md += ["## Does the projection reveal the molecule's orientation?", "",
            "Probes fitted on rotated training molecules, scored on rotated test molecules (R²): `axis` = where the "
-           "stored frame's z axis points after the rotation, `dipole` = the charge dipole sum_i Z_i (r_i - centroid) "
-           "in the rotated frame. Invariant projections must not predict either (R² <= "
-           f"{fmt(checks.get('max_r2'))}).", ""]
+           "stored frame's z axis points after the rotation; `dipole` / `quadrupole` = the charge dipole "
+           "sum_i Z_i d_i and traceless quadrupole sum_i Z_i (d_i d_i^T - |d_i|^2 I / 3) (d_i = r_i - centroid) in "
+           "the rotated frame: an l = 1 and an l = 2 quantity. Invariant projections must predict none of them "
+           f"(R² <= {fmt(checks.get('max_r2'))}).", ""]
     md += table([{"projection": p, **m} for p, m in metrics.items()], ["projection", "invariant", *orient_cols]) + [""]
     raw = checks.get("raw_reveals_orientation")
     md += [f"- invariant projections hide the orientation: {fmt(checks['invariant_hide_orientation'])}; the raw "

@@ -25,45 +25,50 @@ PCA_PANELS = ("identity", "scalars", "norm", "gram", "canonicalize", "random_inv
 REFERENCES = ("identity", "norm", "scalars", "gram", "canonicalize")
 
 
-def retention_vs_k(curve: list[dict[str, float]], metrics: dict[str, dict[str, float]], min_spearman: float,
+def retention_vs_k(views: dict[str, tuple[list[dict[str, float]], dict[str, dict[str, float]]]], min_spearman: float,
                    min_k_over_dim: float, path: Path) -> Path:
-    """Spearman and 10-NN consistency of random invariant projections vs K / D, the fixed projections dashed."""
+    """Per latent view (rows): Spearman and 10-NN consistency of random invariant projections vs K / D, the
+    fixed projections as dashed lines."""
+    views = {v: cm for v, cm in views.items() if cm[0]}
     keys = [("spearman", "Spearman vs O(3) quotient distance"), ("knn", "10-NN consistency")]
-    fig, axes = plt.subplots(1, len(keys), figsize=(9.5, 3.8), layout="constrained")
+    fig, axes = plt.subplots(len(views), len(keys), figsize=(9.5, 3.4 * len(views)), squeeze=False,
+                             layout="constrained")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    x = [r["K_over_dim"] for r in curve]
-    for ax, (key, title) in zip(axes, keys):
-        ax.plot(x, [r[key] for r in curve], "o-", color="k", label="random_invariant (K functionals)")
-        for i, name in enumerate(n for n in REFERENCES if n in metrics):
-            ax.axhline(metrics[name][key], ls="--", lw=1, color=colors[i % len(colors)], label=name)
-        if key == "spearman":
-            ax.axhline(min_spearman, color="grey", lw=0.8, ls=":")
-        ax.axvline(min_k_over_dim, color="grey", lw=0.8, ls=":")
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("K / latent dimension D")
-        ax.set_title(title, fontsize=10)
-        ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7)
+    for row, (view, (curve, metrics)) in zip(axes, views.items()):
+        x = [r["K_over_dim"] for r in curve]
+        for ax, (key, title) in zip(row, keys):
+            ax.plot(x, [r[key] for r in curve], "o-", color="k", label="random_invariant (K functionals)")
+            for i, name in enumerate(n for n in REFERENCES if n in metrics):
+                ax.axhline(metrics[name][key], ls="--", lw=1, color=colors[i % len(colors)], label=name)
+            if key == "spearman":
+                ax.axhline(min_spearman, color="grey", lw=0.8, ls=":")
+            ax.axvline(min_k_over_dim, color="grey", lw=0.8, ls=":")
+            ax.set_xscale("log", base=2)
+            ax.set_xlabel("K / latent dimension D")
+            ax.set_title(f"{title} ({view} latent)", fontsize=10)
+            ax.grid(alpha=0.3)
+        row[0].legend(fontsize=7)
     fig.suptitle("QM9-3D e3nn latent: retained quotient geometry vs number of random functionals", fontsize=11)
     out = atomic_savefig(fig, path, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return out
 
 
-def retention_bars(metrics: dict[str, dict[str, float]], min_spearman: float, path: Path) -> Path:
-    """Spearman and 10-NN consistency per projection (hatched: not invariant)."""
-    names = list(metrics)
+def retention_bars(views: dict[str, dict[str, dict[str, float]]], min_spearman: float, path: Path) -> Path:
+    """Spearman against the O(3) quotient distance per projection, one bar per latent view."""
+    names = list(next(iter(views.values())))
     fig, ax = plt.subplots(figsize=(1.2 * len(names) + 2.5, 3.6), layout="constrained")
     pos = np.arange(len(names))
-    for off, key, color in ((-0.2, "spearman", "C0"), (0.2, "knn", "C1")):
-        bars = ax.bar(pos + off, [metrics[n].get(key, np.nan) for n in names], 0.4, color=color, label=key)
-        for bar, n in zip(bars, names):
-            if not metrics[n]["invariant"]:
-                bar.set_hatch("//")
+    width = 0.8 / len(views)
+    for k, (view, metrics) in enumerate(views.items()):
+        vals = [metrics.get(n, {}).get("spearman", np.nan) for n in names]
+        ax.bar(pos - 0.4 + width * (k + 0.5), vals, width, color=f"C{k}", label=f"{view} latent")
     ax.axhline(min_spearman, color="grey", lw=0.8, ls=":")
     ax.set_xticks(pos, names, rotation=20, fontsize=8)
-    ax.set_ylim(min(0.0, *[metrics[n].get("spearman", 0.0) for n in names]), 1.02)
-    ax.set_title("Agreement with the O(3) quotient distance (hatched: not invariant)", fontsize=10)
+    lows = [m.get("spearman", 0.0) for metrics in views.values() for m in metrics.values()]
+    ax.set_ylim(min(0.0, *lows), 1.02)
+    ax.set_ylabel("Spearman vs O(3) quotient distance")
+    ax.set_title("Rank agreement with the O(3) quotient distance (identity: the raw latent, not invariant)", fontsize=10)
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     out = atomic_savefig(fig, path, dpi=110, bbox_inches="tight")

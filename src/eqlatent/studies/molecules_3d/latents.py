@@ -13,11 +13,13 @@ What is encoded (graph latents ``[n, irreps.dim]``, float32 as the model compute
   predictions of its trained targets -- the test MAE is measured on all of them;
 * ``probe_train``: the first ``n_probe_train`` of the training split (the property probes' fit);
 * ``rot_test`` / ``rot_train``: the first ``n_orient`` test / training molecules, each rotated by its
-  own seeded random rotation ``R_i`` (stored): the encoder's rotation check, and the orientation probes;
+  own seeded random rotation ``R_i`` (stored, with the molecules' charge dipoles and quadrupoles): the
+  encoder's rotation check, and the orientation probes;
 * ``inverted``: the first ``n_check`` test molecules through the inversion ``x -> -x``.
 
-The encoder checks run here too, on the trained model (:func:`encoder_checks`), so that a reused
-folder reports the numbers its model was checked with.
+The encoder checks run here too, on the trained model
+(:func:`eqlatent.studies.molecules_3d.orientation.encoder_checks`), so that a reused folder reports the
+numbers its model was checked with.
 """
 
 from __future__ import annotations
@@ -27,21 +29,20 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from rich.progress import track
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from eqlatent.data.qm9_3d import Batch3D, Molecules3D
+from eqlatent.data.qm9_3d import Molecules3D
 from eqlatent.errors import ConfigError
-from eqlatent.groups.o3 import irreps_action
 from eqlatent.models.e3nn_regressor import E3nnRegressor
 from eqlatent.runtime.io import settings_digest
 from eqlatent.runtime.resume import EpochSeededSampler
 from eqlatent.studies.fingerprint import trainer_settings
 from eqlatent.studies.fitting import Fitted, fit_in_folder, fit_or_reuse, folder_config, latents_of
+from eqlatent.studies.molecules_3d.orientation import charge_moments, encoder_checks, moved, random_rotations
 
 log = logging.getLogger(__name__)
 
@@ -174,26 +175,6 @@ def train_or_reuse(cfg: DictConfig, ds: Molecules3D, rows: dict[str, Tensor], fo
 
 # --- encoding ---------------------------------------------------------------------------------------------------
 
-
-def random_rotations(n: int, seed: int) -> Tensor:
-    """``[n, 3, 3]`` float64 rotations, uniform on SO(3) (normalised Gaussian quaternions), from ``seed``."""
-    gen = torch.Generator().manual_seed(int(seed))
-    q = torch.randn(n, 4, generator=gen, dtype=torch.float64)
-    w, x, y, z = (q / q.norm(dim=1, keepdim=True)).unbind(1)
-    return torch.stack([
-        1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-        2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-        2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], dim=1).view(n, 3, 3)
-
-
-def moved(batch: Batch3D, R: Tensor | None) -> Batch3D:
-    """``batch`` with molecule ``b``'s atoms moved by ``R[b]`` (``[B, 3, 3]``, an O(3) matrix each); None: unmoved."""
-    if R is None:
-        return batch
-    pos = torch.einsum("aij,aj->ai", R[batch.batch].to(torch.float64), batch.pos.double()).to(batch.pos.dtype)
-    return Batch3D(pos, batch.z, batch.batch, batch.y, batch.rows, batch.num_graphs)
-
-
 @torch.no_grad()
 def encode_rows(model: E3nnRegressor, ds: Molecules3D, rows: Tensor, R: Tensor | None = None,
                 desc: str = "encoding") -> tuple[Tensor, Tensor]:
@@ -206,53 +187,6 @@ def encode_rows(model: E3nnRegressor, ds: Molecules3D, rows: Tensor, R: Tensor |
         zs.append(z.cpu())
         preds.append((model.head(model.encoder.scalars(z)) * model.std + model.mean).cpu())
     return torch.cat(zs), torch.cat(preds)
-
-
-def charge_dipole(ds: Molecules3D, rows: Tensor) -> Tensor:
-    """``[n, 3]`` float64: ``sum_i Z_i (r_i - centroid)`` per molecule (e Å), a vector that turns with the molecule.
-
-    An orientation target no invariant representation can predict (it flips with the molecule), and one an
-    equivariant latent's l = 1 channels can follow linearly.
-    """
-    out = torch.zeros(len(rows), 3, dtype=torch.float64)
-    for k, r in enumerate(rows.tolist()):
-        z, pos = ds.molecule(r)
-        pos = pos.double()
-        out[k] = (z.double()[:, None] * (pos - pos.mean(0))).sum(0)
-    return out
-
-
-def encoder_checks(model: E3nnRegressor, ds: Molecules3D, test_rows: Tensor, z_test: Tensor, rot: dict[str, Tensor],
-                   z_inverted: Tensor, n_check: int) -> dict[str, Any]:
-    """How exactly the trained encoder's latent transforms by ``D(R)`` under rotations and the inversion of the input.
-
-    Relative to ``max |latent|`` of the test molecules: the largest ``|z(R x) - D(R) z(x)|`` over the rotated
-    test molecules (each its own R) and over the inverted ones (``D(-I)``: l = 1 flips, l = 0, 2 stay), with
-    e3nn's matrices (``irreps.D_from_matrix``, :mod:`eqlatent.groups.o3`); and e3nn's own
-    ``equivariance_error`` (random rotations, with and without parity and translation) on ``n_check`` molecules.
-    """
-    from e3nn.util.test import equivariance_error
-
-    irreps = model.encoder.irreps_latent
-    action = irreps_action(irreps, "O3")
-    scale = float(z_test.abs().max().clamp_min(1e-30))
-    n = len(rot["latents"])
-    expect = torch.einsum("nij,nj->ni", action.matrix(rot["R"]), z_test[:n].double())
-    rot_err = (rot["latents"].double() - expect).abs().amax(1) / scale
-    inv_expect = z_test[:len(z_inverted)].double() @ action.matrix(-torch.eye(3, dtype=torch.float64)).T
-    inv_err = (z_inverted.double() - inv_expect).abs().amax(1) / scale
-    batch = ds.collate(test_rows[:n_check]).to(next(model.parameters()).device)
-    enc = model.encoder
-    with torch.no_grad():
-        errors = equivariance_error(lambda p: enc(p, batch.z, batch.batch, batch.num_graphs), args_in=[batch.pos],
-                                    irreps_in=["cartesian_points"], irreps_out=[irreps], ntrials=2)
-    e3nn = {f"parity{k}_translate{int(t)}": float(torch.as_tensor(v).max()) / scale for (k, t), v in errors.items()}
-    return {"irreps": str(irreps), "dtype": str(next(model.parameters()).dtype).replace("torch.", ""),
-            "scale_max_abs_latent": scale, "n_rotated": n, "n_inverted": len(z_inverted),
-            "rotation_max_rel_error": float(rot_err.max()) if n else float("nan"),
-            "rotation_median_rel_error": float(rot_err.median()) if n else float("nan"),
-            "inversion_max_rel_error": float(inv_err.max()) if len(inv_err) else float("nan"),
-            "e3nn_equivariance_error": e3nn, "e3nn_max_rel_error": max(e3nn.values()) if e3nn else float("nan")}
 
 
 def extract(cfg: DictConfig, model: E3nnRegressor, ds: Molecules3D, rows: dict[str, Tensor]) -> dict[str, Any]:
@@ -274,8 +208,9 @@ def extract(cfg: DictConfig, model: E3nnRegressor, ds: Molecules3D, rows: dict[s
     for k, part in enumerate(("test", "train")):
         r = rows[part][:n_orient]
         R = random_rotations(n_orient, seed * 1009 + 17 + k)
+        dipole, quadrupole = charge_moments(ds, r)
         rot[part] = {"rows": r, "R": R, "latents": encode_rows(model, ds, r, R, desc=f"rotated {part} molecules")[0],
-                     "charge_dipole": charge_dipole(ds, r)}
+                     "charge_dipole": dipole, "charge_quadrupole": quadrupole}
     inv_R = -torch.eye(3, dtype=torch.float64).expand(n_check, 3, 3)
     z_inv, _ = encode_rows(model, ds, test[:n_check], inv_R, desc="inverted molecules")
     checks = encoder_checks(model, ds, test, z_test, rot["test"], z_inv, n_check)
@@ -354,10 +289,4 @@ def threads(mcfg: DictConfig) -> None:
         torch.set_num_threads(n)
     torch.set_flush_denormal(True)
 
-
-def rotated_targets(rot: dict[str, Tensor]) -> dict[str, np.ndarray]:
-    """The orientation targets of a rotated set: where the stored frame's z axis points (``R e_z``) and the
-    molecule's charge dipole in the rotated frame (``R a``), each ``[n, 3]``."""
-    R = rot["R"]
-    return {"axis": R[:, :, 2].numpy(), "charge_dipole": torch.einsum("nij,nj->ni", R, rot["charge_dipole"]).numpy()}
 

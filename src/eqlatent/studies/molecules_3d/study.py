@@ -23,9 +23,9 @@ from omegaconf import DictConfig
 from eqlatent.errors import ConfigError
 from eqlatent.runtime.ranks import is_rank_zero
 from eqlatent.studies.molecules_3d import figures
-from eqlatent.studies.molecules_3d.analysis import (analyse, build_projections, instantiate_probes, irreps_of,
-                                                    probe_targets, quotient_reference, random_k_curve)
-from eqlatent.studies.molecules_3d.claim_o3_report import claim_verdict, model_checks, quality_line, results_markdown
+from eqlatent.studies.molecules_3d.analysis import (analyse, balance, build_projections, instantiate_probes, irreps_of,
+                                                    probe_targets, quotient_reference, random_k_curve, retention_view)
+from eqlatent.studies.molecules_3d.claim_o3_report import decide, model_checks, quality_line, results_markdown
 from eqlatent.studies.molecules_3d.latents import (FOLDER, configured_irreps, encode_or_reuse, learning_curve,
                                                    study_rows, threads, train_or_reuse, trained_targets)
 from eqlatent.studies.molecules_3d.published import published_for
@@ -103,16 +103,25 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     y_probe = {k: v[:, cols].double().numpy() for k, v in y.items()}
     metrics, features = analyse(cache, d_true, projections, probes, y_probe, untrained, sizes, int(m.knn_k),
                                 int(cfg.seed))
-    curve = random_k_curve(cache, d_true, cfg.get("projection"), irreps, list(m.k_multipliers), int(m.knn_k))
+    z_eval = lat["test"][: sizes["n_eval"]].double()
+    curve = random_k_curve(z_eval, d_true, cfg.get("projection"), irreps, list(m.k_multipliers), int(m.knn_k))
+    scales, share = balance(lat["test"], irreps)
+    log.info("balanced latent (variance share as returned: %s)", ", ".join(f"{t} {v:.3f}" for t, v in share.items()))
+    d_bal, bal_metrics = retention_view(z_eval * scales, irreps, projections, int(m.knn_k))
+    bal_curve = random_k_curve(z_eval * scales, d_bal, cfg.get("projection"), irreps, list(m.k_multipliers),
+                               int(m.knn_k), "balanced")
+    balanced = {"variance_share": share, "metrics": bal_metrics, "random_k_curve": bal_curve}
 
     thr = cfg.verdicts
-    verdict = claim_verdict(metrics, curve, thr)
+    verdict = decide({"raw": (metrics, curve), "balanced": (bal_metrics, bal_curve)}, thr)
     checks = model_checks(metrics, cache["encoder_checks"], thr)
     figs = []
     if curve:
-        figs += study.figure("retention_vs_k.png", figures.retention_vs_k, curve, metrics, float(thr.min_spearman),
+        figs += study.figure("retention_vs_k.png", figures.retention_vs_k,
+                             {"raw": (curve, metrics), "balanced": (bal_curve, bal_metrics)}, float(thr.min_spearman),
                              float(thr.min_k_over_dim))
-    figs += study.figure("retention_bars.png", figures.retention_bars, metrics, float(thr.min_spearman))
+    figs += study.figure("retention_bars.png", figures.retention_bars, {"raw": metrics, "balanced": bal_metrics},
+                         float(thr.min_spearman))
     prop = str(m.figure_property)
     colour = ds.target(prop)[cache["rows"]["test"]].numpy()
     unit = ds.target_units[ds.target_names.index(prop)]
@@ -129,16 +138,17 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "n_orient": n_orient, "n_check": len(lat["inverted"]), "reused": "regressor" if fitted.reused else "none",
             "wall_s": study.wall_s()}
     rel_figs = [str(p.relative_to(study.out_dir)) for p in figs]
-    md = results_markdown(info, model, checks, cache["encoder_checks"], metrics, curve, untrained, verdict, rel_figs)
+    md = results_markdown(info, model, checks, cache["encoder_checks"], metrics, curve, balanced, untrained, verdict,
+                          rel_figs)
     results = Molecules3DResults(info=info, model=model, encoder_checks=cache["encoder_checks"], metrics=metrics,
-                                 random_k_curve=curve, probe_targets=untrained, checks=checks, claim2_o3=verdict,
-                                 figures=rel_figs)
+                                 random_k_curve=curve, balanced=balanced, probe_targets=untrained, checks=checks,
+                                 claim2_o3=verdict, figures=rel_figs)
     tables = {"projections": (["projection", *next(iter(metrics.values())).keys()],
                               [[p, *v.values()] for p, v in metrics.items()])} if metrics else {}
     if curve:
         tables["random_k"] = (list(curve[0].keys()), [list(r.values()) for r in curve])
     logged = _flat({"model": {"test_mae": model["test_mae"]}, "encoder_checks": cache["encoder_checks"],
-                    "metrics": metrics, "claim2_o3": {"held": verdict.held}})
+                    "metrics": metrics, "balanced": bal_metrics, "claim2_o3": {"held": verdict.held}})
     study.finish(Outcome(md, results, logged, tables, figs, {"e3nn regressor": quality_line(model)}))
     return results.to_json()
 
