@@ -246,3 +246,16 @@ def test_only_large_sets_are_sharded_by_default(monkeypatch, csv, tmp_path):
     assert not isinstance(load(csv, tmp_path, "auto", subset=100), ShardedMoleculeDataset)
     assert zinc_shards.rebuild_command(None, 0, 38, 0, False, zinc_shards.SHARD_SIZE) == \
         "eqlatent prepare --data zinc data.subset=all"
+
+
+def test_penalized_logp_is_logp_minus_sa_minus_the_ring_penalty(in_memory, sharded):
+    """ZINC's customary target, derived at load in both builds: hand-computed ring penalties, then the formula."""
+    from eqlatent.data.zinc_properties import ring_penalty
+
+    # cyclooctane: one 8-ring (penalty 2); benzene, ethanol: none; a 6-ring fused to a 9-ring (atoms 2-10): 3
+    assert ring_penalty(["C1CCCCCCC1", "c1ccccc1", "CCO", "C1CC2CCCCCCCC2C1"]).tolist() == [2.0, 0.0, 0.0, 3.0]
+    for ds in (in_memory, sharded):
+        assert ds.target_names[-1] == "penalized_logP"
+        want = ds.target("logP").double() - ds.target("SA").double() - torch.from_numpy(ring_penalty(ds.smiles))
+        assert torch.allclose(ds.target("penalized_logP").double(), want, atol=1e-5)
+    assert torch.equal(in_memory.target("penalized_logP"), sharded.target("penalized_logP"))

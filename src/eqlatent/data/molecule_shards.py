@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from array import array
 from collections import Counter
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -83,7 +83,9 @@ class ShardedMoleculeDataset(MoleculeDataset):
 
     def __init__(self, shards: ShardFolder, manifest: dict, name: str, atom_types: Sequence[str], max_nodes: int,
                  target_names: Sequence[str], target_units: Sequence[str], split: Sequence[float],
-                 split_seed: int) -> None:
+                 split_seed: int, derive: Callable[[Tensor, list[str]], Tensor] | None = None) -> None:
+        # ``derive``: (stored targets, SMILES) -> all targets, for targets computed at load (ZINC's penalized logP)
+        self._derive = derive
         # the dataclass fields that hold tensors are properties here (read from the shards when first used)
         self._shards, self._manifest, self._data = shards, manifest, None
         self.name, self.atom_types, self.max_nodes = name, list(atom_types), int(max_nodes)
@@ -107,10 +109,12 @@ class ShardedMoleculeDataset(MoleculeDataset):
                 bonds.append((shard["edges"], shard["edge_counts"]))
                 del shard
             n = self.max_nodes
+            stored = torch.cat(targets) if targets else torch.zeros(0, len(self.target_names))
+            targets = self._derive(stored, smiles) if self._derive is not None and len(stored) else stored
             node_type = torch.cat(node).long() if node else torch.zeros(0, n, dtype=torch.long)
             self._data = {"smiles": smiles, "node_type": node_type, "node_mask": node_type >= 0,
                           "charge": torch.cat(charge).long() if charge else torch.zeros(0, n, dtype=torch.long),
-                          "targets": torch.cat(targets) if targets else torch.zeros(0, len(self.target_names)),
+                          "targets": targets,
                           "bond_type": concat_sparse(bonds, self.max_nodes)}
         return self._data
 

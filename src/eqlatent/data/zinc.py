@@ -30,7 +30,8 @@ from eqlatent.data.cache import cache_key, file_sha256, load_or_build
 from eqlatent.data.graphs import quiet_rdkit, smiles_to_graph
 from eqlatent.data.molecules import MoleculeDataset, convert_all, finish_dataset, graphs_to_tensors
 from eqlatent.data.sources import package_data_dir, require_file
-from eqlatent.data.zinc_properties import BUILDER_VERSION, TARGET_NAMES, TARGET_UNITS, properties  # noqa: F401
+from eqlatent.data.zinc_properties import (BUILDER_VERSION, DERIVED_NAMES, DERIVED_UNITS, TARGET_NAMES,  # noqa: F401
+                                           TARGET_UNITS, properties, with_derived)
 from eqlatent.errors import ConfigError, DataFileError
 
 ATOM_TYPES = ("C", "N", "O", "F", "S", "Cl", "Br", "I", "P")
@@ -100,7 +101,7 @@ def load_zinc(path: str | None = None, cache_dir: str | None = None, subset: int
               split: Sequence[float] = (0.8, 0.1, 0.1), split_seed: int = 0,
               atom_types: Sequence[str] = ATOM_TYPES, storage: str = "auto",
               shard_size: int | None = None) -> MoleculeDataset:
-    """Load a seeded ``subset`` of ZINC (or all of it) as graphs with logP / QED / SA targets.
+    """Load a seeded ``subset`` of ZINC (or all of it) as graphs with logP / QED / SA / penalized logP targets.
 
     Parameters
     ----------
@@ -155,4 +156,6 @@ def load_zinc(path: str | None = None, cache_dir: str | None = None, subset: int
         key = cache_key(source=source, subset=subset, seed=split_seed, max_nodes=max_nodes, atoms=list(atom_types),
                         version=BUILDER_VERSION)
         full = load_or_build(Path(cache_dir) / f"zinc-v{BUILDER_VERSION}-{key}.pt", build, "ZINC cache")
+    full = {**full, "targets": with_derived(full["targets"], full["smiles"]),
+            "target_names": TARGET_NAMES + DERIVED_NAMES, "target_units": TARGET_UNITS + DERIVED_UNITS}
     return finish_dataset(full, 0, split, split_seed)

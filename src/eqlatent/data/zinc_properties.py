@@ -14,9 +14,14 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import torch
+from torch import Tensor
 
 TARGET_NAMES = ["logP", "QED", "SA"]
 TARGET_UNITS = ["log10", "1", "1"]
+#: targets derived from the stored ones and the SMILES when a dataset is loaded (not stored: no cache changes)
+DERIVED_NAMES = ["penalized_logP"]
+DERIVED_UNITS = ["1"]
 BUILDER_VERSION = 1
 
 
@@ -45,3 +50,40 @@ def properties(smiles: Sequence[str]) -> np.ndarray:
     sa = _sascorer()
     rows = [molecule_properties(s, sa) for s in smiles]
     return np.asarray(rows, dtype=np.float32).reshape(-1, 3)
+
+
+def ring_penalty(smiles: Sequence[str]) -> np.ndarray:
+    """``max(0, largest ring size - 6)`` per SMILES (rdkit's ring perception), the cycle term of penalized logP.
+
+    Only rdkit calls that return numbers are used (``IsAtomInRingOfSize``): with this rdkit wheel,
+    ``RingInfo.AtomRings()`` / ``GetSymmSSSR`` (tuples of tuples through boost-python) returned
+    garbage or crashed the process inside a loaded study, while scalar calls never did.
+    """
+    from rdkit import Chem
+
+    out = np.zeros(len(smiles), dtype=np.float64)
+    for i, s in enumerate(smiles):
+        mol = Chem.MolFromSmiles(s)
+        info = mol.GetRingInfo()
+        if info.NumRings() == 0:
+            continue
+        ring_atoms = [a.GetIdx() for a in mol.GetAtoms() if a.IsInRing()]
+        for size in range(len(ring_atoms), 6, -1):   # the largest ring first; sizes <= 6 cost nothing
+            if any(info.IsAtomInRingOfSize(a, size) for a in ring_atoms):
+                out[i] = size - 6
+                break
+    return out
+
+
+def with_derived(targets: Tensor, smiles: Sequence[str]) -> Tensor:
+    """``targets`` (logP, QED, SA columns) with penalized logP appended: ``logP - SA - ring penalty``.
+
+    Why this form: it is the penalized logP of the molecular-optimisation literature (You et al.,
+    GCPN, NeurIPS 2018, unnormalised), ZINC's customary target; computed from the stored logP and
+    SA and the kept SMILES when a dataset is loaded, so existing caches stay valid.
+    """
+    if targets.shape[1] != len(TARGET_NAMES):
+        return targets   # already derived
+    logp, sa = targets[:, 0].double(), targets[:, 2].double()
+    plogp = logp - sa - torch.from_numpy(ring_penalty(smiles))
+    return torch.cat([targets, plogp.to(targets.dtype)[:, None]], dim=1)

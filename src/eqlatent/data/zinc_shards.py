@@ -28,7 +28,8 @@ from eqlatent.data.graphs import MoleculeRejected, quiet_rdkit, smiles_to_graph
 from eqlatent.data.molecule_shards import ShardedMoleculeDataset, ShardPacker
 from eqlatent.data.shards import ShardFolder, build_shards
 from eqlatent.data.sources import require_file
-from eqlatent.data.zinc_properties import BUILDER_VERSION, TARGET_NAMES, TARGET_UNITS, _sascorer, molecule_properties
+from eqlatent.data.zinc_properties import (BUILDER_VERSION, DERIVED_NAMES, DERIVED_UNITS, TARGET_NAMES, TARGET_UNITS,
+                                           _sascorer, molecule_properties, with_derived)
 from eqlatent.errors import DataFileError
 
 log = logging.getLogger(__name__)
@@ -156,7 +157,7 @@ def load_zinc_shards(csv: Path, source: dict, path: str | None, subset: int, n_f
         manifest = build_shards(shards, smiles_chunks(csv, col, rows, shard_size), n_shards, total,
                                 lambda items, advance: zinc_shard(items, atom_types, max_nodes, advance),
                                 {**describe, "n_file": n_file}, "ZINC -> shards")
-    ds = ShardedMoleculeDataset(shards, manifest, "zinc", atom_types, max_nodes, TARGET_NAMES, TARGET_UNITS,
-                                split, split_seed)
+    ds = ShardedMoleculeDataset(shards, manifest, "zinc", atom_types, max_nodes, TARGET_NAMES + DERIVED_NAMES,
+                                TARGET_UNITS + DERIVED_UNITS, split, split_seed, derive=with_derived)
     log.info(ds.summary())
     return ds
