@@ -12,6 +12,9 @@ another thread count (``profile.molecules.torch_threads=1``) or another CPU kern
 
 Trained models are kept under ``outputs/vae_robustness/<label>/seed<s>/latent<d>/`` and reused.
 
+``--experiment molecules_zinc`` measures the ZINC study's VAE the same way (its curves of exact
+rate against epochs, width and training-set size: issue "ZINC for real").
+
 Usage::
 
     python benchmarks/vae_robustness.py --label base --seeds 0 1 2 --latent-dims 1 4
@@ -42,8 +45,8 @@ def _row(label: str, seed: int, d: int, overrides: list[str], train_s: float, ex
             "aten_cpu_capability_env": os.environ.get("ATEN_CPU_CAPABILITY", "")}
 
 
-def fit_and_score(label: str, seed: int, d: int, overrides: list[str]) -> dict:
-    """Train (or reuse) one VAE of the study's config and score it on the test split."""
+def fit_and_score(label: str, seed: int, d: int, overrides: list[str], experiment: str = "molecules") -> dict:
+    """Train (or reuse) one VAE of the study's config (``experiment``) and score it on the test split."""
     import hydra
     import lightning
     import torch
@@ -53,7 +56,7 @@ def fit_and_score(label: str, seed: int, d: int, overrides: list[str]) -> dict:
     from eqlatent.studies.molecules.training import (apply_torch_threads, graph_loader, train_or_load,
                                                        training_epochs)
 
-    cfg = compose(["experiment=molecules", f"seed={seed}", "trainer.enable_progress_bar=false", "logger=csv",
+    cfg = compose([f"experiment={experiment}", f"seed={seed}", "trainer.enable_progress_bar=false", "logger=csv",
                    f"paths.output_root={OUT / label}", f"run_name=seed{seed}", *overrides])
     apply_torch_threads(cfg.molecules)
     lightning.seed_everything(seed, workers=True, verbose=False)
@@ -68,8 +71,9 @@ def fit_and_score(label: str, seed: int, d: int, overrides: list[str]) -> dict:
         mu = torch.cat([model.encode(node, bond)[0] for node, bond in
                         graph_loader(ds, test, 512, shuffle=False, seed=0, loader_cfg={"pin_memory": False})])
     scores, _ = reconstruction_scores(model, mu, ds.node_type[test], ds.bond_type[test].long(), ds.atom_types)
-    return _row(label, seed, d, overrides, train_s, scores["graph_exact"], scores["validity"],
-                training_epochs(cfg, d))
+    return {**_row(label, seed, d, overrides, train_s, scores["graph_exact"], scores["validity"],
+                   training_epochs(cfg, d)), "experiment": experiment, "n_train": len(ds.split["train"]),
+            "n_test": len(test)}
 
 
 def table() -> str:
@@ -78,7 +82,8 @@ def table() -> str:
     lines = [head, "|" + "---|" * 10]
     for r in rows:
         kernels = r["cpu_capability"] + (f" (env {r['aten_cpu_capability_env']})" if r["aten_cpu_capability_env"] else "")
-        lines.append(f"| {r['label']} | {r['seed']} | {r['latent_dim']} | {r['epochs']} | {100 * r['exact']:.1f} % | "
+        label = r["label"] if r.get("experiment", "molecules") == "molecules" else f"{r['experiment']}: {r['label']}"
+        lines.append(f"| {label} | {r['seed']} | {r['latent_dim']} | {r['epochs']} | {100 * r['exact']:.1f} % | "
                      f"{100 * r['valid']:.1f} % | {r['train_s']} | {r['threads']} | {kernels} | "
                      f"{' '.join(r['overrides'])} |")
     return "\n".join(lines)
@@ -89,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--label", default="base", help="name of this variant (its own model folders)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--latent-dims", type=int, nargs="+", default=[1])
+    parser.add_argument("--experiment", default="molecules",
+                        help="the study's experiment config: molecules (QM9) or molecules_zinc (its VAE curves)")
     parser.add_argument("--table", action="store_true", help="print every recorded row and exit")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. model.graph_vae.adam_kernel=fused")
     args = parser.parse_args(argv)
@@ -98,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         for d in args.latent_dims:
-            row = fit_and_score(args.label, seed, d, args.overrides)
+            row = fit_and_score(args.label, seed, d, args.overrides, args.experiment)
             with open(OUT / "rows.jsonl", "a") as fh:
                 fh.write(json.dumps(row) + "\n")
             print(f"{args.label} seed {seed} d={d}: exact {100 * row['exact']:.1f} %, valid {100 * row['valid']:.1f} %, "
