@@ -32,7 +32,8 @@ STUDIES = ROOT / "src" / "eqlatent" / "studies"
 
 #: the configs a documented override is tried on, in order (``trainer.strategy`` exists under ``trainer=ddp``)
 BASES = [("experiment=images",), ("experiment=molecules",),
-         ("experiment=images", "trainer=ddp"), ("experiment=molecules", "trainer=ddp")]
+         ("experiment=images", "trainer=ddp"), ("experiment=molecules", "trainer=ddp"),
+         ("experiment=molecules_zinc",)]   # the ZINC experiment reads its own profile block (profile.zinc.*)
 #: values for the docs' placeholders (``<partition>``, ``N``) and for keys the docs name without a value
 PLACEHOLDERS = {"experiment": ["images", "molecules"], "data.path": ["/tmp/own-data"], "data.angles": ["4"],
                 "hydra.launcher.partition": ["gpu"], "paths.root_dir": ["/tmp/elsewhere"]}
