@@ -236,9 +236,17 @@ def encode_or_reuse(cfg: DictConfig, ds: Molecules3D, rows: dict[str, Tensor], f
     digest = settings_digest(extraction_settings(cfg))
 
     def encode(model: E3nnRegressor) -> dict[str, Any]:
+        before = torch.get_float32_matmul_precision()
         if torch.cuda.is_available() and str(cfg.trainer.get("accelerator", "auto")) in ("auto", "gpu", "cuda"):
             model = model.cuda()   # Lightning hands the model back on the CPU; encode on the GPU it trained on
-        out = extract(cfg, model, ds, rows)
+            # full float32 products while encoding: TF32 (matmul_precision: high) would put ~1e-3 into the
+            # equivariance check, a rounding of the GPU's, not the encoder's
+            torch.set_float32_matmul_precision("highest")
+        try:
+            out = extract(cfg, model, ds, rows)
+        finally:
+            if torch.cuda.is_available():
+                torch.set_float32_matmul_precision(before)
         out.update(fingerprint=digest, train_seconds=fitted.train_seconds, epochs=int(cfg.trainer.max_epochs))
         return out
 

@@ -8,6 +8,7 @@ quantities that turn with the molecule, which an invariant projection cannot kno
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -77,8 +78,8 @@ def encoder_checks(model: E3nnRegressor, ds: Molecules3D, test_rows: Tensor, z_t
     rot_err = (rot["latents"].double() - expect).abs().amax(1) / scale
     inv_expect = z_test[:len(z_inverted)].double() @ action.matrix(-torch.eye(3, dtype=torch.float64)).T
     inv_err = (z_inverted.double() - inv_expect).abs().amax(1) / scale
-    batch = ds.collate(test_rows[:n_check]).to(next(model.parameters()).device)
-    enc = model.encoder
+    batch = ds.collate(test_rows[:n_check])
+    enc = copy.deepcopy(model.encoder).cpu()   # e3nn's check draws its transformations on the CPU
     with torch.no_grad():
         errors = equivariance_error(lambda p: enc(p, batch.z, batch.batch, batch.num_graphs), args_in=[batch.pos],
                                     irreps_in=["cartesian_points"], irreps_out=[irreps], ntrials=2)
