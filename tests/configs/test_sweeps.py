@@ -35,13 +35,13 @@ def test_sweep_expands_into_composable_jobs(sweep):
     assert len(jobs) >= 3
     for job in jobs:
         job_cfg = compose([f"experiment={sweep}", *job])
-        assert job_cfg.study and job_cfg.task_name in ("molecules", "images")
+        assert job_cfg.study and job_cfg.task_name in ("molecules", "images", "molecules_3d")
     # jobs write to Hydra's per-job sweep folder, never to the shared single-run folder
     assert cfg.paths._get_node("output_dir")._value() == "${hydra:runtime.output_dir}"
     assert "${hydra:job.num}" in cfg.hydra.sweep._get_node("subdir")._value()
 
 
-@pytest.mark.parametrize("sweep", [s for s in SWEEPS if s in ("sweep_molecules", "sweep_images")])
+@pytest.mark.parametrize("sweep", [s for s in SWEEPS if s in ("sweep_molecules", "sweep_images", "sweep_molecules_3d")])
 def test_seed_sweeps_cover_at_least_three_seeds(sweep):
     params = compose([f"experiment={sweep}"]).hydra.sweeper.params
     assert len(str(params.seed).split(",")) >= 3
