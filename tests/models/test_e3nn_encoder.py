@@ -178,3 +178,30 @@ def test_bad_input_is_a_one_line_error(molecules):
         with pytest.raises(kind, match=match) as err:
             call()
         assert "\n" not in str(err.value) and "fix:" in str(err.value)
+
+
+def test_a_head_on_the_invariants_trains_the_l_gt_0_channels():
+    """head_input='invariants' reads the 0e channels and every l > 0 copy's norm: those channels get gradients."""
+    from e3nn import o3
+
+    from eqlatent.models.e3nn_regressor import E3nnRegressor
+
+    torch.manual_seed(0)
+    enc = dict(irreps_hidden="4x0e+2x1o+1x2e", irreps_latent="4x0e+2x1o+1x2e", n_layers=1)
+    grads = {}
+    for head_input in ("scalars", "invariants"):
+        model = E3nnRegressor(enc, [0], ["gap"], ["eV"], [0.0], [1.0], head_hidden=8, head_input=head_input)
+        pos, z = torch.randn(5, 3), torch.tensor([6, 1, 1, 8, 1])
+        latent = model.encoder(pos, z, torch.zeros(5, dtype=torch.long), 1)
+        inv = model.encoder.invariants(latent)
+        assert inv.shape == (1, 4 + 3) and torch.isfinite(inv).all()
+        R = o3.rand_matrix()   # invariants of the rotated molecule's latent are the same numbers
+        inv_r = model.encoder.invariants(model.encoder(pos @ R.T, z, torch.zeros(5, dtype=torch.long), 1))
+        assert torch.allclose(inv, inv_r, atol=1e-5)
+        pred = model.head(inv if head_input == "invariants" else model.encoder.scalars(latent))
+        pred.sum().backward()
+        grads[head_input] = model.encoder.readout.weight.grad.abs().sum().item()
+    assert grads["invariants"] > grads["scalars"] > 0
+    zero = torch.zeros(1, 4 + 6 + 5, requires_grad=True)
+    model.encoder.invariants(zero).sum().backward()
+    assert torch.isfinite(zero.grad).all()

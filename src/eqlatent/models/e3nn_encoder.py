@@ -165,6 +165,25 @@ class E3nnEncoder(nn.Module):
         """The 0e (rotation- and inversion-invariant) channels of a latent, ``[B, n_latent_scalars]``."""
         return torch.cat([latent[:, sl] for sl in self.scalar_slices], dim=1)
 
+    @property
+    def n_latent_copies(self) -> int:
+        """How many copies of a non-0e irrep the latent has (one norm each in :meth:`invariants`)."""
+        return sum(mul for mul, ir in self.irreps_latent if (ir.l, ir.p) != (0, 1))
+
+    def invariants(self, latent: Tensor) -> Tensor:
+        """The 0e channels and the norm of every other irrep copy, ``[B, n_latent_scalars + n_latent_copies]``.
+
+        Why: a head on these trains every channel of the latent (a head on the 0e channels alone
+        leaves the l > 0 read-out at its initial scale, untrained); ``sqrt(|v|^2 + 1e-12)`` keeps
+        the gradient finite where a copy is zero.
+        """
+        parts = [self.scalars(latent)]
+        for (mul, ir), sl in zip(self.irreps_latent, self.irreps_latent.slices()):
+            if (ir.l, ir.p) != (0, 1):
+                block = latent[:, sl].reshape(latent.shape[0], mul, ir.dim)
+                parts.append(block.pow(2).sum(-1).add(1e-12).sqrt())
+        return torch.cat(parts, dim=1)
+
     def node_features(self, pos: Tensor, z: Tensor, batch: Tensor, num_graphs: int | None = None) -> Tensor:
         """Per-atom features ``[A, irreps_hidden.dim]`` after the last layer."""
         if z.shape != pos.shape[:1]:

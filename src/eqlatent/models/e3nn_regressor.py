@@ -1,8 +1,10 @@
 """QM9 property regression on the invariant part of an e3nn graph latent (a LightningModule).
 
-Why the head reads only the 0e channels: the properties are invariant, so an MLP on the
-invariant channels predicts them without breaking equivariance of the latent, and the latent
-itself (all of ``irreps_latent``) is what the QM9-3D study projects.  Targets are standardised
+Why the head reads invariants of the latent (its 0e channels, and with ``head_input="invariants"``
+the norm of every l > 0 copy): the properties are invariant, so an MLP on invariants predicts
+them without breaking equivariance of the latent, and the latent itself (all of
+``irreps_latent``) is what the QM9-3D study projects -- reading the norms too trains its l > 0
+channels, which a head on the 0e channels alone leaves as an untrained read-out.  Targets are standardised
 with the training split's mean and standard deviation (kept as buffers, so they move with the
 module and are saved in checkpoints); MAEs are logged in the targets' own units (eV for the gap).
 """
@@ -20,6 +22,7 @@ from eqlatent.errors import ConfigError
 from eqlatent.models.e3nn_encoder import E3nnEncoder
 
 LOSSES = ("l1", "mse")
+HEAD_INPUTS = ("scalars", "invariants")
 SCHEDULES = ("cosine", "onecycle", "constant")
 
 
@@ -55,13 +58,19 @@ class E3nnRegressor(L.LightningModule):
     head_hidden, lr, weight_decay, schedule, warmup, loss:
         MLP width; Adam(W)'s peak rate and decoupled weight decay; ``"cosine"``, ``"onecycle"``
         or ``"constant"``; warm-up fraction; ``"l1"`` or ``"mse"`` on standardised targets.
+    head_input:
+        ``"scalars"``: the MLP reads the latent's 0e channels; ``"invariants"``: those and the norm
+        of every l > 0 copy (:meth:`E3nnEncoder.invariants`), so the l > 0 channels the study
+        projects are trained too, not left at their initial scale.
     """
 
     def __init__(self, encoder: dict, target_columns: Sequence[int], target_names: Sequence[str],
                  target_units: Sequence[str], target_mean: Sequence[float], target_std: Sequence[float],
                  head_hidden: int = 64, lr: float = 5e-3, weight_decay: float = 0.0, schedule: str = "cosine",
-                 warmup: float = 0.05, loss: str = "l1") -> None:
+                 warmup: float = 0.05, loss: str = "l1", head_input: str = "scalars") -> None:
         super().__init__()
+        if head_input not in HEAD_INPUTS:
+            raise ConfigError(f"unknown head_input '{head_input}'", f"use one of {', '.join(HEAD_INPUTS)}")
         if loss not in LOSSES:
             raise ConfigError(f"unknown loss '{loss}'", f"use one of {', '.join(LOSSES)}")
         if schedule not in SCHEDULES:
@@ -75,7 +84,7 @@ class E3nnRegressor(L.LightningModule):
                               "compute them on a training split with more than one distinct value")
         self.save_hyperparameters()
         self.encoder = E3nnEncoder(**encoder)
-        k = self.encoder.n_latent_scalars
+        k = self.encoder.n_latent_scalars + (self.encoder.n_latent_copies if head_input == "invariants" else 0)
         self.head = nn.Sequential(nn.Linear(k, head_hidden), nn.SiLU(), nn.Linear(head_hidden, head_hidden), nn.SiLU(),
                                   nn.Linear(head_hidden, n))
         self.register_buffer("columns", torch.as_tensor(list(target_columns), dtype=torch.long))
@@ -92,7 +101,8 @@ class E3nnRegressor(L.LightningModule):
         return self._standardised(batch) * self.std + self.mean
 
     def _standardised(self, batch) -> Tensor:
-        return self.head(self.encoder.scalars(self.latent(batch)))
+        z = self.latent(batch)
+        return self.head(self.encoder.invariants(z) if self.hparams.head_input == "invariants" else self.encoder.scalars(z))
 
     def _step(self, batch, stage: str) -> Tensor:
         pred = self._standardised(batch)
