@@ -101,8 +101,15 @@ class E3nnRegressor(L.LightningModule):
         return self._standardised(batch) * self.std + self.mean
 
     def _standardised(self, batch) -> Tensor:
-        z = self.latent(batch)
+        return self.head_on(self.latent(batch))
+
+    def head_on(self, z: Tensor) -> Tensor:
+        """Standardised predictions from graph latents ``z`` (the head's input is read as ``head_input`` says)."""
         return self.head(self.encoder.invariants(z) if self.hparams.head_input == "invariants" else self.encoder.scalars(z))
+
+    def predict_from_latent(self, z: Tensor) -> Tensor:
+        """Predicted targets ``[B, T]`` in their own units from graph latents ``z`` already encoded."""
+        return self.head_on(z) * self.std + self.mean
 
     def _step(self, batch, stage: str) -> Tensor:
         pred = self._standardised(batch)

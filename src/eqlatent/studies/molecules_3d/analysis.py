@@ -235,9 +235,8 @@ def irrep_types(irreps: Any) -> dict[str, list[slice]]:
 def balance(z: Tensor, irreps: Any) -> tuple[Tensor, dict[str, float]]:
     """Per-channel scales ``[D]`` that give every irrep type the same variance over ``z``, and each type's share before.
 
-    Why: a regressor trained on invariant targets reads only the 0e channels, so the l > 0 channels of its
-    latent are an *untrained* linear read-out of its equivariant features, whose scale is that of the
-    initialisation.  Distances in that latent are dominated by whichever type happens to be largest; scaling
+    Why: distances in a latent are dominated by whichever irrep type happens to be largest (with a head on
+    the 0e channels alone the l > 0 channels are an untrained read-out at the initialisation's scale); scaling
     every type to the same total variance (one number per type, which commutes with ``D(g)``, so the group
     and every projection act on the rescaled latent as on the original) asks the claim's question without
     that accident.

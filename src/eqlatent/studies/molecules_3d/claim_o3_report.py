@@ -36,7 +36,7 @@ RANDOM, RAW = "random_invariant", "identity"
 BASELINES = ("norm", "scalars")
 #: the latents the rule can be applied to, in words
 VIEWS = {"raw": "as the encoder returns it",
-         "balanced": "every irrep type rescaled to the same variance, since the l > 0 channels are an untrained read-out"}
+         "balanced": "every irrep type rescaled to the same variance, so no irrep type dominates by scale alone"}
 #: probes' R² columns are added per target; these come first
 PROJ_COLUMNS = ["projection", "invariant", "lossless", "dim", "spearman", "pearson", "rel_error", "knn", "distortion",
                 "inv_err_rotation", "inv_err_inversion", "project_s"]
@@ -205,9 +205,9 @@ def results_markdown(info: dict[str, Any], model: dict[str, Any], checks: dict[s
         share = ", ".join(f"{t} {100 * v:.1f} %" for t, v in balanced["variance_share"].items())
         md += ["## The balanced latent: every irrep type at the same variance", "",
                f"Share of the test latents' variance per irrep type as the encoder returns them: {share}. The regressor "
-               "reads only the 0e channels, so the l > 0 channels are an untrained linear read-out whose scale is the "
-               "initialisation's; rescaling each type to the same variance (one number per type: it commutes with "
-               "D(g)) asks how much of the *relative orientation* each projection keeps without that accident. Same "
+               "has the irrep types at the scales training (or, with a head on the 0e channels alone, the initialisation) "
+               "left them; rescaling each type to the same variance (one number per type: it commutes with "
+               "D(g)) asks how much of the *relative orientation* each projection keeps when no type dominates. Same "
                "projections, same pairs, quotient distances of the rescaled latents:", ""]
         md += table([{"projection": p, **m} for p, m in balanced["metrics"].items()],
                     ["projection", "spearman", "pearson", "rel_error", "knn", "distortion"]) + [""]

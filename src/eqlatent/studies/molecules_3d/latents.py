@@ -185,7 +185,7 @@ def encode_rows(model: E3nnRegressor, ds: Molecules3D, rows: Tensor, R: Tensor |
         batch = moved(ds.collate(rows[s:s + ENCODE_BATCH]), None if R is None else R[s:s + ENCODE_BATCH]).to(device)
         z = model.latent(batch)
         zs.append(z.cpu())
-        preds.append((model.head(model.encoder.scalars(z)) * model.std + model.mean).cpu())
+        preds.append(model.predict_from_latent(z).cpu())
     return torch.cat(zs), torch.cat(preds)
 
 
