@@ -136,6 +136,13 @@ class Fitted:
         return not self.reused
 
 
+def lightning_seed(seed: int) -> None:
+    """Seed python, numpy and torch (and the DataLoader workers) as Lightning's ``seed_everything`` does, quietly."""
+    from lightning.pytorch import seed_everything
+
+    seed_everything(seed, workers=True, verbose=False)
+
+
 def fit_or_reuse(folder: Path, settings: dict[str, Any], epochs: int, what: str,
                  fit: Callable[[], tuple[LightningModule, float]], *,
                  cached: Callable[[Path], dict[str, Any] | None] | None = None,
@@ -149,6 +156,8 @@ def fit_or_reuse(folder: Path, settings: dict[str, Any], epochs: int, what: str,
     ``cached(path)`` returns them (default: the file is enough; it is read by :func:`latents_of`), and,
     when ``load`` is given (the study needs the model too), the folder's ``last.ckpt`` loads.
 
+    A fit starts from ``settings["seed"]`` (python, numpy, torch), whatever ran before it in the process.
+
     ``what`` names the model in messages (``"a VAE"``, ``"encoder 'c8'"``); ``legacy_digest`` as for
     ``check_fingerprint``.  Under ``trainer=ddp`` every rank calls this for every model in the same
     order (a fit is collective); the decision reads files only rank 0 writes, so all ranks decide alike.
@@ -160,6 +169,12 @@ def fit_or_reuse(folder: Path, settings: dict[str, Any], epochs: int, what: str,
         if cached is None or latents is not None:
             log.info("%s: reusing %s", what, path if load is None else last_checkpoint(folder))
             return Fitted(folder, load(folder) if load is not None else None, reused=True, latents=latents)
+    if "seed" in settings:
+        # every fit starts from the run's seed: a model's initial weights never depend on which other
+        # models this process trained or reused before it, so a resumed run trains what a fresh one would
+        # (the ZINC VAE at d = 4, trained third in one process, rebuilt 1.7 % of test molecules; trained
+        # first from the same seed, 39 %)
+        lightning_seed(int(settings["seed"]))
     model, seconds = fit()
     return Fitted(folder, model, seconds)
 
