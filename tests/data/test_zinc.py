@@ -24,7 +24,8 @@ def test_moses_file_holds_the_documented_count():
 def test_subset_shapes_and_properties(zinc_small):
     n = len(zinc_small)
     assert n + sum(zinc_small.dropped.values()) == 300
-    assert zinc_small.node_type.shape == (n, 38) and zinc_small.targets.shape == (n, 3)
+    assert zinc_small.node_type.shape == (n, 38) and zinc_small.targets.shape == (n, 4)
+    assert zinc_small.target_names == ["logP", "QED", "SA", "penalized_logP"]   # the last derived at load
     qed = zinc_small.target("QED")
     assert (qed > 0).all() and (qed <= 1).all()
     sa = zinc_small.target("SA")

@@ -143,7 +143,7 @@ def test_zinc_experiment_runs_on_the_same_skeleton(tmp_path):
     # make reproduce-zinc on a tiny real ZINC subset: its own task folder, results.md and ZINC's own probe targets
     tiny = [o.replace("experiment=molecules", "experiment=molecules_zinc") for o in TINY
             if not o.startswith(("profile.molecules.n_molecules", "profile.molecules.latent_dims"))]
-    cfg = compose(tiny + ["profile.zinc.n_molecules=200", "profile.molecules.epochs=1",
+    cfg = compose(tiny + ["profile.zinc.n_molecules=200", "profile.zinc.epochs=1",
                           "molecules.latent_dims=[1]", "molecules.n_probe_train=0", f"paths.output_root={tmp_path}"])
     summary = run_study(cfg)
     text = (tmp_path / "molecules_zinc" / cfg.run_name / "results.md").read_text()
