@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 import hydra
 import torch
-from lightning.pytorch import LightningModule
+from lightning.pytorch import LightningModule, seed_everything
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
@@ -136,13 +136,6 @@ class Fitted:
         return not self.reused
 
 
-def lightning_seed(seed: int) -> None:
-    """Seed python, numpy and torch (and the DataLoader workers) as Lightning's ``seed_everything`` does, quietly."""
-    from lightning.pytorch import seed_everything
-
-    seed_everything(seed, workers=True, verbose=False)
-
-
 def fit_or_reuse(folder: Path, settings: dict[str, Any], epochs: int, what: str,
                  fit: Callable[[], tuple[LightningModule, float]], *,
                  cached: Callable[[Path], dict[str, Any] | None] | None = None,
@@ -174,7 +167,7 @@ def fit_or_reuse(folder: Path, settings: dict[str, Any], epochs: int, what: str,
         # models this process trained or reused before it, so a resumed run trains what a fresh one would
         # (the ZINC VAE at d = 4, trained third in one process, rebuilt 1.7 % of test molecules; trained
         # first from the same seed, 39 %)
-        lightning_seed(int(settings["seed"]))
+        seed_everything(int(settings["seed"]), workers=True, verbose=False)
     model, seconds = fit()
     return Fitted(folder, model, seconds)
 

@@ -153,19 +153,16 @@ def apply_torch_threads(mcfg: DictConfig) -> None:
 
 
 def _fit_in_own_process(container: dict, d: int, run_dir: str) -> float:
-    """One latent size's fit in a fresh process (spawned): seeded from the run's seed, no progress bar.
+    """One latent size's fit in a fresh process (spawned): no progress bar; the fit seeds itself (``fit_or_reuse``).
 
     Returns its training seconds, 0 when the size was already trained (reused).
     """
-    import lightning
-
     from eqlatent.runtime.console import configure_console
 
     configure_console()
     logging.getLogger("lightning").setLevel(logging.WARNING)   # one line per fit from the parent, not three
     cfg = OmegaConf.create(container)
     apply_torch_threads(cfg.molecules)   # as in the parent (molecules.study.run): a spawned process starts afresh
-    lightning.seed_everything(int(cfg.seed), workers=True, verbose=False)
     t0 = time.time()
     trained = train_or_load(cfg, hydra.utils.instantiate(cfg.data), d, Path(run_dir)).trained
     return time.time() - t0 if trained else 0.0
