@@ -102,19 +102,9 @@ def test_missing_user_folder_is_a_one_line_error(tmp_path):
 
 def test_pyg_raw_folder_loader_on_a_synthetic_sdf(tmp_path):
     """SYNTHETIC data: three molecules written in PyG's raw layout, one marked uncharacterised."""
-    from rdkit.Chem import AllChem
+    from tests.helpers.synthetic import write_pyg_raw_qm9
 
-    writer = Chem.SDWriter(str(tmp_path / "gdb9.sdf"))
-    for smi in ("CC=O", "c1ccoc1", "CCN"):
-        mol = Chem.AddHs(Chem.MolFromSmiles(smi))
-        AllChem.Compute2DCoords(mol)
-        writer.write(mol)
-    writer.close()
-    cols = ["mol_id", "A", "B", "C", "mu", "alpha", "homo", "lumo", "gap", "r2", "zpve", "u0", "u298", "h298",
-            "g298", "cv"]
-    rows = [",".join(["gdb_%d" % k] + [str(float(k))] * (len(cols) - 1)) for k in (1, 2, 3)]
-    (tmp_path / "gdb9.sdf.csv").write_text(",".join(cols) + "\n" + "\n".join(rows) + "\n")
-    (tmp_path / "uncharacterized.txt").write_text("header\n" * 9 + "    3  gdb_3 ...\n")
+    write_pyg_raw_qm9(tmp_path)
     ds = qm9.load_qm9(path=str(tmp_path), cache_dir=None)
     assert ds.smiles == ["CC=O", "c1ccoc1"] and ds.n_source == 2
     assert ds.target("homo")[1].item() == pytest.approx(2.0 * qm9.HARTREE_TO_EV)

@@ -111,21 +111,9 @@ def test_corrupt_csv_rows_are_one_line_errors(tmp_path):
 
 def test_pyg_raw_folder_keeps_hydrogens_and_coordinates(tmp_path):
     """SYNTHETIC data: three molecules embedded in 3-D by rdkit, written in PyG's raw layout, one uncharacterised."""
-    from rdkit.Chem import AllChem
+    from tests.helpers.synthetic import write_pyg_raw_qm9
 
-    writer = Chem.SDWriter(str(tmp_path / "gdb9.sdf"))
-    mols = []
-    for smi in ("CC=O", "c1ccoc1", "CCN"):
-        mol = Chem.AddHs(Chem.MolFromSmiles(smi))
-        AllChem.EmbedMolecule(mol, randomSeed=0)
-        writer.write(mol)
-        mols.append(mol)
-    writer.close()
-    cols = ["mol_id", "A", "B", "C", "mu", "alpha", "homo", "lumo", "gap", "r2", "zpve", "u0", "u298", "h298",
-            "g298", "cv"]
-    rows = [",".join(["gdb_%d" % k] + [str(float(k))] * (len(cols) - 1)) for k in (1, 2, 3)]
-    (tmp_path / "gdb9.sdf.csv").write_text(",".join(cols) + "\n" + "\n".join(rows) + "\n")
-    (tmp_path / "uncharacterized.txt").write_text("header\n" * 9 + "    3  gdb_3 ...\n")
+    mols = write_pyg_raw_qm9(tmp_path, embed_3d=True)
     got = qm9_3d.load_qm9_3d(path=str(tmp_path), cache_dir=None)
     assert len(got) == got.n_source == 2 and got.gdb_index.tolist() == [1, 2]
     z, pos = got.molecule(1)
