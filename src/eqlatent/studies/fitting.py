@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader
 
 from eqlatent.models.sync_batchnorm import EquivariantSyncBatchNorm
 from eqlatent.runtime.console import set_matmul_precision
+from eqlatent.runtime.epoch_report import EpochReport
 from eqlatent.runtime.io import atomic_torch_save
 from eqlatent.runtime.loggers import finish_loggers, log_config, make_callbacks, make_loggers
 from eqlatent.runtime.resume import TrainingClock
@@ -92,13 +93,15 @@ def fit_in_folder(sub: DictConfig, model: LightningModule, train: DataLoader, va
     loggers = make_loggers(sub)
     try:
         log_config(loggers, sub)
-        clock = TrainingClock()  # not a config callback: the seconds are reported even with callbacks=none
+        # not config callbacks: the seconds are reported, and each epoch logged, even with callbacks=none
+        clock = TrainingClock()
         if sub.trainer.get("sync_batchnorm"):
             # Lightning's own conversion rebuilds escnn's SequentialModule (refused) and needs CUDA tensors
             extra["plugins"] = [*(hydra.utils.instantiate(sub.trainer.get("plugins")) or []),
                                 EquivariantSyncBatchNorm()]
         trainer = hydra.utils.instantiate(sub.trainer, default_root_dir=str(folder), logger=loggers or False,
-                                          callbacks=[*make_callbacks(sub), clock], **extra)
+                                          callbacks=[*make_callbacks(sub), clock, EpochReport(what)],
+                                          **extra)
         with warnings.catch_warnings():
             if resuming:
                 log.info("%s: resuming from %s", what, last)
