@@ -34,11 +34,6 @@ from eqlatent.runtime.io import atomic_write_json
 from eqlatent.models.e3nn_regressor import E3nnRegressor
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLISHED_GAP_MEV = {  # HOMO-LUMO gap test MAE with ~110k training molecules
-    "SchNet (Schütt et al. 2018, J. Chem. Phys. 148, 241722)": 63,
-    "PaiNN (Schütt et al. 2021, ICML, Table 2)": 45.7,
-    "DimeNet++ (Gasteiger et al. 2020, arXiv:2011.14115, Table 1)": 32.6,
-}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
