@@ -43,6 +43,8 @@ def off_diagonal(n: int, device: torch.device | None = None) -> Tensor:
 NEUTRAL_SETTINGS = {"adam_kernel": "auto", "grad_clip": 0.0, "init_logvar": 0.0, "adam_beta2": 0.999}
 #: torch's Adam implementations (``GraphVAE(adam_kernel=...)``)
 ADAM_KERNELS = ("auto", "fused", "foreach", "single_tensor")
+#: slot pairs decoded at once by :meth:`GraphVAE.decode_graph` (~0.5 GB per float64 pair tensor of width 64)
+DECODE_PAIRS = 2 ** 20
 
 
 def adam_kernel_options(kernel: str, on_gpu: bool) -> dict[str, bool]:
@@ -344,6 +346,7 @@ class GraphVAE(L.LightningModule):
         """Node-class logits ``[B, n, A+1]`` (class 0 = empty) and bond logits ``[B, n, n, K+1]``."""
         return self.decoder(z.to(self.dtype_of_params()))
 
+    @torch.no_grad()
     def decode_graph(self, z: Tensor, valence: bool | None = None) -> tuple[Tensor, Tensor]:
         """Most likely graph: ``node_type [B, n]`` (-1 = empty) and ``bond_type [B, n, n]`` (0 on empty rows).
 
@@ -351,13 +354,25 @@ class GraphVAE(L.LightningModule):
         the valence-aware greedy choice (:mod:`eqlatent.models.valence_decoding`), which
         equals the argmax whenever that already respects every atom's valence.  ``valence``
         overrides the model's setting (False: plain argmax, e.g. to score the raw decoder).
+
+        Molecules are decoded in chunks of at most :data:`DECODE_PAIRS` slot pairs: the decoder
+        holds ``[B, n, n, width]`` pair tensors, so a whole ZINC test split at once (10,000
+        molecules of 38 slots, in float64) needed tens of GB.  Every molecule is decoded on its
+        own, so the chunks change nothing but the peak memory.  No gradients: the outputs are argmaxes.
         """
+        use_valence = self.max_valence is not None if valence is None else valence
+        if use_valence and self.max_valence is None:
+            raise ValueError("this model has no valences; build it with valence_decoding=True and the vocabularies")
+        chunk = max(1, DECODE_PAIRS // max(1, z.shape[1] ** 2))
+        parts = [self._decode_chunk(z[start:start + chunk], use_valence) for start in range(0, z.shape[0], chunk)]
+        if len(parts) == 1:
+            return parts[0]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    def _decode_chunk(self, z: Tensor, use_valence: bool) -> tuple[Tensor, Tensor]:
         node_logits, bond_logits = self.decode(z)
         node_type = node_logits.argmax(-1) - 1
-        use_valence = self.max_valence is not None if valence is None else valence
         if use_valence:
-            if self.max_valence is None:
-                raise ValueError("this model has no valences; build it with valence_decoding=True and the vocabularies")
             return node_type, valence_decode(node_type.cpu(), bond_logits.cpu(), self.max_valence,
                                              self.bond_order).to(node_type.device)
         bond_type = bond_logits.argmax(-1)
