@@ -442,7 +442,10 @@ def zinc_epoch_row(cache_dir: str | Path, subset: int | str, n_train: int) -> li
     from lightning.pytorch.callbacks import Callback
 
     from eqlatent.data.zinc import load_zinc
+    from eqlatent.runtime.console import configure_console
     from eqlatent.studies.molecules.training import build_model, graph_loader
+
+    configure_console()   # also when called on its own, not through main(): no third-party tips
 
     class EpochTimer(Callback):
         def on_train_epoch_start(self, trainer, pl_module) -> None:  # noqa: ANN001
