@@ -41,7 +41,9 @@ MEASURED = "measured: eqlatent report over the runs under outputs/"
 #: override keys that say how or where a run executed, not what it computed: they keep a run in its profile
 EXECUTION_KEYS = frozenset({"seed", "experiment", "profile", "matmul_precision", "run_name", "model.compile",
                             "model.graph_vae.compile", "profile.molecules.torch_threads", "profile.molecules.compile",
-                            "profile.molecules_3d.torch_threads", "molecules_3d.torch_threads"})
+                            "profile.molecules_3d.torch_threads", "molecules_3d.torch_threads",
+                            # side-by-side fits train each size exactly as alone (studies/molecules/training.py)
+                            "profile.molecules.parallel_fits", "molecules.parallel_fits"})
 #: ... and every key under these
 EXECUTION_GROUPS = ("trainer", "paths", "hydra", "logger", "callbacks", "profile.loader")
 #: a Lightning log line of a run that trained on a GPU

@@ -124,7 +124,9 @@ class Fitted:
     ``model``: trained (or finished) now, or loaded from the folder for a study that needs it beside
     reused latents (None when it does not); ``train_seconds``: the training of this fit, its earlier
     killed parts included (0 when reused); ``reused``: the folder's latents file is this model's, so
-    :func:`latents_of` reads it instead of encoding; ``latents``: that file, when the reuse check read it.
+    :func:`latents_of` reads it instead of encoding; ``latents``: that file, when the reuse check read it;
+    ``earlier_seconds``: training this run did not do itself -- the whole training of a reused model, the
+    epochs an earlier, killed attempt left in the checkpoint a fit resumed from (:func:`checkpoint_seconds`).
     """
 
     folder: Path
@@ -132,6 +134,7 @@ class Fitted:
     train_seconds: float = 0.0
     reused: bool = False
     latents: dict[str, Any] | None = None
+    earlier_seconds: float = 0.0
 
     @property
     def trained(self) -> bool:
@@ -164,15 +167,32 @@ def fit_or_reuse(folder: Path, settings: dict[str, Any], epochs: int, what: str,
         latents = cached(path) if cached is not None else None
         if cached is None or latents is not None:
             log.info("%s: reusing %s", what, path if load is None else last_checkpoint(folder))
-            return Fitted(folder, load(folder) if load is not None else None, reused=True, latents=latents)
+            return Fitted(folder, load(folder) if load is not None else None, reused=True, latents=latents,
+                          earlier_seconds=checkpoint_seconds(folder))
     if "seed" in settings:
         # every fit starts from the run's seed: a model's initial weights never depend on which other
         # models this process trained or reused before it, so a resumed run trains what a fresh one would
         # (the ZINC VAE at d = 4, trained third in one process, rebuilt 1.7 % of test molecules; trained
         # first from the same seed, 39 %)
         seed_everything(int(settings["seed"]), workers=True, verbose=False)
+    earlier = checkpoint_seconds(folder)     # a killed attempt's epochs, which fit() resumes from
     model, seconds = fit()
-    return Fitted(folder, model, seconds)
+    return Fitted(folder, model, seconds, earlier_seconds=earlier)
+
+
+def checkpoint_seconds(folder: Path) -> float:
+    """Training seconds the folder's ``last.ckpt`` holds (:class:`~eqlatent.runtime.resume.TrainingClock`); 0 without one.
+
+    Why: a study's wall time should say what its results cost.  A run that resumed a killed
+    attempt, or reused a model trained before, did part of that training in another process;
+    the studies add these seconds to their own (:meth:`eqlatent.studies.skeleton.StudyRun.add_earlier`).
+    """
+    last = last_checkpoint(folder)
+    if not last.is_file():
+        return 0.0
+    # our own checkpoint: it also holds RNG states (numpy arrays), which weights_only=True refuses
+    checkpoint = torch.load(last, map_location="cpu", weights_only=False, mmap=True)
+    return float(checkpoint.get(TrainingClock.KEY, 0.0))
 
 
 def latents_of(fitted: Fitted, encode: Callable[[LightningModule], dict[str, Any]],

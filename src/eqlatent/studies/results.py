@@ -19,6 +19,18 @@ from typing import Any, ClassVar, Mapping, TypeVar
 R = TypeVar("R", bound="StudyResults")   # typing.Self needs Python 3.11; the package supports 3.10
 
 
+def wall_time_text(wall_s: float, earlier_s: float = 0.0) -> str:
+    """``"645 s"``, or ``"5,400 s, 3,100 s of it training in earlier processes (resumed or reused checkpoints)"``.
+
+    ``wall_s`` already includes ``earlier_s`` (:meth:`eqlatent.studies.skeleton.StudyRun.wall_s`);
+    saying how much keeps a resumed run's time readable as what the result cost.
+    """
+    text = f"{wall_s:,.0f} s"
+    if earlier_s >= 0.5:
+        text += f", {earlier_s:,.0f} s of it training in earlier processes (resumed or reused checkpoints)"
+    return text
+
+
 @dataclass
 class Verdict:
     """One paper claim decided on one run: ``held`` is ``None`` when the run could not test it.
@@ -102,6 +114,7 @@ class MoleculesResults(StudyResults):
     figures: list[str] = field(default_factory=list)
     train_time_s: float = 0.0
     wall_time_s: float = 0.0
+    earlier_time_s: float = 0.0
     claim1: Verdict | None = None
 
     def to_json(self) -> dict[str, Any]:

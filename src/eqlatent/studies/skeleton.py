@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from omegaconf import DictConfig
 
@@ -80,11 +80,21 @@ class StudyRun:
         self.cfg = cfg
         self.out_dir = Path(cfg.paths.output_dir)
         self.started = time.time()
+        self.earlier_s = 0.0
         self.artefacts = OptionalArtefacts()
 
+    def add_earlier(self, fitted: Iterable[Any]) -> None:
+        """Count the training the run's models got in earlier processes (``Fitted.earlier_seconds``) into its wall time.
+
+        Why: a run killed and resumed, or one reusing a model trained before, would otherwise
+        report only its last process, and README's "how long it takes" would be a fraction
+        of what the result cost.  Lost partial epochs and earlier start-ups are not counted.
+        """
+        self.earlier_s += sum(float(getattr(f, "earlier_seconds", 0.0)) for f in fitted)
+
     def wall_s(self) -> float:
-        """Seconds since the run started."""
-        return time.time() - self.started
+        """Seconds since the run started, plus the training its models got in earlier processes."""
+        return time.time() - self.started + self.earlier_s
 
     def figure(self, name: str, builder: Callable[..., Any], *args: Any, **kwargs: Any) -> list[Path]:
         """Make the optional figure ``<out_dir>/figures/<name>``: ``[its path]``, or ``[]`` when it failed.

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from eqlatent.runtime.markdown import markdown_table
-from eqlatent.studies.results import Verdict
+from eqlatent.studies.results import Verdict, wall_time_text
 
 EQUIVARIANT_LAYOUTS = ("regular", "irreps")
 RAW = "identity_field"
@@ -132,7 +132,8 @@ def results_markdown(info: dict[str, Any], encoders: dict[str, dict[str, Any]], 
           f"Profile `{info['profile']}`, seed {info['seed']}: {info['n_train']} training digits "
           f"(epochs per encoder below), probes fitted on {info['n_probe_train']}, {info['n_test']} rotated test digits, "
           f"quotient metrics on {info['n_eval']} test digits, invariance on {info['n_invariance']}. "
-          f"Wall time of this run: {info['wall_s']:.0f} s (encoders reused from cache: {info['reused']}).", "",
+          f"Wall time of this run: {wall_time_text(info['wall_s'], info.get('earlier_s', 0.0))} "
+          f"(encoders reused from cache: {info['reused']}).", "",
           "## Encoders (test accuracy)", "",
           table([{"encoder": e, **v} for e, v in encoders.items()],
                 ["encoder", "layout", "parameters", "latent_shape", "trained_on", "epochs", "train_s", "acc_rotated_test",

@@ -66,6 +66,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     # collective under trainer=ddp: every rank fits every encoder first; then rank 0 alone encodes and analyses
     fitted = {name: train_or_reuse(cfg, name, mcfg, data, out_dir) for name, mcfg in models.items()}
+    study.add_earlier(fitted.values())
     if not is_rank_zero():
         log.info("every encoder is trained; rank 0 encodes, analyses and writes the results")
         return {}
@@ -107,7 +108,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "n_train": any_cache["sizes"]["n_train"], "n_probe_train": any_cache["sizes"]["n_probe_train"],
             "n_test": any_cache["sizes"]["n_test"], "n_eval": min(int(icfg.n_eval), any_cache["sizes"]["n_test"]),
             "n_invariance": any_cache["sizes"]["n_invariance"], "reused": ", ".join(reused) or "none",
-            "wall_s": study.wall_s()}
+            "wall_s": study.wall_s(), "earlier_s": study.earlier_s}
     rel_figs = [str(p.relative_to(out_dir)) for p in figures]
     md = results_markdown(info, encoders, metrics, curves, v2, v3, rel_figs)
     results = ImagesResults(info=info, encoders=encoders, metrics=metrics, random_k_curves=curves, claim2=v2, claim3=v3,

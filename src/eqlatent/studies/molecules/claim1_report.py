@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from eqlatent.runtime.markdown import markdown_table
-from eqlatent.studies.results import Verdict
+from eqlatent.studies.results import Verdict, wall_time_text
 
 #: a cross-section counts as isometric when projected and quotient distances agree to this (float64 maths
 #: on float32 latents: only rounding remains)
@@ -199,6 +199,7 @@ def results_markdown(results: dict, verdict: Verdict) -> str:
                   [[r["projection"], r["condition"], r["probe"]] + [r["mae_per_target"][t] for t in targets]
                    for r in first["probes"]])
     out += ["", "## Figures (in the run folder)", ""] + [f"- `figures/{Path(p).name}`" for p in results["figures"]]
-    out += ["", f"Wall time of this run: {results['wall_time_s']:.0f} s (training {results['train_time_s']:.0f} s; "
+    wall = wall_time_text(results["wall_time_s"], results.get("earlier_time_s", 0.0))
+    out += ["", f"Wall time of this run: {wall} (training {results['train_time_s']:.0f} s; "
             "0 s training means the checkpoints were reused).", ""]
     return "\n".join(out)

@@ -203,6 +203,7 @@ def run(cfg: DictConfig) -> dict:
     probes = {name: hydra.utils.instantiate(spec) for name, spec in cfg.probe.items()}
     out_dir = study.out_dir
     fitted = train_all(cfg, ds, dims, out_dir)   # collective under trainer=ddp: every rank fits every VAE first
+    study.add_earlier(fitted.values())
     if not is_rank_zero():
         log.info("every VAE is trained; rank 0 encodes, analyses and writes the results")
         return {}
@@ -218,6 +219,7 @@ def run(cfg: DictConfig) -> dict:
         ceiling={"decodable": float(decodable.float().mean()), "n_test": len(test)},
         figures=[f for rd in latent_dims.values() for f in rd["figures"]],
         train_time_s=sum(rd["train_time_s"] for rd in latent_dims.values()), wall_time_s=study.wall_s(),
+        earlier_time_s=study.earlier_s,
         claim1=claim1_verdict({"latent_dims": latent_dims}))     # the rule reads the measurements alone
     verdict = results.claim1
     as_json = results.to_json()

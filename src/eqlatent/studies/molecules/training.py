@@ -132,7 +132,9 @@ def train_all(cfg: DictConfig, ds: MoleculeDataset, dims: list[int], out_dir: Pa
     for d in dims:
         folder = out_dir / f"latent{d}"
         if d in side_by_side:
-            fitted[d] = Fitted(folder, load_trained(folder), side_by_side[d], reused=(folder / LATENTS_FILE).is_file())
+            seconds, earlier = side_by_side[d]
+            fitted[d] = Fitted(folder, load_trained(folder), seconds, reused=(folder / LATENTS_FILE).is_file(),
+                               earlier_seconds=earlier)
             continue
         t0 = time.time()
         fitted[d] = train_or_load(cfg, ds, d, folder)
@@ -152,10 +154,11 @@ def apply_torch_threads(mcfg: DictConfig) -> None:
         torch.set_num_threads(threads)
 
 
-def _fit_in_own_process(container: dict, d: int, run_dir: str) -> float:
+def _fit_in_own_process(container: dict, d: int, run_dir: str) -> tuple[float, float]:
     """One latent size's fit in a fresh process (spawned): no progress bar; the fit seeds itself (``fit_or_reuse``).
 
-    Returns its training seconds, 0 when the size was already trained (reused).
+    Returns its training seconds (0 when the size was already trained: reused) and the training
+    earlier processes did (``Fitted.earlier_seconds``).
     """
     from eqlatent.runtime.console import configure_console
 
@@ -164,12 +167,15 @@ def _fit_in_own_process(container: dict, d: int, run_dir: str) -> float:
     cfg = OmegaConf.create(container)
     apply_torch_threads(cfg.molecules)   # as in the parent (molecules.study.run): a spawned process starts afresh
     t0 = time.time()
-    trained = train_or_load(cfg, hydra.utils.instantiate(cfg.data), d, Path(run_dir)).trained
-    return time.time() - t0 if trained else 0.0
+    fitted = train_or_load(cfg, hydra.utils.instantiate(cfg.data), d, Path(run_dir))
+    return (time.time() - t0 if fitted.trained else 0.0), fitted.earlier_seconds
 
 
-def fit_side_by_side(cfg: DictConfig, dims: list[int], out_dir: Path, parallel: int) -> dict[int, float]:
-    """Train the VAEs of ``dims`` in up to ``parallel`` processes at once; returns ``d -> seconds`` (0 when reused).
+def fit_side_by_side(cfg: DictConfig, dims: list[int], out_dir: Path,
+                     parallel: int) -> dict[int, tuple[float, float]]:
+    """Train the VAEs of ``dims`` in up to ``parallel`` processes at once; ``d -> (seconds, earlier seconds)``.
+
+    ``seconds``: 0 when reused; ``earlier seconds``: as ``Fitted.earlier_seconds``.
 
     Why: one VAE step is thousands of small kernels, so a single fit leaves a GPU mostly
     idle; two or three fits side by side fill it (the paper profile trains sizes 1, 2 and 4).
@@ -198,8 +204,8 @@ def fit_side_by_side(cfg: DictConfig, dims: list[int], out_dir: Path, parallel: 
         for job in as_completed(jobs):
             d = jobs[job]
             seconds[d] = job.result()
-            log.info("latent_dim=%d: %s", d, f"trained in its own process in {seconds[d]:.0f} s" if seconds[d]
-                     else "already trained, reused")
+            log.info("latent_dim=%d: %s", d, f"trained in its own process in {seconds[d][0]:.0f} s"
+                     if seconds[d][0] else "already trained, reused")
     return seconds
 
 

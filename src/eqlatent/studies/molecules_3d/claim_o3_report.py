@@ -29,7 +29,7 @@ from typing import Any
 
 from eqlatent.runtime.markdown import markdown_table
 from eqlatent.studies.molecules_3d.published import MODELS, published_for, sources
-from eqlatent.studies.results import Verdict
+from eqlatent.studies.results import Verdict, wall_time_text
 
 CLAIM = "2 on O(3)"
 RANDOM, RAW = "random_invariant", "identity"
@@ -175,7 +175,8 @@ def results_markdown(info: dict[str, Any], model: dict[str, Any], checks: dict[s
           f"(hydrogens, DFT geometries) for {model['epochs']} epochs ({model['train_s']:.0f} s of training); "
           f"quotient metrics over all pairs of {info['n_eval']} test latents; probes fitted on {info['n_probe_train']} "
           f"training and scored on {info['n_probe_test']} test molecules; orientation on {info['n_orient']} rotated "
-          f"molecules. Wall time of this run: {info['wall_s']:.0f} s (model reused: {info['reused']}).", "",
+          f"molecules. Wall time of this run: {wall_time_text(info['wall_s'], info.get('earlier_s', 0.0))} "
+          f"(model reused: {info['reused']}).", "",
           "## Model quality (test MAE, whole test split of this run)", ""]
     md += markdown_table(["target", "unit", f"this run ({model['n_test']:,} test molecules)", *MODELS],
                          quality_rows(model)) + [""]

@@ -82,6 +82,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     projections = build_projections(cfg.get("projection"), configured_irreps(cfg))
     folder = study.out_dir / FOLDER
     fitted = train_or_reuse(cfg, ds, rows, folder)   # collective under trainer=ddp: every rank fits first
+    study.add_earlier([fitted])
     if not is_rank_zero():
         log.info("the regressor is trained; rank 0 encodes, analyses and writes the results")
         return {}
@@ -136,7 +137,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     info = {"run_name": str(cfg.run_name), "profile": str(cfg.profile.name), "seed": int(cfg.seed),
             "n_eval": sizes["n_eval"], "n_probe_train": len(lat["probe_train"]), "n_probe_test": sizes["n_probe_test"],
             "n_orient": n_orient, "n_check": len(lat["inverted"]), "reused": "regressor" if fitted.reused else "none",
-            "wall_s": study.wall_s()}
+            "wall_s": study.wall_s(), "earlier_s": study.earlier_s}
     rel_figs = [str(p.relative_to(study.out_dir)) for p in figs]
     md = results_markdown(info, model, checks, cache["encoder_checks"], metrics, curve, balanced, untrained, verdict,
                           rel_figs)
