@@ -197,10 +197,10 @@ def fit_side_by_side(cfg: DictConfig, dims: list[int], out_dir: Path,
     container["trainer"]["enable_progress_bar"] = False
     (container.get("callbacks") or {}).pop("rich_progress_bar", None)
     seconds = {}
-    with ProcessPoolExecutor(max_workers=min(parallel, len(dims)),
-                             mp_context=multiprocessing.get_context("spawn")) as pool:
+    workers = min(parallel, len(dims))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         jobs = {pool.submit(_fit_in_own_process, container, d, str(out_dir / f"latent{d}")): d for d in dims}
-        log.info("training latent sizes %s side by side (%d processes)", ", ".join(map(str, dims)), len(jobs))
+        log.info("training latent sizes %s side by side (%d processes at once)", ", ".join(map(str, dims)), workers)
         for job in as_completed(jobs):
             d = jobs[job]
             seconds[d] = job.result()
