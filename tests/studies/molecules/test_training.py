@@ -100,3 +100,33 @@ def test_new_model_settings_at_their_neutral_value_leave_the_fingerprint_as_befo
                        "model.graph_vae.adam_kernel=fused"], with_hydra=False)
     model = training.training_settings(clipped, 1)["model"]
     assert (model["grad_clip"], model["adam_kernel"]) == (1.0, "fused")
+
+
+def test_a_spawned_fit_logs_its_epochs_where_the_parent_logs(tmp_path, monkeypatch):
+    import multiprocessing
+
+    run_log = tmp_path / "run.log"
+    parent_file = logging.FileHandler(run_log)
+    root = logging.getLogger()
+    root.addHandler(parent_file)
+    try:
+        sinks = training._parent_log_sinks()
+    finally:
+        root.removeHandler(parent_file)
+        parent_file.close()
+    assert str(run_log) in sinks["files"]
+    before, level = list(root.handlers), root.level
+    training._log_like_parent(sinks)                        # in the main process: nothing changes
+    assert root.handlers == before
+    monkeypatch.setattr(multiprocessing, "parent_process", lambda: object())   # as in a spawned child
+    training._log_like_parent({"files": [str(run_log)], "console": None})
+    added = [h for h in root.handlers if h not in before]
+    try:
+        logging.getLogger("eqlatent.runtime.epoch_report").info("latent_dim=2: epoch 1/6 in 7.0 min")
+    finally:
+        for handler in added:
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(level)
+    assert len(added) == 1
+    assert run_log.read_text().strip().endswith("[eqlatent.runtime.epoch_report][INFO] - latent_dim=2: epoch 1/6 in 7.0 min")

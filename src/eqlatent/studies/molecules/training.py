@@ -154,14 +154,49 @@ def apply_torch_threads(mcfg: DictConfig) -> None:
         torch.set_num_threads(threads)
 
 
-def _fit_in_own_process(container: dict, d: int, run_dir: str) -> tuple[float, float]:
+def _log_like_parent(sinks: dict[str, Any]) -> None:
+    """Send a spawned fit's log lines (one per epoch) where the parent's go: its console stream and its log files.
+
+    Why: a spawned process starts with an unconfigured root logger, so the per-epoch lines of the
+    sizes trained side by side were dropped, and a long run showed nothing until a size finished.
+    Only in a child process: a test running the job in its own process keeps its logging as it is.
+    """
+    import multiprocessing
+    import sys
+
+    if multiprocessing.parent_process() is None:
+        return
+    handlers: list[logging.Handler] = [logging.FileHandler(f) for f in sinks.get("files", [])]   # appends
+    if sinks.get("console"):
+        handlers.append(logging.StreamHandler(sys.stdout if sinks["console"] == "stdout" else sys.stderr))
+    root = logging.getLogger()
+    for handler in handlers:
+        handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _parent_log_sinks() -> dict[str, Any]:
+    """The parent's log files and console stream (Hydra's job logging), for :func:`_log_like_parent`."""
+    import sys
+
+    root = logging.getLogger().handlers
+    files = [h.baseFilename for h in root if isinstance(h, logging.FileHandler)]
+    streams = [h.stream for h in root if type(h) is logging.StreamHandler]
+    console = "stdout" if sys.stdout in streams else "stderr" if sys.stderr in streams else None
+    return {"files": files, "console": console}
+
+
+def _fit_in_own_process(container: dict, d: int, run_dir: str,
+                        sinks: dict[str, Any] | None = None) -> tuple[float, float]:
     """One latent size's fit in a fresh process (spawned): no progress bar; the fit seeds itself (``fit_or_reuse``).
 
     Returns its training seconds (0 when the size was already trained: reused) and the training
-    earlier processes did (``Fitted.earlier_seconds``).
+    earlier processes did (``Fitted.earlier_seconds``).  ``sinks``: where the parent logs.
     """
     from eqlatent.runtime.console import configure_console
 
+    _log_like_parent(sinks or {})
     configure_console()
     logging.getLogger("lightning").setLevel(logging.WARNING)   # one line per fit from the parent, not three
     cfg = OmegaConf.create(container)
@@ -199,7 +234,8 @@ def fit_side_by_side(cfg: DictConfig, dims: list[int], out_dir: Path,
     seconds = {}
     workers = min(parallel, len(dims))
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        jobs = {pool.submit(_fit_in_own_process, container, d, str(out_dir / f"latent{d}")): d for d in dims}
+        sinks = _parent_log_sinks()
+        jobs = {pool.submit(_fit_in_own_process, container, d, str(out_dir / f"latent{d}"), sinks): d for d in dims}
         log.info("training latent sizes %s side by side (%d processes at once)", ", ".join(map(str, dims)), workers)
         for job in as_completed(jobs):
             d = jobs[job]
