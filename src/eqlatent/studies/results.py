@@ -121,6 +121,8 @@ class MoleculesResults(StudyResults):
         out = super().to_json()
         if self.ceiling is None:     # runs made before the ceiling was measured have no such key
             out.pop("ceiling")
+        if not self.earlier_time_s:  # written only when earlier processes trained part of the run (0: absent)
+            out.pop("earlier_time_s")
         return out
 
 
