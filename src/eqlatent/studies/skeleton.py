@@ -90,7 +90,7 @@ class StudyRun:
         report only its last process, and README's "how long it takes" would be a fraction
         of what the result cost.  Lost partial epochs and earlier start-ups are not counted.
         """
-        self.earlier_s += sum(float(getattr(f, "earlier_seconds", 0.0)) for f in fitted)
+        self.earlier_s += sum(f.earlier_seconds for f in fitted)
 
     def wall_s(self) -> float:
         """Seconds since the run started, plus the training its models got in earlier processes."""

@@ -30,8 +30,8 @@ TINY = [
 class _HereAndNow:
     """Stands in for ProcessPoolExecutor: each job runs in this process when submitted."""
 
-    def __init__(self, max_workers: int, mp_context: object) -> None:
-        pass
+    def __init__(self, max_workers: int, mp_context: object, initializer: object = None, initargs: tuple = ()) -> None:
+        pass   # no initializer: the jobs run in this process, whose logging is configured already
 
     def __enter__(self) -> _HereAndNow:
         return self
@@ -102,31 +102,22 @@ def test_new_model_settings_at_their_neutral_value_leave_the_fingerprint_as_befo
     assert (model["grad_clip"], model["adam_kernel"]) == (1.0, "fused")
 
 
-def test_a_spawned_fit_logs_its_epochs_where_the_parent_logs(tmp_path, monkeypatch):
-    import multiprocessing
+def test_a_spawned_fit_logs_its_epochs_where_the_parent_logs(tmp_path):
+    import queue
+    from logging.handlers import QueueListener
 
-    run_log = tmp_path / "run.log"
+    records, root = queue.Queue(), logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        training._forward_logs_to(records)                  # what each pool process runs first
+        logging.getLogger("eqlatent.runtime.epoch_report").info("latent_dim=%d: epoch 1/6 in 7.0 min", 2)
+    finally:
+        root.handlers, root.level = handlers, level
+    run_log = tmp_path / "run.log"                           # the parent's handler, in the parent's format
     parent_file = logging.FileHandler(run_log)
-    root = logging.getLogger()
-    root.addHandler(parent_file)
-    try:
-        sinks = training._parent_log_sinks()
-    finally:
-        root.removeHandler(parent_file)
-        parent_file.close()
-    assert str(run_log) in sinks["files"]
-    before, level = list(root.handlers), root.level
-    training._log_like_parent(sinks)                        # in the main process: nothing changes
-    assert root.handlers == before
-    monkeypatch.setattr(multiprocessing, "parent_process", lambda: object())   # as in a spawned child
-    training._log_like_parent({"files": [str(run_log)], "console": None})
-    added = [h for h in root.handlers if h not in before]
-    try:
-        logging.getLogger("eqlatent.runtime.epoch_report").info("latent_dim=2: epoch 1/6 in 7.0 min")
-    finally:
-        for handler in added:
-            root.removeHandler(handler)
-            handler.close()
-        root.setLevel(level)
-    assert len(added) == 1
-    assert run_log.read_text().strip().endswith("[eqlatent.runtime.epoch_report][INFO] - latent_dim=2: epoch 1/6 in 7.0 min")
+    parent_file.setFormatter(logging.Formatter("[%(name)s][%(levelname)s] - %(message)s"))
+    listener = QueueListener(records, parent_file)
+    listener.start()
+    listener.stop()
+    parent_file.close()
+    assert run_log.read_text() == "[eqlatent.runtime.epoch_report][INFO] - latent_dim=2: epoch 1/6 in 7.0 min\n"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from logging.handlers import QueueListener
 from pathlib import Path
 from typing import Any
 
@@ -154,49 +155,29 @@ def apply_torch_threads(mcfg: DictConfig) -> None:
         torch.set_num_threads(threads)
 
 
-def _log_like_parent(sinks: dict[str, Any]) -> None:
-    """Send a spawned fit's log lines (one per epoch) where the parent's go: its console stream and its log files.
+def _forward_logs_to(queue: Any) -> None:
+    """Pool initializer: this process's log records go to the parent, through ``queue``.
 
     Why: a spawned process starts with an unconfigured root logger, so the per-epoch lines of the
-    sizes trained side by side were dropped, and a long run showed nothing until a size finished.
-    Only in a child process: a test running the job in its own process keeps its logging as it is.
+    sizes trained side by side were dropped and a long run showed nothing until a size finished.
+    Forwarded, they are written by the parent's own handlers (Hydra's console and run log, or what
+    the user configured), in the parent's format (``fit_side_by_side``'s ``QueueListener``).
     """
-    import multiprocessing
-    import sys
+    from logging.handlers import QueueHandler
 
-    if multiprocessing.parent_process() is None:
-        return
-    handlers: list[logging.Handler] = [logging.FileHandler(f) for f in sinks.get("files", [])]   # appends
-    if sinks.get("console"):
-        handlers.append(logging.StreamHandler(sys.stdout if sinks["console"] == "stdout" else sys.stderr))
     root = logging.getLogger()
-    for handler in handlers:
-        handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
-        root.addHandler(handler)
+    root.handlers = [QueueHandler(queue)]
     root.setLevel(logging.INFO)
 
 
-def _parent_log_sinks() -> dict[str, Any]:
-    """The parent's log files and console stream (Hydra's job logging), for :func:`_log_like_parent`."""
-    import sys
-
-    root = logging.getLogger().handlers
-    files = [h.baseFilename for h in root if isinstance(h, logging.FileHandler)]
-    streams = [h.stream for h in root if type(h) is logging.StreamHandler]
-    console = "stdout" if sys.stdout in streams else "stderr" if sys.stderr in streams else None
-    return {"files": files, "console": console}
-
-
-def _fit_in_own_process(container: dict, d: int, run_dir: str,
-                        sinks: dict[str, Any] | None = None) -> tuple[float, float]:
+def _fit_in_own_process(container: dict, d: int, run_dir: str) -> tuple[float, float]:
     """One latent size's fit in a fresh process (spawned): no progress bar; the fit seeds itself (``fit_or_reuse``).
 
     Returns its training seconds (0 when the size was already trained: reused) and the training
-    earlier processes did (``Fitted.earlier_seconds``).  ``sinks``: where the parent logs.
+    earlier processes did (``Fitted.earlier_seconds``).
     """
     from eqlatent.runtime.console import configure_console
 
-    _log_like_parent(sinks or {})
     configure_console()
     logging.getLogger("lightning").setLevel(logging.WARNING)   # one line per fit from the parent, not three
     cfg = OmegaConf.create(container)
@@ -232,16 +213,23 @@ def fit_side_by_side(cfg: DictConfig, dims: list[int], out_dir: Path,
     container["trainer"]["enable_progress_bar"] = False
     (container.get("callbacks") or {}).pop("rich_progress_bar", None)
     seconds = {}
-    workers = min(parallel, len(dims))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        sinks = _parent_log_sinks()
-        jobs = {pool.submit(_fit_in_own_process, container, d, str(out_dir / f"latent{d}"), sinks): d for d in dims}
-        log.info("training latent sizes %s side by side (%d processes at once)", ", ".join(map(str, dims)), workers)
-        for job in as_completed(jobs):
-            d = jobs[job]
-            seconds[d] = job.result()
-            log.info("latent_dim=%d: %s", d, f"trained in its own process in {seconds[d][0]:.0f} s"
-                     if seconds[d][0] else "already trained, reused")
+    workers, context = min(parallel, len(dims)), multiprocessing.get_context("spawn")
+    records = context.Queue()   # the children's log records, written here by this process's own handlers
+    listener = QueueListener(records, *logging.getLogger().handlers, respect_handler_level=True)
+    listener.start()
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_forward_logs_to,
+                                 initargs=(records,)) as pool:
+            jobs = {pool.submit(_fit_in_own_process, container, d, str(out_dir / f"latent{d}")): d for d in dims}
+            log.info("training latent sizes %s side by side (%d processes at once)", ", ".join(map(str, dims)),
+                     workers)
+            for job in as_completed(jobs):
+                d = jobs[job]
+                seconds[d] = job.result()
+                log.info("latent_dim=%d: %s", d, f"trained in its own process in {seconds[d][0]:.0f} s"
+                         if seconds[d][0] else "already trained, reused")
+    finally:
+        listener.stop()
     return seconds
 
 
